@@ -1,0 +1,17 @@
+"""Entry point: `streamlit run app.py` serves the page plus the live stream (ASGI mode)."""
+
+from contextlib import asynccontextmanager
+
+import streamlit as st
+
+from playground.live import ROUTES
+from playground.runner import close_all
+
+
+@asynccontextmanager
+async def lifespan(_app):
+    yield
+    close_all()  # no trainer process outlives the server
+
+
+app = st.App("playground/ui/page.py", routes=ROUTES, lifespan=lifespan)

@@ -1,0 +1,97 @@
+"""Command line: train without a browser.
+
+    python -m playground train --dataset spiral --hidden 8,8,8 --optimizer adam --epochs 500
+
+Every Config field is an option, generated from the Config's own metadata, so
+``--help`` can never disagree with the page or the URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+from playground.config import Config, ConfigError, parse_field
+
+
+def _config_option(parser: argparse.ArgumentParser, f: dataclasses.Field) -> None:
+    meta = f.metadata
+    default = getattr(Config(), f.name)
+    shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+    extra = ""
+    if meta["choices"]:
+        extra = f" [{', '.join(meta['choices'])}]"
+    elif meta["lo"] is not None and not callable(meta["lo"]):
+        hi = meta["hi"]
+        extra = f" [{meta['lo']:g}..{'limit' if callable(hi) else format(hi, 'g')}]"
+
+    def parse(text: str, name: str = f.name) -> object:
+        try:
+            return parse_field(name, text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a valid value: {text!r}") from None
+
+    parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=parse,
+                        metavar=f.name.upper(), default=argparse.SUPPRESS,
+                        help=f"{meta['help']}{extra} (default: {shown})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m playground",
+                                     description="Neural network playground, headless.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train one configuration and print its metrics")
+    train.add_argument("--epochs", type=int, default=200, help="epochs to train (default: 200)")
+    train.add_argument("--json", action="store_true", help="print the final metrics as JSON")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    for f in dataclasses.fields(Config):
+        _config_option(train, f)
+    return parser
+
+
+def _progress(epoch: int, total: int, loss: float | None, out=sys.stderr) -> None:
+    width = 30
+    filled = int(width * epoch / max(total, 1))
+    loss_text = f"  loss {loss:.4f}" if loss is not None else ""
+    out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {epoch}/{total}{loss_text}")
+    out.flush()
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from playground.training import Trainer  # torch loads only when training
+
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
+              if hasattr(args, f.name)}
+    try:
+        config = Config.from_values(values)
+        config.validate()
+    except (ConfigError, TypeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    trainer = Trainer(config)
+    started = time.perf_counter()
+    while trainer.epoch < args.epochs and not trainer.stopped:
+        trainer.train_for(0.1, max_epochs=args.epochs - trainer.epoch)
+        if not args.quiet:
+            _progress(trainer.epoch, args.epochs, trainer.metrics()["test_loss"])
+    if not args.quiet:
+        sys.stderr.write("\n")
+    metrics = trainer.metrics()
+    metrics["seconds"] = round(time.perf_counter() - started, 3)
+    metrics["config"] = config.to_params()
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        for key, value in metrics.items():
+            shown = f"{value:.4f}" if isinstance(value, float) else value
+            print(f"{key:>13}: {shown}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return {"train": train_command}[args.command](args)

@@ -1,0 +1,299 @@
+"""Config: every knob of an experiment, its default, its bounds, and its URL form.
+
+One frozen dataclass is the single source of truth: the sidebar, the URL, the
+CLI, presets, lessons and exports all read and write it. Each field's metadata
+says what it means (``help``), what values it takes (``lo``/``hi`` or
+``choices``) and what changing it does to a running experiment (``effect``):
+
+- ``restart``: new data or a new network, so training starts again at epoch 0;
+- ``live``: applied to the running trainer without losing progress;
+- ``display``: only changes the picture.
+
+Defaults are the TensorFlow Playground's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from playground.activations import ACTIVATIONS
+from playground.datasets import DATASETS
+from playground.features import FEATURES
+from playground.limits import LIMITS, Limits
+from playground.losses import LOSSES
+from playground.model import INITIALIZERS
+from playground.optimizers import OPTIMIZERS, SCHEDULES
+
+REGULARIZATIONS = ("none", "l1", "l2")
+MAX_SEED = 2**31 - 1
+Bound = float | Callable[[Limits], float] | None
+
+
+def knob(
+    default: object,
+    help: str,
+    effect: str,
+    *,
+    lo: Bound = None,
+    hi: Bound = None,
+    choices: tuple[str, ...] | None = None,
+    max_len: int | Callable[[Limits], int] | None = None,
+) -> typing.Any:
+    meta = dict(help=help, effect=effect, lo=lo, hi=hi, choices=choices, max_len=max_len)
+    if isinstance(default, tuple):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+class ConfigError(ValueError):
+    """Raised by ``validate``; ``problems`` maps each bad field to a sentence."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{name}: {why}" for name, why in problems.items()))
+
+
+@dataclass(frozen=True)
+class Config:
+    # data
+    dataset: str = knob("circle", "data set", "restart", choices=tuple(DATASETS))
+    noise: int = knob(0, "noise in percent", "restart", lo=0, hi=50)
+    train_ratio: int = knob(50, "share of points used for training, in percent", "restart",
+                            lo=10, hi=90)
+    n_points: int = knob(500, "number of points", "restart", lo=20,
+                         hi=lambda lim: lim.max_points)
+    data_seed: int = knob(0, "seed of the data generator", "restart", lo=0, hi=MAX_SEED)
+    features: tuple[str, ...] = knob(("x1", "x2"), "input features (2-D data sets)", "restart",
+                                     choices=tuple(FEATURES), max_len=len(FEATURES))
+    # network
+    hidden: tuple[int, ...] = knob((4, 2), "neurons per hidden layer", "restart", lo=1,
+                                   hi=lambda lim: lim.max_neurons_wide,
+                                   max_len=lambda lim: lim.max_layers)
+    activation: tuple[str, ...] = knob(("tanh", "tanh"),
+                                       "activation per hidden layer (one name: every layer)",
+                                       "restart", choices=tuple(ACTIVATIONS))
+    dropout: tuple[float, ...] = knob((0.0, 0.0),
+                                      "dropout rate per hidden layer (one value: every layer)",
+                                      "live", lo=0.0, hi=0.9)
+    init: str = knob("xavier", "weight initialization", "restart", choices=tuple(INITIALIZERS))
+    init_seed: int = knob(0, "seed of the initial weights, shuffling and dropout", "restart",
+                          lo=0, hi=MAX_SEED)
+    # training
+    loss: str = knob("cross_entropy", "loss (regression always uses mse)", "live",
+                     choices=tuple(LOSSES))
+    optimizer: str = knob("sgd", "optimizer", "live", choices=tuple(OPTIMIZERS))
+    learning_rate: float = knob(0.03, "learning rate", "live", lo=1e-5, hi=10.0)
+    momentum: float = knob(0.9, "momentum (momentum and nesterov optimizers)", "live",
+                           lo=0.0, hi=0.999)
+    batch_size: int = knob(10, "batch size (larger than the training set: all of it)", "live",
+                           lo=1, hi=lambda lim: lim.max_points)
+    regularization: str = knob("none", "weight penalty", "live", choices=REGULARIZATIONS)
+    reg_rate: float = knob(0.0, "regularization rate", "live", lo=0.0, hi=10.0)
+    lr_schedule: str = knob("constant", "learning-rate schedule", "live",
+                            choices=tuple(SCHEDULES))
+    schedule_epochs: int = knob(200, "schedule period in epochs (step, half-life, cosine)",
+                                "live", lo=1, hi=100_000)
+    patience: int = knob(0, "early stopping: epochs without a better test loss (0: off)",
+                         "live", lo=0, hi=100_000)
+    # picture
+    show_test: bool = knob(False, "show the test points", "display")
+    discretize: bool = knob(False, "discretize the output", "display")
+
+    def __post_init__(self) -> None:
+        # Accept a bare value for a tuple field; a per-layer list whose values are all
+        # the same follows the number of layers (one value means: every layer).
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if _is_tuple(f) and not isinstance(value, tuple):
+                value = (value,) if isinstance(value, str | int | float) else tuple(value)
+                object.__setattr__(self, f.name, value)
+        for name in ("activation", "dropout"):
+            value = getattr(self, name)
+            if value and len(set(value)) == 1 and len(value) != len(self.hidden):
+                object.__setattr__(self, name, value[:1] * len(self.hidden))
+
+    # -- derived -----------------------------------------------------------------------
+    @property
+    def task(self) -> str:
+        return DATASETS[self.dataset].task
+
+    @property
+    def n_inputs(self) -> int:
+        spec = DATASETS[self.dataset]
+        return len(self.features) if spec.n_inputs == 2 else spec.n_inputs
+
+    def replace(self, **changes: object) -> Config:
+        return dataclasses.replace(self, **changes)
+
+    def with_hidden(self, hidden: tuple[int, ...]) -> Config:
+        """Change the layers, keeping each kept layer's activation and dropout."""
+        def resize(values: tuple, filler: object) -> tuple:
+            return tuple(values[:len(hidden)]) + (filler,) * (len(hidden) - len(values))
+
+        last_act = self.activation[-1] if self.activation else "tanh"
+        return self.replace(hidden=tuple(hidden), activation=resize(self.activation, last_act),
+                            dropout=resize(self.dropout, 0.0))
+
+    def changed_fields(self, other: Config) -> list[str]:
+        return [f.name for f in dataclasses.fields(self)
+                if getattr(self, f.name) != getattr(other, f.name)]
+
+    # -- checking ------------------------------------------------------------------------
+    def validate(self, limits: Limits = LIMITS) -> None:
+        """Raise ConfigError naming every field that is out of bounds or inconsistent."""
+        problems = {f.name: why for f in dataclasses.fields(self)
+                    if (why := field_problem(f.name, getattr(self, f.name), limits))}
+        problems.update(self._cross_problems(limits))
+        if problems:
+            raise ConfigError(problems)
+
+    def _cross_problems(self, limits: Limits) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        if self.dataset not in DATASETS:
+            return problems
+        for name in ("activation", "dropout"):
+            if len(getattr(self, name)) != len(self.hidden):
+                problems[name] = f"give one value per hidden layer ({len(self.hidden)})"
+        wide = DATASETS[self.dataset].n_inputs > 2
+        cap = limits.max_neurons_wide if wide else limits.max_neurons
+        if any(n > cap for n in self.hidden):
+            problems["hidden"] = f"at most {cap} neurons per layer for this data set"
+        if not self.features:
+            problems["features"] = "choose at least one input feature"
+        return problems
+
+    # -- URL query params ----------------------------------------------------------------
+    def to_params(self) -> dict[str, str]:
+        """Every field that differs from its default, as URL-safe strings."""
+        default = Config()
+        return {f.name: _format(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if getattr(self, f.name) != getattr(default, f.name)}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str | list[str]],
+                    limits: Limits = LIMITS) -> tuple[Config, list[str]]:
+        """Parse URL query params; anything unknown or invalid keeps its default.
+
+        Returns the config and one sentence per ignored param, never raises.
+        """
+        warnings: list[str] = []
+        values: dict[str, object] = {}
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        for key, raw in params.items():
+            raw = raw[-1] if isinstance(raw, list) and raw else raw
+            if key not in known:
+                warnings.append(f"Ignored unknown setting '{_short(key)}'.")
+                continue
+            try:
+                value = parse_field(key, str(raw))
+            except ValueError:
+                value, why = None, "is not a valid value"
+            else:
+                why = field_problem(key, value, limits)
+            if why:
+                warnings.append(f"Ignored {key}={_short(str(raw))}: {why}.")
+            else:
+                values[key] = value
+        config = cls.from_values(values)
+        problems = config._cross_problems(limits)
+        if problems:
+            default = cls()
+            # per-layer lists fall back to the default value for every layer
+            fallback = {name: getattr(default, name)[:1] if name in ("activation", "dropout")
+                        else getattr(default, name) for name in problems}
+            if "hidden" in fallback:
+                config = config.with_hidden(fallback.pop("hidden"))
+            config = config.replace(**fallback)
+            warnings += [f"Ignored {name}: {why}." for name, why in problems.items()]
+        return config, warnings
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, object]) -> Config:
+        """A config from some fields; per-layer lists follow a changed ``hidden``."""
+        values = dict(values)
+        config = cls()
+        if "hidden" in values:
+            config = config.with_hidden(tuple(values.pop("hidden")))
+        return config.replace(**values)
+
+
+def _is_tuple(f: dataclasses.Field) -> bool:
+    return f.default_factory is not dataclasses.MISSING
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _field_type(name: str) -> tuple[type, bool]:
+    """(element type, is_tuple) of a Config field."""
+    hint = typing.get_type_hints(Config)[name]
+    if typing.get_origin(hint) is tuple:
+        return typing.get_args(hint)[0], True
+    return hint, False
+
+
+def _format(value: object) -> str:
+    if isinstance(value, tuple):
+        return ",".join(_format(v) for v in value)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _parse_scalar(kind: type, text: str) -> object:
+    text = text.strip()
+    if kind is bool:
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(text)
+    if kind is int:
+        return int(text)
+    if kind is float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(text)
+        return value
+    return text
+
+
+def parse_field(name: str, text: str) -> object:
+    """A field's value from its URL or command-line text; ValueError if malformed."""
+    kind, is_tuple = _field_type(name)
+    if len(text) > 1000:
+        raise ValueError("too long")
+    if not is_tuple:
+        return _parse_scalar(kind, text)
+    parts = [p for p in text.split(",") if p.strip()]
+    return tuple(_parse_scalar(kind, p) for p in parts)
+
+
+def _bound(bound: Bound, limits: Limits) -> float | None:
+    return bound(limits) if callable(bound) else bound
+
+
+def field_problem(name: str, value: object, limits: Limits = LIMITS) -> str | None:
+    """Why this value is not allowed for the field, or None if it is."""
+    meta = Config.__dataclass_fields__[name].metadata
+    _, is_tuple = _field_type(name)
+    items = value if is_tuple else (value,)
+    max_len = _bound(meta["max_len"], limits)
+    if is_tuple and max_len is not None and len(items) > max_len:
+        return f"at most {int(max_len)} values"
+    if is_tuple and len(set(items)) != len(items) and meta["choices"] and name == "features":
+        return "each feature at most once"
+    lo, hi = _bound(meta["lo"], limits), _bound(meta["hi"], limits)
+    for item in items:
+        if meta["choices"] and item not in meta["choices"]:
+            return f"choose one of {', '.join(meta['choices'])}"
+        if lo is not None and not item >= lo:
+            return f"must be at least {lo:g}"
+        if hi is not None and not item <= hi:
+            return f"must be at most {hi:g}"
+    return None

@@ -1,0 +1,94 @@
+"""Edits from the page's network and data pictures, applied to a Config.
+
+The live view sends small edits (``{"op": "add_layer"}``, ``{"op": "neurons",
+"layer": 1, "delta": -1}``, ...) when someone clicks the drawing; each op is one
+entry here. An edit that would break a limit is refused with a sentence, and
+the Config stays as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from playground.config import Config, ConfigError
+from playground.datasets import DATASETS
+from playground.limits import LIMITS, Limits
+
+
+def _dataset(c: Config, e: dict) -> Config:
+    return c.replace(dataset=str(e["value"]))
+
+
+def _toggle_feature(c: Config, e: dict) -> Config:
+    name = str(e["value"])
+    if name in c.features:
+        return c.replace(features=tuple(f for f in c.features if f != name))
+    return c.replace(features=(*c.features, name))
+
+
+def _add_layer(c: Config, e: dict) -> Config:
+    width = c.hidden[-1] if c.hidden else 2
+    return c.with_hidden((*c.hidden, width))
+
+
+def _remove_layer(c: Config, e: dict) -> Config:
+    return c.with_hidden(c.hidden[:-1])
+
+
+def _neurons(c: Config, e: dict) -> Config:
+    layer = int(e["layer"])
+    hidden = list(c.hidden)
+    hidden[layer] += int(e["delta"])
+    return c.with_hidden(tuple(hidden))
+
+
+def _layer_activation(c: Config, e: dict) -> Config:
+    acts = list(c.activation)
+    acts[int(e["layer"])] = str(e["value"])
+    return c.replace(activation=tuple(acts))
+
+
+def _set(c: Config, e: dict) -> Config:
+    field = str(e["field"])
+    if field not in ("show_test", "discretize"):
+        raise ValueError(field)
+    return c.replace(**{field: bool(e["value"])})
+
+
+EDITS: dict[str, Callable[[Config, dict], Config]] = {
+    "dataset": _dataset,
+    "toggle_feature": _toggle_feature,
+    "add_layer": _add_layer,
+    "remove_layer": _remove_layer,
+    "neurons": _neurons,
+    "layer_activation": _layer_activation,
+    "set": _set,
+}
+
+REFUSALS = {
+    "hidden": "That would break the layer or neuron limit ({detail}).",
+    "features": "Keep at least one input feature.",
+}
+
+
+def apply_edit(config: Config, edit: dict, limits: Limits = LIMITS) -> tuple[Config, str | None]:
+    """The edited Config, or the same Config and one sentence saying why not."""
+    try:
+        edited = EDITS[edit["op"]](config, edit)
+        if edited.dataset != config.dataset and not _fits(edited, limits):
+            # wide layers of the digits do not fit a 2-D data set: shrink them
+            cap = limits.max_neurons
+            edited = edited.with_hidden(tuple(min(n, cap) for n in edited.hidden))
+        edited.validate(limits)
+    except ConfigError as error:
+        field, detail = next(iter(error.problems.items()))
+        return config, REFUSALS.get(field, "Not allowed: {detail}.").format(detail=detail)
+    except (KeyError, IndexError, ValueError, TypeError):
+        return config, "That edit was not understood and was ignored."
+    return edited, None
+
+
+def _fits(config: Config, limits: Limits) -> bool:
+    wide = DATASETS[config.dataset].n_inputs > 2
+    return all(n <= (limits.max_neurons_wide if wide else limits.max_neurons)
+               for n in config.hidden)

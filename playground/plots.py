@@ -1,0 +1,120 @@
+"""Figure builders: arrays in, Plotly figures out, no I/O.
+
+The live view creates each figure once from these builders and then updates
+it in place (swap the boundary image, extend the loss curves), so the layouts
+here fix their axis ranges and set ``uirevision`` to keep zoom across updates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from playground.inference import EXTENT
+from playground.render import CLASS_COLOURS, NEGATIVE, POSITIVE, hex_colour
+
+FONT = dict(family="Helvetica, Arial, sans-serif", size=11)
+BLANK_PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42m"
+             "P8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg==")
+
+
+def _base_layout(**overrides: object) -> dict:
+    return {**dict(margin=dict(l=36, r=8, t=24, b=28), font=FONT, uirevision="keep",
+                   paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="white"), **overrides}
+
+
+def class_colour(label: int, n_classes: int) -> str:
+    return hex_colour(CLASS_COLOURS[label % len(CLASS_COLOURS)])
+
+
+def boundary_figure(points: dict | None, show_test: bool = False) -> go.Figure:
+    """The output heatmap (an image swapped in each frame) under the data points.
+
+    ``points`` is the frame's ``{"train": [[x1, x2, y], ...], "test": ..., "task",
+    "n_classes"}``. Train points have white outlines, test points black ones.
+    """
+    fig = go.Figure()
+    side = 2 * EXTENT
+    fig.add_layout_image(dict(source=BLANK_PNG, xref="x", yref="y", x=-EXTENT, y=EXTENT,
+                              sizex=side, sizey=side, sizing="stretch", layer="below"))
+    for split, outline in (("train", "white"), ("test", "black")):
+        rows = np.asarray(points[split] if points else np.zeros((0, 3)), dtype=float)
+        rows = rows.reshape(-1, 3)
+        marker = dict(size=6, line=dict(width=1, color=outline))
+        if points and points["task"] == "regression":
+            marker.update(color=rows[:, 2], cmin=-1, cmax=1, colorscale=[
+                [0, hex_colour(NEGATIVE)], [0.5, "#e8eaeb"], [1, hex_colour(POSITIVE)]])
+        else:
+            k = points["n_classes"] if points else 2
+            marker.update(color=[class_colour(int(y), k) for y in rows[:, 2]])
+        fig.add_trace(go.Scatter(x=rows[:, 0], y=rows[:, 1], mode="markers", name=split,
+                                 marker=marker, hoverinfo="skip",
+                                 visible=split == "train" or show_test))
+    fig.update_layout(**_base_layout(showlegend=False, margin=dict(l=24, r=4, t=4, b=20)))
+    axis = dict(range=[-EXTENT, EXTENT], fixedrange=True, showgrid=False, zeroline=False,
+                dtick=2, ticks="outside")
+    fig.update_xaxes(**axis)
+    fig.update_yaxes(**axis, scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def curves_figure(metric: str) -> go.Figure:
+    """Train and test loss (left axis) and accuracy or R² (right axis) over epochs."""
+    fig = go.Figure()
+    styles = (("train loss", "#555555", "solid", "y"), ("test loss", "#111111", "dot", "y"),
+              (f"train {metric}", hex_colour(POSITIVE), "solid", "y2"),
+              (f"test {metric}", hex_colour(POSITIVE), "dot", "y2"))
+    for name, colour, dash, axis in styles:
+        fig.add_trace(go.Scatter(x=[], y=[], name=name, mode="lines", yaxis=axis,
+                                 line=dict(color=colour, dash=dash, width=1.5)))
+    metric_range = [0, 1.02] if metric == "accuracy" else [-0.5, 1.02]
+    fig.update_layout(**_base_layout(
+        height=170, legend=dict(orientation="h", y=1.2, x=0, font=dict(size=10)),
+        xaxis=dict(title=None, rangemode="tozero"),
+        yaxis=dict(title="loss", rangemode="tozero"),
+        yaxis2=dict(title=metric, overlaying="y", side="right", range=metric_range,
+                    showgrid=False)))
+    return fig
+
+
+def histograms_figure(n_layers: int, kind: str) -> go.Figure:
+    """One bar trace per layer: the distribution of its weights or gradients."""
+    fig = go.Figure()
+    for layer in range(n_layers):
+        fig.add_trace(go.Bar(x=[], y=[], name=f"layer {layer + 1}", opacity=0.6))
+    fig.update_layout(**_base_layout(height=200, barmode="overlay", bargap=0,
+                                     title=dict(text=f"{kind} per layer", x=0.02, y=0.97),
+                                     legend=dict(font=dict(size=9))))
+    return fig
+
+
+def norms_figure(n_layers: int) -> go.Figure:
+    """Each layer's weight norm (solid) and gradient norm (dotted) over epochs, log scale."""
+    fig = go.Figure()
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+    for kind, dash in (("weights", "solid"), ("gradient", "dot")):
+        for layer in range(n_layers):
+            fig.add_trace(go.Scatter(x=[], y=[], mode="lines", name=f"{kind} {layer + 1}",
+                                     line=dict(dash=dash, width=1.3,
+                                               color=palette[layer % len(palette)])))
+    fig.update_layout(**_base_layout(height=200, yaxis=dict(type="log"),
+                                     title=dict(text="norms over epochs", x=0.02, y=0.97),
+                                     legend=dict(font=dict(size=9))))
+    return fig
+
+
+def confusion_figure(n_classes: int, counts: Sequence[Sequence[int]] | None = None
+                     ) -> go.Figure:
+    """Test-set confusion matrix: rows are true classes, columns predicted ones."""
+    z = np.zeros((n_classes, n_classes)) if counts is None else np.asarray(counts)
+    labels = [str(k) for k in range(n_classes)]
+    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, colorscale="Blues", showscale=False,
+                               texttemplate="%{z}", hovertemplate="true %{y}, predicted %{x}: "
+                               "%{z}<extra></extra>"))
+    fig.update_layout(**_base_layout(height=200, title=dict(text="confusion (test)", x=0.02),
+                                     xaxis=dict(title="predicted", type="category"),
+                                     yaxis=dict(title="true", autorange="reversed",
+                                                type="category")))
+    return fig

@@ -1,0 +1,99 @@
+"""The page's two custom components: the live view and the data set picker.
+
+Their JavaScript and CSS live beside this file. The live view is mounted once
+under a fixed key; what it gets here is only what changes with the Config
+(figure layouts, the network's shape, the stream's token): the moving picture
+comes through its WebSocket.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from playground import plots
+from playground.activations import ACTIVATIONS
+from playground.config import Config
+from playground.datasets import DATASETS
+from playground.live import ASSET_PREFIX
+from playground.losses import HEADS, head_name
+from playground.render import CLASS_COLOURS, hex_colour
+from playground.thumbnails import dataset_thumbnail, feature_list
+
+HERE = Path(__file__).parent
+
+_live_view = st.components.v2.component(
+    "playground_live_view", js=(HERE / "live_view.js").read_text(),
+    css=(HERE / "live_view.css").read_text(), isolate_styles=False)
+_picker = st.components.v2.component(
+    "playground_dataset_picker", js=(HERE / "picker.js").read_text(),
+    css=(HERE / "picker.css").read_text(), isolate_styles=False)
+
+
+def live_view_data(config: Config, token: str | None, message: str = "") -> dict:
+    spec = DATASETS[config.dataset]
+    head = head_name(spec.task, spec.n_classes)
+    n_layers = len(config.hidden) + 1
+    figures = {
+        "boundary": plots.boundary_figure(None, config.show_test).to_plotly_json(),
+        "curves": plots.curves_figure(HEADS[head].metric_name).to_plotly_json(),
+        "hist_weights": plots.histograms_figure(n_layers, "weights").to_plotly_json(),
+        "hist_grads": plots.histograms_figure(n_layers, "gradients").to_plotly_json(),
+        "norms": plots.norms_figure(n_layers).to_plotly_json(),
+        "confusion": (plots.confusion_figure(spec.n_classes).to_plotly_json()
+                      if spec.task == "classification" else None),
+    }
+    wide = spec.n_inputs > 2
+    network = {
+        "features": feature_list(config.features),
+        "wide_input": f"{spec.n_inputs} pixels" if wide else None,
+        "hidden": list(config.hidden),
+        "activation": list(config.activation),
+        "activations": {name: a.title for name, a in ACTIVATIONS.items()},
+        "n_outputs": HEADS[head].n_outputs(spec.n_classes),
+    }
+    # the figures are rebuilt in the browser only when their shape changes
+    layout_key = "|".join([config.dataset, ",".join(config.features),
+                           ",".join(map(str, config.hidden)), ",".join(config.activation)])
+    return {
+        "token": token,
+        "base_path": _base_path(),
+        "plotly_src": _base_path() + f"{ASSET_PREFIX}/plotly.min.js",
+        "figures": _plain(figures),
+        "network": network,
+        "layout_key": layout_key,
+        "show_test": config.show_test,
+        "discretize": config.discretize,
+        "class_colours": [hex_colour(c) for c in CLASS_COLOURS],
+        "message": message,
+    }
+
+
+def _base_path() -> str:
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}" if base else ""
+
+
+def _plain(value: object) -> object:
+    """Plotly JSON may hold numpy arrays; the component wants plain lists."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
+def live_view(config: Config, token: str | None, message: str = ""):
+    """Mount the live view; returns its result (``.edit`` and ``.expired`` triggers)."""
+    return _live_view(key="live_view", data=live_view_data(config, token, message),
+                      on_edit_change=lambda: None, on_expired_change=lambda: None,
+                      height=760)
+
+
+def dataset_picker(config: Config, names: list[str]):
+    items = [{"name": n, "title": DATASETS[n].title, "png": dataset_thumbnail(n)} for n in names]
+    return _picker(key="dataset_picker", data={"items": items, "selected": config.dataset},
+                   on_pick_change=lambda: None)

@@ -1,0 +1,101 @@
+"""Widgets bound to Config fields.
+
+Every widget is keyed ``cfg_<field>``; its value is set from the Config before
+it is drawn and its change callback writes the Config back (``session.commit``),
+so the Config stays the single source of truth and the URL follows it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import streamlit as st
+
+from playground.activations import ACTIVATIONS
+from playground.config import Config
+from playground.datasets import DATASETS
+from playground.losses import LOSSES
+from playground.optimizers import OPTIMIZER_TITLES
+from playground.ui import session
+
+# The TensorFlow Playground's menus; a value from a URL that is not listed is added.
+LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+REG_RATES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+SPEEDS = {"1 epoch/s": 1.0, "10/s": 10.0, "100/s": 100.0, "max": 0.0}
+TITLES: dict[str, dict[str, str]] = {
+    "activation": {n: a.title for n, a in ACTIVATIONS.items()},
+    "optimizer": OPTIMIZER_TITLES,
+    "loss": LOSSES,
+    "regularization": {"none": "None", "l1": "L1", "l2": "L2"},
+    "dataset": {n: s.title for n, s in DATASETS.items()},
+    "lr_schedule": {"constant": "Constant", "step": "Step (halve every period)",
+                    "exponential": "Exponential (half-life = period)",
+                    "cosine": "Cosine (period)"},
+    "init": {"xavier": "Xavier / Glorot", "he": "He / Kaiming", "uniform": "Uniform ±0.5"},
+}
+Widget = Callable[..., object]
+
+
+def _on_change(field: str, to_config: Callable[[object], object]) -> None:
+    value = to_config(st.session_state[f"cfg_{field}"])
+    session.commit(session.config().replace(**{field: value}))
+
+
+def bind(widget: Widget, field: str, label: str, *, to_widget: Callable = lambda v: v,
+         to_config: Callable = lambda v: v, **kwargs: object) -> None:
+    """Draw ``widget`` showing the Config's ``field``; changes write the Config."""
+    key = f"cfg_{field}"
+    st.session_state[key] = to_widget(getattr(session.config(), field))
+    widget(label, key=key, on_change=_on_change, args=(field, to_config), **kwargs)
+
+
+def choice(field: str, label: str, options: Sequence[object] | None = None,
+           **kwargs: object) -> None:
+    """A selectbox over a field's choices (or the given options), with readable titles."""
+    current = getattr(session.config(), field)
+    per_layer = isinstance(current, tuple)
+    shown = current[0] if per_layer and current else current
+    meta = Config.__dataclass_fields__[field].metadata
+    options = list(options if options is not None else meta["choices"])
+    if shown not in options:
+        options.append(shown)
+    titles = TITLES.get(field, {})
+    bind(st.selectbox, field, label, options=options,
+         format_func=lambda v: titles.get(v, f"{v:g}" if isinstance(v, float) else str(v)),
+         to_widget=lambda v: v[0] if per_layer and v else v,
+         to_config=(lambda v: (v,)) if per_layer else (lambda v: v), **kwargs)
+
+
+def number(field: str, label: str, **kwargs: object) -> None:
+    """A number input within the field's bounds."""
+    meta = Config.__dataclass_fields__[field].metadata
+    current = getattr(session.config(), field)
+    lo = meta["lo"]
+    hi = meta["hi"](session.limits()) if callable(meta["hi"]) else meta["hi"]
+    if isinstance(current, float):
+        bind(st.number_input, field, label, min_value=float(lo), max_value=float(hi),
+             format="%g", **kwargs)
+    else:
+        bind(st.number_input, field, label, min_value=int(lo), max_value=int(hi), step=1,
+             **kwargs)
+
+
+def advanced_settings() -> None:
+    """Every knob the main view leaves out, generated from the Config's fields."""
+    shown_elsewhere = {"dataset", "noise", "train_ratio", "batch_size", "features", "hidden",
+                       "activation", "learning_rate", "regularization", "reg_rate", "optimizer",
+                       "loss", "show_test", "discretize"}
+    columns = st.columns(4)
+    fields = [f for f in dataclasses.fields(Config) if f.name not in shown_elsewhere]
+    for i, f in enumerate(fields):
+        with columns[i % 4]:
+            label = f.metadata["help"].capitalize()
+            if f.name == "dropout":
+                bind(st.slider, "dropout", "Dropout rate (every hidden layer)",
+                     min_value=0.0, max_value=0.9, step=0.05,
+                     to_widget=lambda v: v[0] if v else 0.0, to_config=lambda v: (v,))
+            elif f.metadata["choices"]:
+                choice(f.name, label)
+            else:
+                number(f.name, label)

@@ -1,0 +1,448 @@
+// The live view: network drawing, decision boundary, curves and histograms.
+//
+// Mounted once by the page with a fixed key. It opens a WebSocket to its
+// session's stream, merges every message's new history rows at once (so none
+// are lost), and draws the newest state on requestAnimationFrame, updating the
+// Plotly figures in place: the boundary is an <img> under the plot that gets a
+// new PNG, curves grow with extendTraces. Clicks on the drawing become "edit"
+// triggers that the page applies to its Config.
+
+const POSITIVE = "#0877bd";
+const NEGATIVE = "#f59322";
+const MAX_CURVE_POINTS = 2000;
+const SLOW_EVERY = 4; // histograms and confusion redraw every 4th frame
+const views = (window.__pgViews = window.__pgViews || {});
+const stats = (window.__pgStats = window.__pgStats || { redraws: 0, messages: 0, epoch: 0 });
+
+function loadPlotly(src) {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!window.__pgPlotly) {
+    window.__pgPlotly = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = src;
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = reject;
+      document.head.appendChild(script);
+    });
+  }
+  return window.__pgPlotly;
+}
+
+function el(tag, attrs = {}, parent = null, ns = null) {
+  const node = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (parent) parent.appendChild(node);
+  return node;
+}
+const SVG = "http://www.w3.org/2000/svg";
+
+class LiveView {
+  constructor(trigger) {
+    this.trigger = trigger;
+    this.root = el("div", { class: "pg-live" });
+    this.root.innerHTML = `
+      <div class="pg-status"><span class="pg-epoch" data-testid="pg-epoch">Epoch 0</span>
+        <span class="pg-rate"></span><span class="pg-msg"></span></div>
+      <div class="pg-main">
+        <div class="pg-network"></div>
+        <div class="pg-output">
+          <div class="pg-boundary-wrap"><img class="pg-boundary-img" alt="">
+            <div class="pg-boundary"></div></div>
+          <div class="pg-toggles">
+            <label><input type="checkbox" class="pg-show-test"> Show test data</label>
+            <label><input type="checkbox" class="pg-discretize"> Discretize output</label></div>
+          <div class="pg-numbers" data-testid="pg-numbers"></div>
+          <div class="pg-curves"></div>
+        </div>
+      </div>
+      <div class="pg-more">
+        <div class="pg-hist-w"></div><div class="pg-hist-g"></div>
+        <div class="pg-norms"></div><div class="pg-confusion"></div>
+      </div>`;
+    this.q = (sel) => this.root.querySelector(sel);
+    for (const field of ["show_test", "discretize"]) {
+      const box = this.q(field === "show_test" ? ".pg-show-test" : ".pg-discretize");
+      box.addEventListener("change", () =>
+        this.trigger("edit", { op: "set", field, value: box.checked }));
+    }
+    this.ws = null;
+    this.token = null;
+    this.layoutKey = null;
+    this.frameCount = 0;
+    this.rateSamples = [];
+  }
+
+  update(data) {
+    this.data = data;
+    this.q(".pg-show-test").checked = data.show_test;
+    this.q(".pg-discretize").checked = data.discretize;
+    this.q(".pg-msg").textContent = data.message || "";
+    loadPlotly(data.plotly_src).then(() => {
+      if (data.layout_key !== this.layoutKey) this.build(data);
+      else this.setTestVisible(data.show_test);
+      if (data.token !== this.token) this.connect(data.token);
+    });
+  }
+
+  // -- building ------------------------------------------------------------------------
+  build(data) {
+    this.layoutKey = data.layout_key;
+    const figs = data.figures;
+    const boundary = figs.boundary;
+    boundary.layout.images = [];
+    boundary.layout.plot_bgcolor = "rgba(0,0,0,0)";
+    const config = { displayModeBar: false, responsive: false, staticPlot: false };
+    this.plots = {
+      boundary: this.q(".pg-boundary"), curves: this.q(".pg-curves"),
+      hist_w: this.q(".pg-hist-w"), hist_g: this.q(".pg-hist-g"),
+      norms: this.q(".pg-norms"), confusion: this.q(".pg-confusion"),
+    };
+    const pairs = [["boundary", boundary], ["curves", figs.curves], ["hist_w", figs.hist_weights],
+      ["hist_g", figs.hist_grads], ["norms", figs.norms], ["confusion", figs.confusion]];
+    for (const [name, fig] of pairs) {
+      const div = this.plots[name];
+      if (!fig) { Plotly.purge(div); div.style.display = "none"; continue; }
+      div.style.display = "";
+      Plotly.newPlot(div, fig.data, fig.layout, config);
+    }
+    this.placeBoundaryImage();
+    this.clearHistory();
+    if (this.points) this.drawPoints(this.points);
+    this.buildNetwork(data.network);
+    if (this.picture) this.pictureDirty = true;
+  }
+
+  placeBoundaryImage() {
+    const size = this.plots.boundary._fullLayout._size;
+    const img = this.q(".pg-boundary-img");
+    Object.assign(img.style, { left: `${size.l}px`, top: `${size.t}px`,
+      width: `${size.w}px`, height: `${size.h}px` });
+  }
+
+  clearHistory() {
+    this.history = { epoch: [], train_loss: [], test_loss: [], train_metric: [],
+      test_metric: [], weight_norms: [], grad_norms: [] };
+    this.stride = 1;
+    this.plottedUpTo = 0;
+    const curves = this.plots.curves;
+    Plotly.restyle(curves, { x: [[], [], [], []], y: [[], [], [], []] });
+    const n = this.plots.norms.data.length;
+    Plotly.restyle(this.plots.norms, { x: Array(n).fill([]), y: Array(n).fill([]) });
+  }
+
+  buildNetwork(net) {
+    const box = this.q(".pg-network");
+    box.innerHTML = "";
+    const head = el("div", { class: "pg-net-head" }, box);
+    const mk = (label, edit, title) => {
+      const b = el("button", { class: "pg-btn", title }, head);
+      b.textContent = label;
+      b.onclick = () => this.trigger("edit", edit);
+      return b;
+    };
+    mk("+", { op: "add_layer" }, "add a hidden layer");
+    mk("−", { op: "remove_layer" }, "remove the last hidden layer");
+    el("span", { class: "pg-net-title" }, head).textContent =
+      `${net.hidden.length} hidden layer${net.hidden.length === 1 ? "" : "s"}`;
+    const width = box.clientWidth || 560;
+    const layers = net.hidden.length;
+    const colW = width / (layers + 2.2);
+    const node = 34;
+    const rowH = 44;
+    const inputs = net.wide_input ? [{ name: "pixels", label: net.wide_input, on: true }]
+      : net.features;
+    const maxRows = Math.max(inputs.length, ...net.hidden, net.n_outputs);
+    const height = maxRows * rowH + 70;
+    // per-layer controls sit in HTML above the svg, aligned with the columns
+    const controls = el("div", { class: "pg-layer-controls" }, box);
+    controls.style.height = "48px";
+    net.hidden.forEach((n, l) => {
+      const c = el("div", { class: "pg-layer-ctl" }, controls);
+      c.style.left = `${colW * (l + 1.1) - 18}px`;
+      const plus = el("button", { class: "pg-btn pg-small", title: "add a neuron" }, c);
+      plus.textContent = "+";
+      plus.onclick = () => this.trigger("edit", { op: "neurons", layer: l, delta: 1 });
+      const minus = el("button", { class: "pg-btn pg-small", title: "remove a neuron" }, c);
+      minus.textContent = "−";
+      minus.onclick = () => this.trigger("edit", { op: "neurons", layer: l, delta: -1 });
+      const sel = el("select", { class: "pg-act", title: "activation of this layer" }, c);
+      for (const [name, title] of Object.entries(net.activations)) {
+        const o = el("option", { value: name }, sel);
+        o.textContent = title;
+        if (name === net.activation[l]) o.selected = true;
+      }
+      sel.onchange = () => this.trigger("edit",
+        { op: "layer_activation", layer: l, value: sel.value });
+      el("div", { class: "pg-count" }, c).textContent = `${n} neuron${n === 1 ? "" : "s"}`;
+    });
+    const svg = el("svg", { width, height, class: "pg-svg" }, box, SVG);
+    const linkLayer = el("g", {}, svg, SVG);
+    const nodeLayer = el("g", {}, svg, SVG);
+    const column = (count, x) => Array.from({ length: count }, (_, i) =>
+      ({ x, y: 20 + (maxRows - count) * rowH / 2 + i * rowH }));
+    // positions: inputs, hidden layers, outputs
+    const pos = [column(inputs.length, colW * 0.1)];
+    net.hidden.forEach((n, l) => pos.push(column(n, colW * (l + 1.1))));
+    pos.push(column(net.n_outputs, colW * (layers + 1.1)));
+    this.neuronImages = [];
+    this.links = [];
+    this.nodeTitles = [];
+    // input nodes: thumbnails; inactive features dimmed, click toggles
+    const activeInputs = [];
+    inputs.forEach((f, i) => {
+      const p = pos[0][i];
+      const g = el("g", { class: `pg-node pg-input ${f.on ? "on" : "off"}` }, nodeLayer, SVG);
+      if (f.png) el("image", { href: f.png, x: p.x, y: p.y, width: node, height: node }, g, SVG);
+      el("rect", { x: p.x, y: p.y, width: node, height: node }, g, SVG);
+      const t = el("text", { x: p.x - 4, y: p.y + node / 2 + 4, "text-anchor": "end" }, g, SVG);
+      t.textContent = f.label;
+      el("title", {}, g, SVG).textContent = f.on ? `${f.label} (click to remove)`
+        : `${f.label} (click to add)`;
+      if (!net.wide_input) {
+        g.style.cursor = "pointer";
+        g.addEventListener("click", () =>
+          this.trigger("edit", { op: "toggle_feature", value: f.name }));
+      }
+      if (f.on) activeInputs.push(p);
+    });
+    const sources = [activeInputs, ...pos.slice(1)];
+    // links of layer l: from every source of layer l to every node of layer l + 1
+    for (let l = 0; l < sources.length - 1; l++) {
+      const rows = [];
+      pos[l + 1].forEach((q) => {
+        const row = [];
+        sources[l].forEach((p) => {
+          const x1 = p.x + node, y1 = p.y + node / 2, x2 = q.x, y2 = q.y + node / 2;
+          const mid = (x1 + x2) / 2;
+          const path = el("path", { d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`,
+            class: "pg-link" }, linkLayer, SVG);
+          row.push({ path, title: el("title", {}, path, SVG) });
+        });
+        rows.push(row);
+      });
+      this.links.push(rows);
+    }
+    // hidden neurons and outputs
+    for (let l = 1; l < pos.length; l++) {
+      const images = [];
+      const titles = [];
+      pos[l].forEach((p, j) => {
+        const out = l === pos.length - 1;
+        const g = el("g", { class: `pg-node ${out ? "pg-out" : "pg-hidden"}` }, nodeLayer, SVG);
+        const size = out ? node * 0.6 : node;
+        const y = out ? p.y + node * 0.2 : p.y;
+        if (!out) images.push(el("image", { x: p.x, y, width: size, height: size,
+          preserveAspectRatio: "none" }, g, SVG));
+        el("rect", { x: p.x, y, width: size, height: size }, g, SVG);
+        titles.push(el("title", {}, g, SVG));
+      });
+      this.neuronImages.push(images);
+      this.nodeTitles.push(titles);
+    }
+  }
+
+  // -- the stream ------------------------------------------------------------------------
+  connect(token) {
+    if (this.ws) { this.ws.onclose = null; this.ws.close(); }
+    this.token = token;
+    this.clearHistory();
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${proto}://${location.host}${this.data.base_path}/live/${token}`);
+    this.ws = ws;
+    ws.onmessage = (event) => this.receive(JSON.parse(event.data));
+    ws.onclose = (event) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (event.code === 4404) { this.trigger("expired", Date.now()); return; }
+      setTimeout(() => { if (!this.ws && this.token === token) this.connect(token); }, 1000);
+    };
+  }
+
+  receive(msg) {
+    stats.messages += 1;
+    if (msg.restart) this.clearHistory();
+    for (const [key, rows] of Object.entries(msg.history)) this.history[key].push(...rows);
+    if (msg.points !== undefined) { this.points = msg.points; this.drawPoints(msg.points); }
+    if (msg.picture) { this.picture = msg.picture; this.pictureDirty = true; }
+    this.summary = msg.summary;
+    if (msg.crashed) this.q(".pg-msg").textContent = msg.crashed;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      requestAnimationFrame(() => { this.scheduled = false; this.draw(); });
+    }
+  }
+
+  // -- drawing ---------------------------------------------------------------------------
+  draw() {
+    const s = this.summary;
+    if (!s || !this.plots) return;
+    this.frameCount += 1;
+    stats.redraws += 1;
+    stats.epoch = s.epoch;
+    this.q(".pg-epoch").textContent = `Epoch ${s.epoch.toLocaleString("en-US")}`;
+    this.drawRate(s.epoch);
+    this.q(".pg-msg").textContent = s.stopped || this.data.message || "";
+    this.q(".pg-msg").classList.toggle("pg-warn", Boolean(s.stopped));
+    this.drawCurves();
+    this.drawNumbers(s.metric);
+    if (this.pictureDirty) {
+      this.pictureDirty = false;
+      const pic = this.picture;
+      if (pic.boundary) this.q(".pg-boundary-img").src = pic.boundary;
+      this.drawNetwork(pic);
+      if (this.frameCount % SLOW_EVERY === 1 || !s.playing) this.drawSlow(pic);
+    }
+  }
+
+  drawRate(epoch) {
+    const now = performance.now();
+    this.rateSamples.push([now, epoch]);
+    while (this.rateSamples.length > 2 && now - this.rateSamples[0][0] > 2000) {
+      this.rateSamples.shift();
+    }
+    const [t0, e0] = this.rateSamples[0];
+    const rate = now > t0 + 200 ? (epoch - e0) / ((now - t0) / 1000) : 0;
+    this.q(".pg-rate").textContent = rate > 0 ? `${Math.round(rate)} epochs/s` : "";
+  }
+
+  drawCurves() {
+    const h = this.history;
+    const n = h.epoch.length;
+    if (n > MAX_CURVE_POINTS * this.stride) {
+      // too many points to redraw smoothly: keep every 2nd one from now on
+      this.stride *= 2;
+      const keep = (arr) => arr.filter((_, i) => (h.epoch[i] % this.stride) === 0);
+      const xs = keep(h.epoch);
+      Plotly.restyle(this.plots.curves, { x: [xs, xs, xs, xs],
+        y: [keep(h.train_loss), keep(h.test_loss), keep(h.train_metric), keep(h.test_metric)] });
+      this.restyleNorms(keep);
+      this.plottedUpTo = n;
+      return;
+    }
+    if (this.plottedUpTo >= n) return;
+    const idx = [];
+    for (let i = this.plottedUpTo; i < n; i++) if (h.epoch[i] % this.stride === 0) idx.push(i);
+    this.plottedUpTo = n;
+    if (!idx.length) return;
+    const pick = (arr) => idx.map((i) => arr[i]);
+    const xs = pick(h.epoch);
+    Plotly.extendTraces(this.plots.curves, { x: [xs, xs, xs, xs],
+      y: [pick(h.train_loss), pick(h.test_loss), pick(h.train_metric), pick(h.test_metric)] },
+    [0, 1, 2, 3]);
+    const layers = h.weight_norms[0] ? h.weight_norms[0].length : 0;
+    if (layers && this.plots.norms.data.length === 2 * layers) {
+      const ys = [];
+      for (const key of ["weight_norms", "grad_norms"]) {
+        for (let l = 0; l < layers; l++) ys.push(idx.map((i) => h[key][i][l]));
+      }
+      Plotly.extendTraces(this.plots.norms, { x: ys.map(() => xs), y: ys },
+        ys.map((_, i) => i));
+    }
+  }
+
+  restyleNorms(keep) {
+    const h = this.history;
+    const layers = h.weight_norms[0] ? h.weight_norms[0].length : 0;
+    if (!layers || this.plots.norms.data.length !== 2 * layers) return;
+    const xs = keep(h.epoch), ys = [];
+    for (const key of ["weight_norms", "grad_norms"]) {
+      for (let l = 0; l < layers; l++) ys.push(keep(h[key].map((r) => r[l])));
+    }
+    Plotly.restyle(this.plots.norms, { x: ys.map(() => xs), y: ys });
+  }
+
+  drawNumbers(metric) {
+    const h = this.history;
+    const last = (arr) => (arr.length ? arr[arr.length - 1] : null);
+    const fmt = (v) => (v === null ? "–" : v.toFixed(3));
+    const pct = (v) => (v === null ? "–" : metric === "accuracy" ? `${(100 * v).toFixed(1)}%`
+      : v.toFixed(3));
+    const name = metric === "accuracy" ? "accuracy" : "R²";
+    this.q(".pg-numbers").innerHTML =
+      `<span>Test loss <b class="pg-test-loss">${fmt(last(h.test_loss))}</b></span>` +
+      `<span>Training loss <b>${fmt(last(h.train_loss))}</b></span>` +
+      `<span>Test ${name} <b class="pg-test-metric">${pct(last(h.test_metric))}</b></span>`;
+  }
+
+  drawNetwork(pic) {
+    if (!this.links || pic.weights.length !== this.links.length) return;
+    pic.weights.forEach((w, l) => {
+      const rows = this.links[l];
+      if (rows.length !== w.length || (rows[0] && rows[0].length !== w[0].length)) return;
+      rows.forEach((row, j) => row.forEach((link, i) => {
+        const v = w[j][i];
+        link.path.setAttribute("stroke", v >= 0 ? POSITIVE : NEGATIVE);
+        link.path.setAttribute("stroke-width", Math.min(0.4 + Math.abs(v) * 1.6, 7).toFixed(2));
+        link.path.setAttribute("stroke-opacity", Math.min(0.25 + Math.abs(v) / 2, 1).toFixed(2));
+        link.title.textContent = `weight ${v.toFixed(3)}`;
+      }));
+    });
+    pic.neurons.forEach((layer, l) => layer.forEach((png, j) => {
+      const img = this.neuronImages[l] && this.neuronImages[l][j];
+      if (img) img.setAttribute("href", png);
+    }));
+    pic.biases.forEach((b, l) => b.forEach((v, j) => {
+      const t = this.nodeTitles[l] && this.nodeTitles[l][j];
+      const what = l === pic.biases.length - 1 ? "output" : `layer ${l + 1}, neuron ${j + 1}`;
+      if (t) t.textContent = `${what}: bias ${v.toFixed(3)}`;
+    }));
+  }
+
+  drawSlow(pic) {
+    const bars = (div, hists) => {
+      if (div.data.length !== hists.length) return;
+      const xs = [], ys = [];
+      hists.forEach((hst) => {
+        const w = (hst.hi - hst.lo) / hst.counts.length;
+        xs.push(hst.counts.map((_, i) => hst.lo + (i + 0.5) * w));
+        ys.push(hst.counts);
+      });
+      Plotly.restyle(div, { x: xs, y: ys });
+    };
+    bars(this.plots.hist_w, pic.hist_weights);
+    bars(this.plots.hist_g, pic.hist_grads);
+    if (pic.confusion && this.plots.confusion.data && this.plots.confusion.data.length) {
+      Plotly.restyle(this.plots.confusion, { z: [pic.confusion] });
+    }
+  }
+
+  drawPoints(points) {
+    if (!this.plots || !points) return;
+    const split = (rows) => ({ x: rows.map((r) => r[0]), y: rows.map((r) => r[1]) });
+    const train = split(points.train), test = split(points.test);
+    const colour = this.data.class_colours;
+    const colours = (rows) => (points.task === "regression" ? rows.map((r) => r[2])
+      : rows.map((r) => colour[r[2] % colour.length]));
+    Plotly.restyle(this.plots.boundary, { x: [train.x, test.x], y: [train.y, test.y],
+      "marker.color": [colours(points.train), colours(points.test)] }, [0, 1]);
+    this.setTestVisible(this.data.show_test);
+  }
+
+  setTestVisible(show) {
+    const trace = this.plots && this.plots.boundary.data && this.plots.boundary.data[1];
+    if (trace && trace.visible !== show) Plotly.restyle(this.plots.boundary, { visible: show }, [1]);
+  }
+
+  destroy() {
+    if (this.ws) { this.ws.onclose = null; this.ws.close(); }
+    this.ws = null;
+    this.token = null;
+  }
+}
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue, key } = component;
+  const id = key || "live";
+  let view = views[id];
+  if (!view) view = views[id] = new LiveView(setTriggerValue);
+  view.trigger = setTriggerValue;
+  clearTimeout(view.pendingDestroy);
+  if (view.root.parentNode !== parentElement) parentElement.appendChild(view.root);
+  view.update(data);
+  return () => {
+    // Streamlit may call this between renders; only a real unmount outlives the delay
+    view.pendingDestroy = setTimeout(() => {
+      if (!view.root.isConnected) { view.destroy(); delete views[id]; }
+    }, 500);
+  };
+}

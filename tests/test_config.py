@@ -1,0 +1,115 @@
+"""Config: exact URL round trip, validation that names the field, and a loader
+that survives any query string."""
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from playground.config import Config, ConfigError
+from playground.limits import LIMITS, Limits
+
+FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+
+
+def _scalar(name: str):
+    meta = FIELDS[name].metadata
+    kind = type(getattr(Config(), name))
+    if meta["choices"]:
+        return st.sampled_from(meta["choices"])
+    if kind is bool:
+        return st.booleans()
+    lo = meta["lo"]
+    hi = meta["hi"](LIMITS) if callable(meta["hi"]) else meta["hi"]
+    if kind is int:
+        return st.integers(int(lo), int(hi))
+    return st.floats(lo, hi, allow_nan=False)
+
+
+@st.composite
+def valid_configs(draw):
+    dataset = draw(_scalar("dataset"))
+    wide = dataset == "digits"
+    hidden = tuple(draw(st.lists(st.integers(1, 64 if wide else 8), max_size=6)))
+    n = len(hidden)
+    values = {name: draw(_scalar(name)) for name in FIELDS
+              if name not in ("dataset", "hidden", "activation", "dropout", "features")}
+    return Config(dataset=dataset, hidden=hidden,
+                  activation=tuple(draw(st.lists(_scalar("activation"), min_size=n,
+                                                 max_size=n))),
+                  dropout=tuple(draw(st.lists(st.floats(0, 0.9), min_size=n, max_size=n))),
+                  features=tuple(draw(st.lists(_scalar("features"), min_size=1, unique=True))),
+                  **values)
+
+
+@given(valid_configs())
+@settings(max_examples=200, deadline=None)
+def test_query_params_round_trip_exactly(config):
+    config.validate()
+    again, warnings = Config.from_params(config.to_params())
+    assert warnings == []
+    assert again == config
+
+
+def test_defaults_are_the_tensorflow_playground_defaults():
+    c = Config()
+    assert (c.dataset, c.noise, c.train_ratio, c.batch_size) == ("circle", 0, 50, 10)
+    assert (c.features, c.hidden, c.activation) == (("x1", "x2"), (4, 2), ("tanh", "tanh"))
+    assert (c.learning_rate, c.regularization, c.reg_rate) == (0.03, "none", 0.0)
+    assert Config().to_params() == {}
+
+
+def test_validate_names_the_field():
+    with pytest.raises(ConfigError) as error:
+        Config(learning_rate=50.0, hidden=(4, 20), noise=-1).validate()
+    assert set(error.value.problems) == {"learning_rate", "hidden", "noise"}
+    assert "learning_rate" in str(error.value)
+    with pytest.raises(ConfigError, match="features"):
+        Config(features=()).validate()
+    Config(dataset="digits", hidden=(64,)).validate()  # wide layers are fine for digits
+
+
+def test_one_value_applies_to_every_layer():
+    c = Config(hidden=(8, 8, 8), activation="relu", dropout=0.1)
+    assert c.activation == ("relu",) * 3 and c.dropout == (0.1,) * 3
+    assert Config.from_values({"hidden": (8, 8, 8)}).activation == ("tanh",) * 3
+    assert Config().with_hidden((5,)).activation == ("tanh",)
+
+
+def test_bad_params_fall_back_and_say_what_was_ignored():
+    config, warnings = Config.from_params({
+        "dataset": "moon-landing", "learning_rate": "nan", "noise": "20", "bogus": "1",
+        "hidden": "4,99", "batch_size": ["3", "4"]})
+    assert config.dataset == "circle" and config.learning_rate == 0.03
+    assert config.noise == 20 and config.batch_size == 4 and config.hidden == (4, 2)
+    joined = " ".join(warnings)
+    for name in ("dataset", "learning_rate", "bogus", "hidden"):
+        assert name in joined
+    assert len(warnings) == 4
+
+
+@given(st.dictionaries(st.one_of(st.sampled_from(sorted(FIELDS)), st.text(max_size=20)),
+                       st.one_of(st.text(max_size=60), st.floats().map(str),
+                                 st.integers().map(str)), max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_any_query_string_gives_a_valid_config(params):
+    config, warnings = Config.from_params(params)
+    config.validate()
+    assert isinstance(warnings, list)
+
+
+def test_limits_come_from_the_environment():
+    limits = Limits.from_env({"PLAYGROUND_MAX_LAYERS": "3", "PLAYGROUND_MAX_POINTS": "junk"})
+    assert limits.max_layers == 3 and limits.max_points == Limits().max_points
+    with pytest.raises(ConfigError, match="hidden"):
+        Config(hidden=(2, 2, 2, 2)).validate(limits)
+
+
+def test_the_core_does_not_import_streamlit():
+    code = ("import sys, playground.config, playground.training, playground.inference, "
+            "playground.cli, playground.plots, playground.runner; "
+            "assert 'streamlit' not in sys.modules, 'streamlit imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

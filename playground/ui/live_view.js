@@ -146,7 +146,7 @@ class LiveView {
       `${net.hidden.length} hidden layer${net.hidden.length === 1 ? "" : "s"}`;
     const width = box.clientWidth || 560;
     const layers = net.hidden.length;
-    const colW = width / (layers + 2.2);
+    const colW = (width - 44) / (layers + 2.2);
     const node = 34;
     const rowH = 44;
     const inputs = net.wide_input ? [{ name: "pixels", label: net.wide_input, on: true }]
@@ -158,7 +158,7 @@ class LiveView {
     controls.style.height = "48px";
     net.hidden.forEach((n, l) => {
       const c = el("div", { class: "pg-layer-ctl" }, controls);
-      c.style.left = `${colW * (l + 1.1) - 18}px`;
+      c.style.left = `${44 + colW * (l + 1.1) - 18}px`;
       const plus = el("button", { class: "pg-btn pg-small", title: "add a neuron" }, c);
       plus.textContent = "+";
       plus.onclick = () => this.trigger("edit", { op: "neurons", layer: l, delta: 1 });
@@ -181,9 +181,9 @@ class LiveView {
     const column = (count, x) => Array.from({ length: count }, (_, i) =>
       ({ x, y: 20 + (maxRows - count) * rowH / 2 + i * rowH }));
     // positions: inputs, hidden layers, outputs
-    const pos = [column(inputs.length, colW * 0.1)];
-    net.hidden.forEach((n, l) => pos.push(column(n, colW * (l + 1.1))));
-    pos.push(column(net.n_outputs, colW * (layers + 1.1)));
+    const pos = [column(inputs.length, 44)];
+    net.hidden.forEach((n, l) => pos.push(column(n, 44 + colW * (l + 1.1))));
+    pos.push(column(net.n_outputs, 44 + colW * (layers + 1.1)));
     this.neuronImages = [];
     this.links = [];
     this.nodeTitles = [];

@@ -29,7 +29,10 @@ def _toggle_play() -> None:
     if runner is None:
         return
     playing = not st.session_state["playing"]
-    runner.play() if playing else runner.pause()
+    if playing:
+        runner.play()
+    else:
+        runner.pause()
     st.session_state["playing"] = playing
 
 
@@ -62,15 +65,23 @@ def _set_task() -> None:
     config = session.config()
     if config.task != task:
         first = next(name for name, spec in DATASETS.items() if spec.task == task)
-        edited, refusal = apply_edit(config, {"op": "dataset", "value": first})
-        session.note(refusal) if refusal else session.commit(edited)
+        _apply(config, {"op": "dataset", "value": first})
+
+
+def _apply(config, edit: dict) -> None:
+    edited, refusal = apply_edit(config, edit)
+    if refusal:
+        session.note(refusal)
+    else:
+        session.commit(edited)
 
 
 def top_bar() -> None:
     cols = st.columns([0.9, 0.65, 0.7, 0.95, 1, 1, 1, 0.9, 1.1, 1.1, 1.1, 0.9],
                       vertical_alignment="bottom")
     playing = st.session_state["playing"]
-    cols[0].button("⏸ Pause" if playing else "▶ Play", key="play", on_click=_toggle_play,
+    cols[0].button(":material/pause: Pause" if playing else ":material/play_arrow: Play",
+                   key="play", on_click=_toggle_play,
                    type="primary", use_container_width=True, help="start or stop training")
     cols[1].button("Step", key="step", on_click=_step, use_container_width=True,
                    help="train one epoch")
@@ -107,8 +118,7 @@ def data_column() -> None:
     names = [name for name, spec in DATASETS.items() if spec.task == config.task]
     picked = components.dataset_picker(config, names).pick
     if picked and picked != config.dataset:
-        edited, refusal = apply_edit(config, {"op": "dataset", "value": picked})
-        session.note(refusal) if refusal else session.commit(edited)
+        _apply(config, {"op": "dataset", "value": picked})
         st.rerun()
     st.caption(DATASETS[config.dataset].title)
     controls.bind(st.slider, "train_ratio", "Training data (%)", min_value=10, max_value=90,
@@ -137,8 +147,7 @@ def live_column() -> None:
             st.session_state["playing"] = False
     result = components.live_view(config, runner.token if runner and runner.alive else None)
     if result.edit:
-        edited, refusal = apply_edit(config, result.edit)
-        session.note(refusal) if refusal else session.commit(edited)
+        _apply(config, result.edit)
         st.rerun()
     if result.expired:
         st.session_state.pop("runner", None)

@@ -2,7 +2,8 @@
 
 For networks this small, autograd's bookkeeping costs more than the arithmetic,
 so the trainer computes gradients here (about twice the epochs per second of
-``loss.backward()``, see ``make bench``). It is also the readable version of
+``loss.backward()``, see ``make bench``). Call these under ``torch.no_grad()``:
+a decorator would cost more than the arithmetic of a small layer. It is also the readable version of
 backpropagation that a slow-motion lesson can show step by step. The tests
 check every gradient against autograd.
 """
@@ -31,7 +32,6 @@ class ForwardPass:
     output: Tensor  # raw outputs of the last layer (logits or values)
 
 
-@torch.no_grad()
 def forward(
     model: MLP, x: Tensor, dropout_generator: torch.Generator | None = None
 ) -> ForwardPass:
@@ -58,7 +58,6 @@ def forward(
     return ForwardPass(inputs, pres, acts, masks, output)
 
 
-@torch.no_grad()
 def backward(model: MLP, fp: ForwardPass, d_output: Tensor) -> list[tuple[Tensor, Tensor]]:
     """Gradients (weight, bias) of every layer, given d loss / d output."""
     weights = model.weights()

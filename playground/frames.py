@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from playground.inference import evaluate_grid
-from playground.render import classes_rgb, diverging_rgb, png_data_url
+from playground.render import classes_png, diverging_png
 from playground.training import Trainer
 
 HISTOGRAM_BINS = 24
@@ -113,13 +113,12 @@ class FrameBuilder:
             maps = evaluate_grid(trainer.model, trainer.head_name, trainer.config.features)
             discretize = trainer.config.discretize
             if maps.classes is not None:
-                rgb = classes_rgb(maps.classes, discretize)
-            elif trainer.head_name == "binary":
-                rgb = diverging_rgb(maps.output * 2.0 - 1.0, discretize)
+                picture["boundary"] = classes_png(maps.classes, discretize)
+            elif trainer.head_name == "binary":  # probability of class 1 -> [-1, 1]
+                picture["boundary"] = diverging_png(maps.output * 2.0 - 1.0, discretize)
             else:
-                rgb = diverging_rgb(maps.output, discretize)
-            picture["boundary"] = png_data_url(rgb)
+                picture["boundary"] = diverging_png(maps.output, discretize)
             s = THUMBNAIL_STEP
-            picture["neurons"] = [[png_data_url(diverging_rgb(m[::s, ::s])) for m in layer]
+            picture["neurons"] = [[diverging_png(m[::s, ::s]) for m in layer]
                                   for layer in maps.neurons]
         return picture

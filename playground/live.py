@@ -54,6 +54,11 @@ def next_message(runner: Runner, sent: StreamState) -> str | None:
     return json.dumps(message, separators=(",", ":"))
 
 
+async def _until_disconnect(websocket: WebSocket) -> None:
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass  # the page sends nothing; anything it does send is ignored
+
+
 async def live_stream(websocket: WebSocket) -> None:
     runner = find_runner(websocket.path_params["token"])
     if runner is None:
@@ -69,19 +74,25 @@ async def live_stream(websocket: WebSocket) -> None:
     runner.listeners.append(listener)
     runner.attached += 1
     sent = StreamState()
+    # a closed tab must end this handler at once: the janitor counts open streams,
+    # and the server cannot shut down while a handler waits
+    disconnected = asyncio.create_task(_until_disconnect(websocket))
     try:
-        while not runner.closed:
+        while not runner.closed and not disconnected.done():
+            wake.clear()
             message = next_message(runner, sent)
             if message is not None:
                 await websocket.send_text(message)
                 if runner.crashed:
                     break
-            wake.clear()
-            if runner.version == sent.version:
-                await wake.wait()
+                continue
+            woken = asyncio.create_task(wake.wait())
+            await asyncio.wait({woken, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+            woken.cancel()
     except (WebSocketDisconnect, RuntimeError, ConnectionError):
         pass
     finally:
+        disconnected.cancel()
         runner.listeners.remove(listener)
         runner.attached -= 1
         runner.touch()

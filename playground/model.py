@@ -55,6 +55,9 @@ class MLP(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(i, o) for i, o in zip(sizes, sizes[1:]))
         self.activations = nn.ModuleList(ACTIVATIONS[name].module() for name in activations)
         self.dropouts = nn.ModuleList(nn.Dropout(rate) for rate in dropout)
+        # plain lists: nn.Module attribute lookups cost more than a small matmul
+        self._weights = [layer.weight for layer in self.layers]
+        self._biases = [layer.bias for layer in self.layers]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer, act, drop in zip(self.layers, self.activations, self.dropouts):
@@ -68,10 +71,10 @@ class MLP(nn.Module):
                 INITIALIZERS[scheme](layer.weight, layer.bias, gen)
 
     def weights(self) -> list[torch.Tensor]:
-        return [layer.weight for layer in self.layers]
+        return self._weights
 
     def biases(self) -> list[torch.Tensor]:
-        return [layer.bias for layer in self.layers]
+        return self._biases
 
 
 def build_model(

@@ -79,11 +79,15 @@ def curves_figure(metric: str) -> go.Figure:
     return fig
 
 
+LAYER_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+
+
 def histograms_figure(n_layers: int, kind: str) -> go.Figure:
     """One bar trace per layer: the distribution of its weights or gradients."""
     fig = go.Figure()
     for layer in range(n_layers):
-        fig.add_trace(go.Bar(x=[], y=[], name=f"layer {layer + 1}", opacity=0.6))
+        fig.add_trace(go.Bar(x=[], y=[], name=f"layer {layer + 1}", opacity=0.55,
+                             marker_color=LAYER_COLOURS[layer % len(LAYER_COLOURS)]))
     fig.update_layout(**_base_layout(height=200, barmode="overlay", bargap=0,
                                      title=dict(text=f"{kind} per layer", x=0.02, y=0.97),
                                      legend=dict(font=dict(size=9))))
@@ -93,7 +97,7 @@ def histograms_figure(n_layers: int, kind: str) -> go.Figure:
 def norms_figure(n_layers: int) -> go.Figure:
     """Each layer's weight norm (solid) and gradient norm (dotted) over epochs, log scale."""
     fig = go.Figure()
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+    palette = LAYER_COLOURS
     for kind, dash in (("weights", "solid"), ("gradient", "dot")):
         for layer in range(n_layers):
             fig.add_trace(go.Scatter(x=[], y=[], mode="lines", name=f"{kind} {layer + 1}",

@@ -24,7 +24,10 @@ CLASS_COLOURS = np.array([NEGATIVE, POSITIVE, (60, 160, 70), (150, 80, 180), (21
 
 
 def _diverging_lut() -> np.ndarray:
-    t = np.linspace(-1.0, 1.0, 256)[:, None]
+    # index 128 is where ``quantize`` puts 0 (and NaN): it must be MIDDLE exactly, as
+    # 0 and 255 are NEGATIVE and POSITIVE (an even split would put 0 between entries)
+    i = np.arange(256, dtype=np.float64)[:, None]
+    t = np.where(i < 128, (i - 128) / 128, (i - 128) / 127)
     mid, neg, pos = (np.array(c, dtype=np.float64) for c in (MIDDLE, NEGATIVE, POSITIVE))
     colours = np.where(t < 0, mid + (neg - mid) * -t, mid + (pos - mid) * t)
     return colours.round().astype(np.uint8)
@@ -68,3 +71,43 @@ def png_data_url(rgb: np.ndarray) -> str:
     Image.fromarray(np.ascontiguousarray(rgb[::-1])).save(buffer, format="PNG",
                                                           compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+# -- palette PNGs: one byte per pixel, ~10x faster to encode than RGB --------------------
+CONFIDENCE_LEVELS = 25  # x 10 class colours = 250 palette entries
+
+
+def _class_palette() -> list[int]:
+    mid = np.array(MIDDLE, dtype=np.float64)
+    levels = np.linspace(0.0, 1.0, CONFIDENCE_LEVELS)[:, None]
+    colours = [mid + (c - mid) * levels for c in CLASS_COLOURS]
+    return np.concatenate(colours).round().astype(np.uint8).reshape(-1).tolist()
+
+
+DIVERGING_PALETTE = DIVERGING.reshape(-1).tolist()
+CLASS_PALETTE = _class_palette()
+
+
+def palette_png(indices: np.ndarray, palette: list[int]) -> str:
+    """(H, W) palette indices, row 0 at the bottom of the plane -> a PNG data URL."""
+    image = Image.fromarray(np.ascontiguousarray(indices[::-1]), mode="P")
+    image.putpalette(palette)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def diverging_png(values: np.ndarray, discretize: bool = False) -> str:
+    """(H, W) values in [-1, 1] as a PNG in the orange-white-blue scale."""
+    return palette_png(quantize(values, discretize), DIVERGING_PALETTE)
+
+
+def classes_png(probabilities: np.ndarray, discretize: bool = False) -> str:
+    """(K, H, W) class probabilities: the winner's colour, faded by doubt, as a PNG."""
+    k = probabilities.shape[0]
+    winner = probabilities.argmax(axis=0) % len(CLASS_COLOURS)
+    confidence = np.clip((probabilities.max(axis=0) - 1.0 / k) / (1.0 - 1.0 / k), 0.0, 1.0)
+    if discretize:
+        confidence = np.ones_like(confidence)
+    level = np.rint(confidence * (CONFIDENCE_LEVELS - 1)).astype(np.uint8)
+    return palette_png((winner * CONFIDENCE_LEVELS + level).astype(np.uint8), CLASS_PALETTE)

@@ -23,7 +23,8 @@ def test_forward_matches_numpy_hand_computation():
     h = np.tanh(h @ w[0].T + b[0])
     h = np.tanh(h @ w[1].T + b[1])
     expected = h @ w[2].T + b[2]
-    fp = backprop.forward(model, torch.from_numpy(x))
+    with torch.no_grad():
+        fp = backprop.forward(model, torch.from_numpy(x))
     np.testing.assert_allclose(fp.output.numpy(), expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(model(torch.from_numpy(x)).detach().numpy(), expected,
                                rtol=1e-5, atol=1e-6)
@@ -70,8 +71,9 @@ def test_backward_matches_autograd(activation, with_dropout):
     x = torch.randn(6, 3, generator=gen, dtype=torch.float64)
     y = torch.randint(0, 3, (6,), generator=gen)
     obj = OBJECTIVES[("cross_entropy", "multiclass")]
-    fp = backprop.forward(model, x, torch.Generator().manual_seed(5) if with_dropout else None)
-    grads = backprop.backward(model, fp, obj.grad(fp.output, y))
+    with torch.no_grad():
+        fp = backprop.forward(model, x, torch.Generator().manual_seed(5) if with_dropout else None)
+        grads = backprop.backward(model, fp, obj.grad(fp.output, y))
     # autograd through the same computation, with the same dropout masks
     h = x
     for i, name in enumerate(model.activation_names):
@@ -89,8 +91,9 @@ def test_backward_matches_finite_differences():
     x = torch.tensor([[0.3, -0.7], [1.1, 0.4]], dtype=torch.float64)
     y = torch.tensor([[1.0], [0.0]], dtype=torch.float64)
     obj = OBJECTIVES[("mse", "binary")]
-    fp = backprop.forward(model, x)
-    grads = backprop.backward(model, fp, obj.grad(fp.output, y))
+    with torch.no_grad():
+        fp = backprop.forward(model, x)
+        grads = backprop.backward(model, fp, obj.grad(fp.output, y))
     eps = 1e-6
     for layer, (g_w, _) in zip(model.layers, grads):
         w = layer.weight.data

@@ -10,7 +10,6 @@
 const POSITIVE = "#0877bd";
 const NEGATIVE = "#f59322";
 const MAX_CURVE_POINTS = 2000;
-const SLOW_EVERY = 4; // histograms and confusion redraw every 4th frame
 const views = (window.__pgViews = window.__pgViews || {});
 const stats = (window.__pgStats = window.__pgStats || { redraws: 0, messages: 0, epoch: 0 });
 
@@ -68,6 +67,15 @@ class LiveView {
     this.ws = null;
     this.token = null;
     this.layoutKey = null;
+    this.nextJob = 0;
+    const job = (run, gap, fromPicture) => ({ run, gap, fromPicture, dirty: false, last: 0 });
+    this.jobs = [
+      job(() => this.drawCurves(), 100, false),
+      job(() => this.drawNorms(), 250, false),
+      job(() => this.drawBars(this.plots.hist_w, this.picture.hist_weights), 300, true),
+      job(() => this.drawBars(this.plots.hist_g, this.picture.hist_grads), 300, true),
+      job(() => this.drawConfusion(this.picture.confusion), 300, true),
+    ];
     this.frameCount = 0;
     this.rateSamples = [];
   }
@@ -123,11 +131,7 @@ class LiveView {
     this.history = { epoch: [], train_loss: [], test_loss: [], train_metric: [],
       test_metric: [], weight_norms: [], grad_norms: [] };
     this.stride = 1;
-    this.plottedUpTo = 0;
-    const curves = this.plots.curves;
-    Plotly.restyle(curves, { x: [[], [], [], []], y: [[], [], [], []] });
-    const n = this.plots.norms.data.length;
-    Plotly.restyle(this.plots.norms, { x: Array(n).fill([]), y: Array(n).fill([]) });
+    this.emptyCurves();
   }
 
   buildNetwork(net) {
@@ -265,33 +269,60 @@ class LiveView {
     if (msg.points !== undefined) { this.points = msg.points; this.drawPoints(msg.points); }
     if (msg.picture) { this.picture = msg.picture; this.pictureDirty = true; }
     this.summary = msg.summary;
+    this.counterDirty = true;
+    if (Object.values(msg.history).some((rows) => rows.length)) this.jobs[0].dirty = true;
     if (msg.crashed) this.q(".pg-msg").textContent = msg.crashed;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      requestAnimationFrame(() => { this.scheduled = false; this.draw(); });
-    }
+    this.schedule();
   }
 
   // -- drawing ---------------------------------------------------------------------------
+  // Cheap parts (counter, boundary image, network) redraw on every frame; each Plotly
+  // update costs 10-40 ms, so at most one runs per frame, round-robin, each no more
+  // often than its gap. Whatever is left dirty gets another animation frame.
   draw() {
     const s = this.summary;
     if (!s || !this.plots) return;
-    this.frameCount += 1;
-    stats.redraws += 1;
-    stats.epoch = s.epoch;
-    this.q(".pg-epoch").textContent = `Epoch ${s.epoch.toLocaleString("en-US")}`;
-    this.drawRate(s.epoch);
-    this.q(".pg-msg").textContent = s.stopped || this.data.message || "";
-    this.q(".pg-msg").classList.toggle("pg-warn", Boolean(s.stopped));
-    this.drawCurves();
-    this.drawNumbers(s.metric);
+    const t0 = performance.now();
+    if (this.pictureDirty || this.counterDirty) {
+      this.counterDirty = false;
+      stats.redraws += 1;
+      stats.epoch = s.epoch;
+      this.q(".pg-epoch").textContent = `Epoch ${s.epoch.toLocaleString("en-US")}`;
+      this.drawRate(s.epoch);
+      this.q(".pg-msg").textContent = s.stopped || this.data.message || "";
+      this.q(".pg-msg").classList.toggle("pg-warn", Boolean(s.stopped));
+      this.drawNumbers(s.metric);
+    }
     if (this.pictureDirty) {
       this.pictureDirty = false;
       const pic = this.picture;
       if (pic.boundary) this.q(".pg-boundary-img").src = pic.boundary;
       this.drawNetwork(pic);
-      if (this.frameCount % SLOW_EVERY === 1 || !s.playing) this.drawSlow(pic);
+      for (const job of this.jobs) if (job.fromPicture) job.dirty = true;
     }
+    const t1 = performance.now();
+    const n = this.jobs.length;
+    for (let k = 0; k < n; k++) {
+      const job = this.jobs[(this.nextJob + k) % n];
+      if (job.dirty && t1 - job.last >= job.gap) {
+        job.dirty = false;
+        job.last = t1;
+        job.run();
+        this.nextJob = (this.nextJob + k + 1) % n;
+        break;
+      }
+    }
+    const t2 = performance.now();
+    stats.ms = stats.ms || { picture: 0, plotly: 0 };
+    stats.ms.picture += t1 - t0;
+    stats.ms.plotly += t2 - t1;
+    if (this.jobs.some((job) => job.dirty)) this.schedule();
+  }
+
+  schedule() {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    requestAnimationFrame(() => { this.scheduled = false; this.draw(); });
   }
 
   drawRate(epoch) {
@@ -305,50 +336,52 @@ class LiveView {
     this.q(".pg-rate").textContent = rate > 0 ? `${Math.round(rate)} epochs/s` : "";
   }
 
+  // indices of history rows from `from` on, thinned to every stride-th epoch
+  newRows(from) {
+    const epochs = this.history.epoch;
+    const idx = [];
+    for (let i = from; i < epochs.length; i++) if (epochs[i] % this.stride === 0) idx.push(i);
+    return idx;
+  }
+
   drawCurves() {
     const h = this.history;
-    const n = h.epoch.length;
-    if (n > MAX_CURVE_POINTS * this.stride) {
-      // too many points to redraw smoothly: keep every 2nd one from now on
+    if (h.epoch.length > MAX_CURVE_POINTS * this.stride) {
+      // too many points to extend smoothly: keep every 2nd one from now on
       this.stride *= 2;
-      const keep = (arr) => arr.filter((_, i) => (h.epoch[i] % this.stride) === 0);
-      const xs = keep(h.epoch);
-      Plotly.restyle(this.plots.curves, { x: [xs, xs, xs, xs],
-        y: [keep(h.train_loss), keep(h.test_loss), keep(h.train_metric), keep(h.test_metric)] });
-      this.restyleNorms(keep);
-      this.plottedUpTo = n;
-      return;
+      this.emptyCurves();
     }
-    if (this.plottedUpTo >= n) return;
-    const idx = [];
-    for (let i = this.plottedUpTo; i < n; i++) if (h.epoch[i] % this.stride === 0) idx.push(i);
-    this.plottedUpTo = n;
+    const idx = this.newRows(this.curvesUpTo);
+    this.curvesUpTo = h.epoch.length;
     if (!idx.length) return;
     const pick = (arr) => idx.map((i) => arr[i]);
     const xs = pick(h.epoch);
     Plotly.extendTraces(this.plots.curves, { x: [xs, xs, xs, xs],
       y: [pick(h.train_loss), pick(h.test_loss), pick(h.train_metric), pick(h.test_metric)] },
     [0, 1, 2, 3]);
-    const layers = h.weight_norms[0] ? h.weight_norms[0].length : 0;
-    if (layers && this.plots.norms.data.length === 2 * layers) {
-      const ys = [];
-      for (const key of ["weight_norms", "grad_norms"]) {
-        for (let l = 0; l < layers; l++) ys.push(idx.map((i) => h[key][i][l]));
-      }
-      Plotly.extendTraces(this.plots.norms, { x: ys.map(() => xs), y: ys },
-        ys.map((_, i) => i));
-    }
+    this.jobs[1].dirty = true;
   }
 
-  restyleNorms(keep) {
+  drawNorms() {
     const h = this.history;
+    const idx = this.newRows(this.normsUpTo);
+    this.normsUpTo = h.epoch.length;
     const layers = h.weight_norms[0] ? h.weight_norms[0].length : 0;
-    if (!layers || this.plots.norms.data.length !== 2 * layers) return;
-    const xs = keep(h.epoch), ys = [];
+    if (!idx.length || !layers || this.plots.norms.data.length !== 2 * layers) return;
+    const xs = idx.map((i) => h.epoch[i]);
+    const ys = [];
     for (const key of ["weight_norms", "grad_norms"]) {
-      for (let l = 0; l < layers; l++) ys.push(keep(h[key].map((r) => r[l])));
+      for (let l = 0; l < layers; l++) ys.push(idx.map((i) => h[key][i][l]));
     }
-    Plotly.restyle(this.plots.norms, { x: ys.map(() => xs), y: ys });
+    Plotly.extendTraces(this.plots.norms, { x: ys.map(() => xs), y: ys }, ys.map((_, i) => i));
+  }
+
+  emptyCurves() {
+    this.curvesUpTo = 0;
+    this.normsUpTo = 0;
+    Plotly.restyle(this.plots.curves, { x: [[], [], [], []], y: [[], [], [], []] });
+    const n = this.plots.norms.data.length;
+    if (n) Plotly.restyle(this.plots.norms, { x: Array(n).fill([]), y: Array(n).fill([]) });
   }
 
   drawNumbers(metric) {
@@ -388,22 +421,21 @@ class LiveView {
     }));
   }
 
-  drawSlow(pic) {
-    const bars = (div, hists) => {
-      if (div.data.length !== hists.length) return;
-      const xs = [], ys = [];
-      hists.forEach((hst) => {
-        const w = (hst.hi - hst.lo) / hst.counts.length;
-        xs.push(hst.counts.map((_, i) => hst.lo + (i + 0.5) * w));
-        ys.push(hst.counts);
-      });
-      Plotly.restyle(div, { x: xs, y: ys });
-    };
-    bars(this.plots.hist_w, pic.hist_weights);
-    bars(this.plots.hist_g, pic.hist_grads);
-    if (pic.confusion && this.plots.confusion.data && this.plots.confusion.data.length) {
-      Plotly.restyle(this.plots.confusion, { z: [pic.confusion] });
-    }
+  drawBars(div, hists) {
+    if (!hists || div.data.length !== hists.length) return;
+    const xs = [], ys = [], widths = [];
+    hists.forEach((hst) => {
+      const w = (hst.hi - hst.lo) / hst.counts.length;
+      xs.push(hst.counts.map((_, i) => hst.lo + (i + 0.5) * w));
+      ys.push(hst.counts);
+      widths.push(w);
+    });
+    Plotly.restyle(div, { x: xs, y: ys, width: widths });
+  }
+
+  drawConfusion(counts) {
+    const div = this.plots.confusion;
+    if (counts && div.data && div.data.length) Plotly.restyle(div, { z: [counts] });
   }
 
   drawPoints(points) {

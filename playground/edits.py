@@ -35,8 +35,16 @@ def _remove_layer(c: Config, e: dict) -> Config:
     return c.with_hidden(c.hidden[:-1])
 
 
-def _neurons(c: Config, e: dict) -> Config:
+def _layer(c: Config, e: dict) -> int:
+    # a negative index would silently count from the last layer
     layer = int(e["layer"])
+    if not 0 <= layer < len(c.hidden):
+        raise IndexError(layer)
+    return layer
+
+
+def _neurons(c: Config, e: dict) -> Config:
+    layer = _layer(c, e)
     hidden = list(c.hidden)
     hidden[layer] += int(e["delta"])
     return c.with_hidden(tuple(hidden))
@@ -44,7 +52,7 @@ def _neurons(c: Config, e: dict) -> Config:
 
 def _layer_activation(c: Config, e: dict) -> Config:
     acts = list(c.activation)
-    acts[int(e["layer"])] = str(e["value"])
+    acts[_layer(c, e)] = str(e["value"])
     return c.replace(activation=tuple(acts))
 
 
@@ -52,7 +60,10 @@ def _set(c: Config, e: dict) -> Config:
     field = str(e["field"])
     if field not in ("show_test", "discretize"):
         raise ValueError(field)
-    return c.replace(**{field: bool(e["value"])})
+    value = e["value"]
+    if isinstance(value, str) or value not in (True, False):
+        raise TypeError(value)  # bool("false") would be True
+    return c.replace(**{field: bool(value)})
 
 
 EDITS: dict[str, Callable[[Config, dict], Config]] = {
@@ -73,6 +84,7 @@ REFUSALS = {
 
 def apply_edit(config: Config, edit: dict, limits: Limits = LIMITS) -> tuple[Config, str | None]:
     """The edited Config, or the same Config and one sentence saying why not."""
+    edited = config
     try:
         edited = EDITS[edit["op"]](config, edit)
         if edited.dataset != config.dataset and not _fits(edited, limits):
@@ -82,8 +94,10 @@ def apply_edit(config: Config, edit: dict, limits: Limits = LIMITS) -> tuple[Con
         edited.validate(limits)
     except ConfigError as error:
         field, detail = next(iter(error.problems.items()))
+        if field == "features" and edited.features:
+            field = ""  # not the last feature gone, but e.g. an unknown one
         return config, REFUSALS.get(field, "Not allowed: {detail}.").format(detail=detail)
-    except (KeyError, IndexError, ValueError, TypeError):
+    except (KeyError, IndexError, ValueError, TypeError, OverflowError):
         return config, "That edit was not understood and was ignored."
     return edited, None
 

@@ -210,7 +210,10 @@ class Trainer:
 
     def metrics(self) -> dict[str, float | int | str | None]:
         h = self.history
-        last = (lambda xs: xs[-1] if xs else None)
+
+        def last(values: list[float]) -> float | None:
+            return values[-1] if values else None
+
         return {"epoch": self.epoch, "train_loss": last(h.train_loss),
                 "test_loss": last(h.test_loss), "metric": self.head.metric_name,
                 "train_metric": last(h.train_metric), "test_metric": last(h.test_metric),

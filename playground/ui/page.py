@@ -173,7 +173,6 @@ def show_notes() -> None:
 
 
 def main() -> None:
-    import sys, time; print("RUN", time.time(), file=sys.stderr)
     st.set_page_config(page_title="Neural network playground", layout="wide",
                        initial_sidebar_state="collapsed")
     st.html(COMPACT_CSS)

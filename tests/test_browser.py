@@ -1,0 +1,183 @@
+"""The real page in headless Chromium: it loads cleanly, trains, pauses, steps,
+restarts, and the data set picker drives the URL. Also saves the README's
+screenshots to ``assets/``.
+
+One app server serves the whole module. Without Chromium the tests skip, unless
+PLAYGROUND_REQUIRE_BROWSER=1 (CI), where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+
+import pytest
+from browser import (
+    ROOT,
+    VIEWPORT,
+    button,
+    find_chromium,
+    launch_chromium,
+    open_playground,
+    running_app,
+    script_errors,
+    shown_epoch,
+    wait_label,
+)
+
+pytestmark = pytest.mark.browser
+ASSETS = ROOT / "assets"
+SPIRAL = "/?dataset=spiral&hidden=8,8,8&optimizer=adam&learning_rate=0.01&noise=10"
+
+
+def _require_browser() -> None:
+    missing = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing = "no playwright: pip install playwright"
+    if missing is None and find_chromium() is None:
+        missing = "no chromium: apt-get install chromium"
+    if missing:
+        if os.environ.get("PLAYGROUND_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{missing} (PLAYGROUND_REQUIRE_BROWSER=1)")
+        pytest.skip(missing)
+
+
+@pytest.fixture(scope="module")
+def server():
+    _require_browser()
+    # Each page holds a trainer until ~10 s after it closes; the default cap (4) could
+    # refuse a page when tests open them faster than that.
+    with running_app(env={"PLAYGROUND_MAX_TRAINERS": "8"}) as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def chromium(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Visit:
+    page: object
+    errors: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        assert self.errors == [], f"page errors: {self.errors}"
+        assert script_errors(self.page) == [], "Streamlit showed a script exception"
+
+
+@pytest.fixture
+def visit(server, chromium):
+    """Opens app URLs in a fresh browser context; closes it after the test."""
+    contexts = []
+
+    def open_(path: str) -> Visit:
+        context = chromium.new_context(viewport=VIEWPORT)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        v = Visit(page)
+        page.on("pageerror", lambda error: v.errors.append(str(error)))
+        open_playground(page, server.url + path)
+        return v
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def number(page, selector: str) -> float | None:
+    """A number shown in the live view ('0.123' or '93.5%'), None while it shows '–'."""
+    nodes = page.locator(selector)
+    if nodes.count() == 0:
+        return None
+    match = re.search(r"-?\d+(\.\d+)?", nodes.first.inner_text())
+    return float(match.group()) if match else None
+
+
+def wait_until(condition, timeout: float, what: str, poll: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(poll)
+
+
+def test_default_page_loads_trains_and_screenshot(visit):
+    v = visit("/")
+    v.assert_clean()
+    button(v.page, "play").click()
+    wait_until(lambda: shown_epoch(v.page) > 0, 10, "the first epochs")
+    time.sleep(3)
+    ASSETS.mkdir(exist_ok=True)
+    v.page.screenshot(path=str(ASSETS / "screenshot-playing.png"))
+    button(v.page, "play").click()  # pause, so the trainer idles while later tests run
+    v.assert_clean()
+
+
+def test_play_pause_step_restart(visit):
+    v = visit("/?dataset=xor")
+    page = v.page
+    # the first frame (epoch 0) brings the initial test loss
+    first_loss = wait_until(lambda: number(page, ".pg-test-loss"), 15, "the initial test loss")
+    button(page, "play").click()
+    wait_until(lambda: shown_epoch(page) > 50, 10, "epoch counter above 50")
+    wait_until(lambda: (number(page, ".pg-test-loss") or first_loss) < first_loss, 10,
+               f"test loss below its first value {first_loss}")
+
+    wait_label(page, "Pause")
+    button(page, "play").click()
+    wait_label(page, "Play")
+    time.sleep(0.5)  # frames already in flight may still land
+    before = shown_epoch(page)
+    time.sleep(1.0)
+    assert shown_epoch(page) == before, "the counter kept moving after pause"
+
+    button(page, "step").click()
+    wait_until(lambda: shown_epoch(page) != before, 5, "the step to show")
+    time.sleep(0.5)
+    assert shown_epoch(page) == before + 1
+
+    button(page, "restart").click()
+    wait_until(lambda: shown_epoch(page) == 0, 5, "Epoch 0 after restart")
+    v.assert_clean()
+
+
+def test_picker_changes_the_url(visit):
+    v = visit("/")
+    for name in ("xor", "spiral"):
+        v.page.locator(f'.pg-pick[data-name="{name}"]').click()
+        v.page.wait_for_url(re.compile(rf"[?&]dataset={name}(&|$)"), timeout=10_000)
+    v.assert_clean()
+
+
+def test_spiral_learns_and_screenshot(visit):
+    v = visit(SPIRAL)
+    page = v.page
+    button(page, "play").click()
+    deadline = time.monotonic() + 40
+    accuracy = 0.0
+    while time.monotonic() < deadline:
+        accuracy = (number(page, ".pg-test-metric") or 0.0) / 100
+        if accuracy >= 0.9:
+            break
+        time.sleep(0.25)
+    wait_label(page, "Pause")
+    button(page, "play").click()
+    wait_label(page, "Play")
+    time.sleep(1.0)  # let the last frame and the slow plots (histograms) draw
+    page.screenshot(path=str(ASSETS / "screenshot-spiral.png"))
+    print(f"spiral test accuracy {accuracy:.3f} at epoch {shown_epoch(page)}")
+    v.assert_clean()

@@ -1,0 +1,186 @@
+"""Frames: only what changed since the last one, the right pictures for the data, and
+histograms and confusion counts that agree with the trainer."""
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from playground.config import Config
+from playground.frames import HISTOGRAM_BINS, FrameBuilder, confusion_matrix, histogram
+from playground.inference import RESOLUTION
+from playground.render import NEGATIVE, POSITIVE
+from playground.training import Trainer
+
+HISTORY_KEYS = ("epoch", "train_loss", "test_loss", "train_metric", "test_metric",
+                "weight_norms", "grad_norms")
+
+
+def trained(epochs: int, **changes) -> Trainer:
+    trainer = Trainer(Config(n_points=200, **changes))
+    trainer.step_epochs(epochs)
+    return trainer
+
+
+def pixels(url: str) -> np.ndarray:
+    data = base64.b64decode(url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def strict_json(frame: dict) -> dict:
+    return json.loads(json.dumps(frame, allow_nan=False))
+
+
+@pytest.fixture(scope="module")
+def circle() -> Trainer:
+    return trained(5, hidden=(4, 3))
+
+
+def test_first_frame_is_complete(circle):
+    frame = FrameBuilder().build(circle, playing=True)
+    assert frame["epoch"] == 5 and frame["generation"] == 0 and frame["playing"] is True
+    assert frame["metric"] == "accuracy" and frame["stopped"] is None
+    assert frame["config"] == circle.config.to_params()
+    history = frame["history"]
+    assert history["from"] == 0 and history["epoch"] == [1, 2, 3, 4, 5]
+    for key in HISTORY_KEYS:
+        assert len(history[key]) == 5
+    np.testing.assert_allclose(history["train_loss"], circle.history.train_loss, atol=1e-5)
+    assert all(len(row) == 3 for row in history["weight_norms"])  # one per layer
+    points = frame["points"]
+    assert len(points["train"]) == len(circle.dataset.x_train)
+    assert len(points["test"]) == len(circle.dataset.x_test)
+    np.testing.assert_allclose(np.array(points["train"])[:, :2], circle.dataset.x_train,
+                               atol=5e-4)
+    assert [row[2] for row in points["test"]] == circle.dataset.y_test.tolist()
+    assert (points["task"], points["n_classes"]) == ("classification", 2)
+    assert strict_json(frame) == frame
+
+
+def test_picture_matches_the_network(circle):
+    frame = FrameBuilder().build(circle, playing=False)
+    assert frame["sizes"] == [2, 4, 3, 1]
+    assert [np.shape(w) for w in frame["weights"]] == [(4, 2), (3, 4), (1, 3)]
+    assert [len(b) for b in frame["biases"]] == [4, 3, 1]
+    np.testing.assert_allclose(frame["weights"][1], circle.model.layers[1].weight.detach(),
+                               atol=5e-4)
+    assert pixels(frame["boundary"]).shape == (RESOLUTION, RESOLUTION, 3)
+    assert [len(layer) for layer in frame["neurons"]] == [4, 3]
+    side = len(range(0, RESOLUTION, 2))
+    assert pixels(frame["neurons"][0][0]).shape == (side, side, 3)
+    assert len(frame["hist_weights"]) == len(frame["hist_grads"]) == 3
+
+
+def test_later_frames_carry_only_new_rows():
+    trainer = trained(3)
+    builder = FrameBuilder()
+    first = builder.build(trainer, playing=True)
+    trainer.step_epochs(4)
+    second = builder.build(trainer, playing=True)
+    assert "points" not in second
+    history = second["history"]
+    assert history["from"] == len(first["history"]["epoch"]) == 3
+    assert history["epoch"] == [4, 5, 6, 7]
+    assert all(len(history[key]) == 4 for key in HISTORY_KEYS)
+    np.testing.assert_allclose(history["test_loss"], trainer.history.test_loss[3:], atol=1e-5)
+    third = builder.build(trainer, playing=False, picture=False)  # nothing new
+    assert third["history"]["from"] == 7
+    assert all(third["history"][key] == [] for key in HISTORY_KEYS)
+    assert "boundary" not in third and "weights" not in third
+
+
+def test_restart_bumps_generation_and_resends_everything():
+    trainer = trained(4)
+    builder = FrameBuilder()
+    builder.build(trainer, playing=True)
+    trainer.reset(keep_init=True)
+    trainer.step_epochs(2)
+    builder.restart()
+    frame = builder.build(trainer, playing=True)
+    assert frame["generation"] == 1
+    assert frame["history"]["from"] == 0 and frame["history"]["epoch"] == [1, 2]
+
+
+def test_new_data_resends_points():
+    trainer = trained(2)
+    builder = FrameBuilder()
+    builder.build(trainer, playing=True)
+    trainer.apply_config(trainer.config.replace(dataset="xor"))
+    builder.restart()
+    frame = builder.build(trainer, playing=True)
+    assert frame["points"]["train"] == [
+        [*np.round(x, 3).tolist(), float(y)]
+        for x, y in zip(trainer.dataset.x_train, trainer.dataset.y_train)]
+    trainer.apply_config(trainer.config.replace(features=("x1", "x2", "x1x2")))
+    assert "points" in builder.build(trainer, playing=True)  # same points, new input layer
+
+
+def test_digits_frame_has_no_plane_pictures():
+    trainer = trained(2, dataset="digits", hidden=(16,), activation=("relu",))
+    frame = FrameBuilder().build(trainer, playing=False)
+    assert frame["points"] is None
+    assert frame["boundary"] is None and frame["neurons"] == []
+    assert frame["sizes"] == [64, 16, 10]
+    assert np.array(frame["confusion"]).shape == (10, 10)
+    assert strict_json(frame) == frame
+
+
+def test_regression_frame():
+    trainer = trained(3, dataset="plane")
+    frame = FrameBuilder().build(trainer, playing=False)
+    assert frame["metric"] == "r2" and frame["confusion"] is None
+    assert frame["points"]["task"] == "regression"
+    assert pixels(frame["boundary"]).shape == (RESOLUTION, RESOLUTION, 3)
+    assert strict_json(frame) == frame
+
+
+def test_discretized_boundary_has_two_colours():
+    trainer = trained(3, discretize=True)
+    colours = {tuple(c) for c in pixels(FrameBuilder().picture(trainer)["boundary"])
+               .reshape(-1, 3)}
+    assert colours <= {NEGATIVE, POSITIVE} and len(colours) >= 1
+
+
+def test_histogram_counts_every_weight_over_a_symmetric_range():
+    w = torch.randn(13, 7, generator=torch.Generator().manual_seed(0)) * 3
+    h = histogram(w)
+    assert len(h["counts"]) == HISTOGRAM_BINS
+    assert sum(h["counts"]) == w.numel()
+    assert h["lo"] == -h["hi"] and h["hi"] == pytest.approx(w.abs().max().item())
+
+
+def test_histogram_bins_by_hand():
+    h = histogram(torch.tensor([-2.0, 2.0, 0.1, -0.1]))
+    assert (h["lo"], h["hi"]) == (-2.0, 2.0)
+    expected = [0] * HISTOGRAM_BINS
+    expected[0] = expected[-1] = 1  # the extremes fall in the outer bins
+    expected[HISTOGRAM_BINS // 2] += 1  # 0.1 just right of zero
+    expected[HISTOGRAM_BINS // 2 - 1] += 1
+    assert h["counts"] == expected
+
+
+def test_histogram_of_zeros_and_of_nothing():
+    for values in (torch.zeros(3, 3), torch.zeros(0)):
+        h = histogram(values)
+        assert (h["lo"], h["hi"]) == (-1.0, 1.0)
+        assert sum(h["counts"]) == values.numel()
+
+
+@pytest.mark.parametrize("dataset, k", [("xor", 2), ("circle", 2), ("blobs3", 3),
+                                        ("spiral3", 3)])
+def test_confusion_agrees_with_test_accuracy(dataset, k):
+    trainer = trained(15, dataset=dataset)
+    counts = np.array(confusion_matrix(trainer))
+    n_test = len(trainer.dataset.y_test)
+    assert counts.shape == (k, k)
+    assert counts.sum() == n_test
+    assert counts.sum(axis=1).tolist() == np.bincount(trainer.dataset.y_test, minlength=k).tolist()
+    assert np.trace(counts) == round(trainer.history.test_metric[-1] * n_test)
+
+
+def test_confusion_is_none_for_regression():
+    assert confusion_matrix(trained(1, dataset="multigauss")) is None

@@ -18,6 +18,11 @@ from collections.abc import Sequence
 from playground.config import Config, ConfigError, parse_field
 
 
+def _number(value: float) -> str:
+    # exact for ints: ``:g`` would show the largest seed as 2.14748e+09
+    return str(value) if isinstance(value, int) else format(value, "g")
+
+
 def _config_option(parser: argparse.ArgumentParser, f: dataclasses.Field) -> None:
     meta = f.metadata
     default = getattr(Config(), f.name)
@@ -27,7 +32,7 @@ def _config_option(parser: argparse.ArgumentParser, f: dataclasses.Field) -> Non
         extra = f" [{', '.join(meta['choices'])}]"
     elif meta["lo"] is not None and not callable(meta["lo"]):
         hi = meta["hi"]
-        extra = f" [{meta['lo']:g}..{'limit' if callable(hi) else format(hi, 'g')}]"
+        extra = f" [{_number(meta['lo'])}..{'limit' if callable(hi) else _number(hi)}]"
 
     def parse(text: str, name: str = f.name) -> object:
         try:
@@ -53,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress(epoch: int, total: int, loss: float | None, out=sys.stderr) -> None:
+def _progress(epoch: int, total: int, loss: float | None, out=None) -> None:
+    out = out or sys.stderr  # looked up now: a default bound at import misses redirection
     width = 30
     filled = int(width * epoch / max(total, 1))
     loss_text = f"  loss {loss:.4f}" if loss is not None else ""

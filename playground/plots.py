@@ -71,11 +71,12 @@ def curves_figure(metric: str) -> go.Figure:
                                  line=dict(color=colour, dash=dash, width=1.5)))
     metric_range = [0, 1.02] if metric == "accuracy" else [-0.5, 1.02]
     fig.update_layout(**_base_layout(
-        height=170, legend=dict(orientation="h", y=1.2, x=0, font=dict(size=10)),
+        height=190, margin=dict(l=36, r=30, t=44, b=24),
+        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0, font=dict(size=10)),
         xaxis=dict(title=None, rangemode="tozero"),
         yaxis=dict(title="loss", rangemode="tozero"),
         yaxis2=dict(title=metric, overlaying="y", side="right", range=metric_range,
-                    showgrid=False)))
+                    showgrid=False, zeroline=False)))
     return fig
 
 

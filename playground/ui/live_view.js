@@ -27,6 +27,14 @@ function loadPlotly(src) {
   return window.__pgPlotly;
 }
 
+// the server's colour scale (render.py): orange at -1, light grey at 0, blue at 1
+function divergingColour(v) {
+  const t = Math.max(-1, Math.min(1, v));
+  const mid = [232, 234, 235], end = t < 0 ? [245, 147, 34] : [8, 119, 189];
+  const c = mid.map((m, i) => Math.round(m + (end[i] - m) * Math.abs(t)));
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
 function el(tag, attrs = {}, parent = null, ns = null) {
   const node = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
@@ -95,6 +103,11 @@ class LiveView {
   // -- building ------------------------------------------------------------------------
   build(data) {
     this.layoutKey = data.layout_key;
+    // wide inputs (the digits) have no plane to draw a boundary on
+    this.root.classList.toggle("pg-wide", Boolean(data.network.wide_input));
+    // ... so their confusion matrix takes the boundary's place
+    const home = data.network.wide_input ? this.q(".pg-output") : this.q(".pg-more");
+    home.insertBefore(this.q(".pg-confusion"), data.network.wide_input ? home.firstChild : null);
     const figs = data.figures;
     const boundary = figs.boundary;
     boundary.layout.images = [];
@@ -151,11 +164,12 @@ class LiveView {
     const width = box.clientWidth || 560;
     const layers = net.hidden.length;
     const colW = (width - 44) / (layers + 2.2);
-    const node = 34;
-    const rowH = 44;
     const inputs = net.wide_input ? [{ name: "pixels", label: net.wide_input, on: true }]
       : net.features;
     const maxRows = Math.max(inputs.length, ...net.hidden, net.n_outputs);
+    // wide layers (the digits) shrink their nodes to keep the drawing on one screen
+    const rowH = Math.min(44, 420 / maxRows);
+    const node = Math.min(34, rowH - 4);
     const height = maxRows * rowH + 70;
     // per-layer controls sit in HTML above the svg, aligned with the columns
     const controls = el("div", { class: "pg-layer-controls" }, box);
@@ -198,7 +212,8 @@ class LiveView {
       const g = el("g", { class: `pg-node pg-input ${f.on ? "on" : "off"}` }, nodeLayer, SVG);
       if (f.png) el("image", { href: f.png, x: p.x, y: p.y, width: node, height: node }, g, SVG);
       el("rect", { x: p.x, y: p.y, width: node, height: node }, g, SVG);
-      const t = el("text", { x: p.x - 4, y: p.y + node / 2 + 4, "text-anchor": "end" }, g, SVG);
+      const t = net.wide_input ? el("text", { x: p.x, y: p.y - 4 }, g, SVG)
+        : el("text", { x: p.x - 4, y: p.y + node / 2 + 4, "text-anchor": "end" }, g, SVG);
       t.textContent = f.label;
       el("title", {}, g, SVG).textContent = f.on ? `${f.label} (click to remove)`
         : `${f.label} (click to add)`;
@@ -443,8 +458,8 @@ class LiveView {
     const split = (rows) => ({ x: rows.map((r) => r[0]), y: rows.map((r) => r[1]) });
     const train = split(points.train), test = split(points.test);
     const colour = this.data.class_colours;
-    const colours = (rows) => (points.task === "regression" ? rows.map((r) => r[2])
-      : rows.map((r) => colour[r[2] % colour.length]));
+    const colours = (rows) => (points.task === "regression"
+      ? rows.map((r) => divergingColour(r[2])) : rows.map((r) => colour[r[2] % colour.length]));
     Plotly.restyle(this.plots.boundary, { x: [train.x, test.x], y: [train.y, test.y],
       "marker.color": [colours(points.train), colours(points.test)] }, [0, 1]);
     this.setTestVisible(this.data.show_test);

@@ -105,8 +105,11 @@ def top_bar() -> None:
     with cols[9]:
         controls.choice("optimizer", "Optimizer")
     with cols[10]:
-        controls.choice("loss", "Loss", disabled=session.config().task == "regression",
-                        help="regression always uses mean squared error")
+        if session.config().task == "regression":
+            st.selectbox("Loss", ["Mean squared error"], key="loss_regression", disabled=True,
+                         help="regression always uses mean squared error")
+        else:
+            controls.choice("loss", "Loss")
     with cols[11]:
         st.selectbox("Speed", list(controls.SPEEDS), key="speed", on_change=_set_speed,
                      help="epochs per second: slow it down to narrate")

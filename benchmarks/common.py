@@ -1,0 +1,96 @@
+"""Small shared pieces: the browser helpers, timing, percentiles, the server's processes.
+
+The browser helpers live in ``tests/browser.py`` so the smoke test and the benchmarks
+start the app the same way; that folder is put on ``sys.path`` here exactly as pytest
+does it, so both import the module under the same name.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "tests") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tests"))
+
+import browser  # noqa: E402  (needs the path above)
+
+START = time.monotonic()
+
+
+def log(message: str) -> None:
+    """Progress on stderr, so stdout holds only the final table."""
+    print(f"[{time.monotonic() - START:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def median(values: list[float]) -> float | None:
+    return percentile(values, 50)
+
+
+def sleep_until(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.monotonic()))
+
+
+def trainer_processes(server: browser.AppServer) -> list[psutil.Process]:
+    """The server's trainer processes: multiprocessing children, minus the helpers.
+
+    Trainers are forked by the forkserver (a child of the server), so they share its
+    command line; the forkserver itself and the resource tracker are not trainers.
+    """
+    found = []
+    for proc in server.tree()[1:]:
+        try:
+            cmdline = " ".join(proc.cmdline())
+            parent = proc.ppid()
+        except psutil.Error:
+            continue
+        if "multiprocessing" not in cmdline or "resource_tracker" in cmdline:
+            continue
+        if "forkserver" in cmdline and parent == server.pid:
+            continue  # the forkserver itself
+        found.append(proc)
+    return found
+
+
+def tree_memory_mib(server: browser.AppServer) -> dict[str, float]:
+    """RSS summed over the server and all descendants (counts shared pages once per
+    process, so it overstates forked trainers), and PSS (shares them out fairly)."""
+    rss = pss = 0
+    for proc in server.tree():
+        try:
+            info = proc.memory_full_info()
+        except psutil.Error:
+            continue
+        rss += info.rss
+        pss += getattr(info, "pss", info.rss)
+    return {"rss": rss / 2**20, "pss": pss / 2**20}
+
+
+def wait_for_no_trainers(server: browser.AppServer, timeout: float, poll: float = 1.0
+                         ) -> tuple[float | None, list[tuple[float, int]]]:
+    """Seconds until no trainer process is left (None on timeout), and the samples."""
+    start = time.monotonic()
+    samples = []
+    while True:
+        elapsed = time.monotonic() - start
+        count = len(trainer_processes(server))
+        samples.append((round(elapsed, 1), count))
+        if count == 0:
+            return elapsed, samples
+        if elapsed > timeout:
+            return None, samples
+        time.sleep(poll)

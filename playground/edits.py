@@ -66,7 +66,13 @@ def _set(c: Config, e: dict) -> Config:
     return c.replace(**{field: bool(value)})
 
 
+def _lower_learning_rate(c: Config, e: dict) -> Config:
+    """The way back from a diverged run: a ten times smaller step."""
+    return c.replace(learning_rate=max(c.learning_rate / 10, 1e-5))
+
+
 EDITS: dict[str, Callable[[Config, dict], Config]] = {
+    "lower_learning_rate": _lower_learning_rate,
     "dataset": _dataset,
     "toggle_feature": _toggle_feature,
     "add_layer": _add_layer,

@@ -48,7 +48,8 @@ def _process_context() -> mp.context.BaseContext:
 
 
 class Runner:
-    def __init__(self, config: Config, use_process: bool = True) -> None:
+    def __init__(self, config: Config, use_process: bool = True,
+                 resume: dict | None = None) -> None:
         self.token = secrets.token_urlsafe(24)
         self.use_process = use_process
         self.lock = threading.Lock()
@@ -61,6 +62,7 @@ class Runner:
         self.version = 0  # bumps with every frame received
         self.points_version = 0
         self.crashed: str | None = None
+        self.last_state: dict | None = None  # exact weights, sent every few frames
         self.closed = False
         self.attached = 0  # live streams open on this runner
         self.last_contact = time.monotonic()
@@ -69,10 +71,11 @@ class Runner:
         self.conn = here
         params = config.to_params()
         if use_process:
-            self.worker = _process_context().Process(target=serve, args=(there, params),
+            self.worker = _process_context().Process(target=serve, args=(there, params, resume),
                                                      daemon=True, name="playground-trainer")
         else:
-            self.worker = threading.Thread(target=serve, args=(there, params), daemon=True)
+            self.worker = threading.Thread(target=serve, args=(there, params, resume),
+                                           daemon=True)
         self.worker.start()
         if use_process:
             there.close()  # the child holds its own copy; ours would hide the child's exit
@@ -123,7 +126,7 @@ class Runner:
             return
         self.closed = True
         try:
-            self.conn.send(("close", ()))
+            self.conn.send_bytes(b'["close", []]')
         except OSError:
             pass
         if self.use_process:
@@ -144,7 +147,7 @@ class Runner:
         if self.closed:
             return
         try:
-            self.conn.send((command, args))
+            self.conn.send_bytes(json.dumps([command, list(args)]).encode())
         except OSError:
             self.crashed = self.crashed or "The trainer process is gone."
 
@@ -171,6 +174,8 @@ class Runner:
             rows = frame.pop("history")
             for key in HISTORY_KEYS:
                 self.history[key].extend(rows[key])
+            if "state" in frame:
+                self.last_state = frame.pop("state")
             if "points" in frame:
                 self.points = frame.pop("points")
                 self.points_version += 1
@@ -192,7 +197,8 @@ _registry_lock = threading.Lock()
 _janitor: threading.Thread | None = None
 
 
-def start_runner(config: Config, use_process: bool = True, limits=LIMITS) -> Runner:
+def start_runner(config: Config, use_process: bool = True, limits=LIMITS,
+                 resume: dict | None = None) -> Runner:
     """A new registered runner; ServerBusy when all trainer slots are taken."""
     global _janitor
     with _registry_lock:
@@ -200,7 +206,7 @@ def start_runner(config: Config, use_process: bool = True, limits=LIMITS) -> Run
         if use_process and busy >= limits.max_trainers:
             raise ServerBusy("The server is busy: every trainer slot is taken. "
                              "Try again in a minute.")
-        runner = Runner(config, use_process)
+        runner = Runner(config, use_process, resume)
         _runners[runner.token] = runner
         if _janitor is None:
             _janitor = threading.Thread(target=_sweep, args=(limits,), daemon=True)

@@ -18,18 +18,24 @@ import torch
 
 from playground.config import Config
 from playground.frames import FrameBuilder
+from playground.limits import LIMITS
 from playground.training import Trainer
 
 FRAME_RATE = 40.0
 IDLE_POLL_S = 0.5
+STATE_EVERY = 20  # frames between exact snapshots of the weights (a crash restarts there)
 
 
 class SessionLoop:
-    def __init__(self, conn: Connection, params: dict[str, str]) -> None:
+    def __init__(self, conn: Connection, params: dict[str, str],
+                 resume: dict | None = None) -> None:
         torch.set_num_threads(1)
         self.conn = conn
         config, _ = Config.from_params(params)
-        self.trainer = Trainer(config)
+        self.trainer = Trainer(config, max_epochs=LIMITS.max_epochs_per_run)
+        if resume:
+            self.trainer.restore(resume)
+        self.frames_sent = 0
         self.frames = FrameBuilder()
         self.playing = False
         self.speed = 0.0  # epochs per second; 0 means as fast as possible
@@ -91,7 +97,8 @@ class SessionLoop:
 
     def handle_commands(self) -> None:
         while self.running and self.conn.poll():
-            name, args = self.conn.recv()
+            # commands are JSON, never pickles: [name, [args...]]
+            name, args = json.loads(self.conn.recv_bytes())
             self.handlers[name](*args)
             self.dirty = True
 
@@ -114,14 +121,17 @@ class SessionLoop:
 
     def send_frame(self) -> None:
         frame = self.frames.build(self.trainer, self.playing)
+        if self.frames_sent % STATE_EVERY == 0:
+            frame["state"] = self.trainer.state()
+        self.frames_sent += 1
         self.conn.send_bytes(json.dumps(frame, separators=(",", ":")).encode())
         self.dirty = False
 
 
-def serve(conn: Connection, params: dict[str, str]) -> None:
+def serve(conn: Connection, params: dict[str, str], resume: dict | None = None) -> None:
     """Entry point of a trainer process or thread."""
     try:
-        SessionLoop(conn, params).run()
+        SessionLoop(conn, params, resume).run()
     except (EOFError, BrokenPipeError, ConnectionResetError):
         pass  # the page's side is gone: nothing left to serve
     except Exception:  # a bug must reach the page as a message, not kill it silently

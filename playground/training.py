@@ -49,9 +49,11 @@ def prepare_inputs(config: Config, dataset: Dataset) -> tuple[torch.Tensor, torc
 
 
 class Trainer:
-    def __init__(self, config: Config, dataset: Dataset | None = None) -> None:
+    def __init__(self, config: Config, dataset: Dataset | None = None,
+                 max_epochs: int | None = None) -> None:
         config.validate()
         self.config = config
+        self.max_epochs = max_epochs  # a hosted server's cap on one run
         self._custom_dataset = dataset
         self._build()
 
@@ -118,8 +120,10 @@ class Trainer:
             return True
         new_optimizer = old.optimizer != config.optimizer or old.momentum != config.momentum
         self._apply_training_settings(new_optimizer=new_optimizer)
-        if self.stopped and self.stopped.startswith("stopped early"):
-            self.stopped = None  # a new setting deserves a new chance
+        # new settings deserve a new chance; after a divergence, from the last finite weights
+        self.stopped = None
+        self._best_test_loss, self._best_epoch = math.inf, self.epoch
+        self._check_epoch_limit()
         return False
 
     # -- training ----------------------------------------------------------------------
@@ -174,7 +178,7 @@ class Trainer:
         if not math.isfinite(train_loss) or not all(
                 torch.isfinite(p).all() for p in self.params):
             torch._foreach_copy_(self.params, self._last_good)
-            self.stopped = (f"Diverged at epoch {self.epoch}: the loss became infinite or NaN. "
+            self.stopped = (f"Diverged at epoch {self.epoch}: the loss became infinite. "
                             "Showing the last finite weights; try a smaller learning rate.")
             self.epoch -= 1
             return
@@ -193,6 +197,12 @@ class Trainer:
         h.weight_norms.append(torch.stack(torch._foreach_norm(self.model.weights())).tolist())
         h.grad_norms.append(torch.stack(torch._foreach_norm([g for g, _ in grads])).tolist())
         self._check_early_stop(test_loss)
+        self._check_epoch_limit()
+
+    def _check_epoch_limit(self) -> None:
+        if self.max_epochs is not None and self.epoch >= self.max_epochs:
+            self.stopped = (f"Reached this server's limit of {self.max_epochs:,} epochs for one "
+                            "run; press Reset to start again.")
 
     def _check_early_stop(self, test_loss: float) -> None:
         if test_loss < self._best_test_loss:
@@ -201,6 +211,23 @@ class Trainer:
         if patience and self.epoch - self._best_epoch >= patience:
             self.stopped = (f"Stopped early at epoch {self.epoch}: the test loss has not "
                             f"improved for {patience} epochs (best at epoch {self._best_epoch}).")
+
+    # -- snapshots ---------------------------------------------------------------------
+    def state(self) -> dict:
+        """Exact weights and the epoch, as plain lists (JSON, never pickles)."""
+        return {"epoch": self.epoch, "config": self.config.to_params(),
+                "params": [p.detach().tolist() for p in self.params]}
+
+    def restore(self, state: dict) -> None:
+        """Continue from a ``state()``; shapes must match this Config's network."""
+        tensors = [torch.tensor(values, dtype=torch.float32) for values in state["params"]]
+        if [t.shape for t in tensors] != [p.shape for p in self.params]:
+            raise ValueError("the saved weights do not fit this network")
+        with torch.no_grad():
+            torch._foreach_copy_(self.params, tensors)
+            torch._foreach_copy_(self._last_good, tensors)
+        self.epoch = int(state["epoch"])
+        self._set_learning_rate()
 
     # -- reading -----------------------------------------------------------------------
     def predict(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:

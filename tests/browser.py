@@ -61,7 +61,7 @@ class AppServer:
         cmd = [streamlit_bin(), "run", self.script, "--server.headless", "true",
                "--server.port", str(self.port), "--server.fileWatcherType", "none",
                "--browser.gatherUsageStats", "false"]
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
+        self._log = open(self.log_path, "wb")  # closed in stop()
         # a new session (and process group) so stop() can kill the whole tree at once
         self.proc = subprocess.Popen(cmd, cwd=self.cwd, env=self.env, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)

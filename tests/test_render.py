@@ -10,13 +10,19 @@ from PIL import Image
 
 from playground.render import (
     CLASS_COLOURS,
+    CLASS_PALETTE,
+    CONFIDENCE_LEVELS,
     DIVERGING,
+    DIVERGING_PALETTE,
     MIDDLE,
     NEGATIVE,
     POSITIVE,
+    classes_png,
     classes_rgb,
+    diverging_png,
     diverging_rgb,
     hex_colour,
+    palette_png,
     png_data_url,
     quantize,
 )
@@ -135,3 +141,48 @@ def test_png_of_non_contiguous_view():
     pixels = decode(png_data_url(rgb))
     assert pixels.shape == (20, 20, 3)
     assert np.array_equal(pixels, rgb[::-1])
+
+
+# -- palette PNGs ------------------------------------------------------------------------
+def open_png(url: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+
+
+def test_palette_png_keeps_indices_with_row_zero_at_the_bottom():
+    indices = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    image = open_png(palette_png(indices, DIVERGING_PALETTE))
+    assert image.mode == "P" and image.size == (4, 3)
+    assert np.array_equal(np.asarray(image), indices[::-1])
+
+
+@pytest.mark.parametrize("discretize", [False, True])
+def test_diverging_png_draws_the_same_colours_as_diverging_rgb(discretize):
+    values = np.random.default_rng(2).uniform(-1.3, 1.3, (9, 11))
+    values[0, 0] = np.nan
+    assert np.array_equal(decode(diverging_png(values, discretize)),
+                          diverging_rgb(values, discretize)[::-1])
+
+
+def test_class_palette_runs_from_middle_to_each_class_colour():
+    palette = np.array(CLASS_PALETTE).reshape(-1, 3)
+    assert len(palette) == len(CLASS_COLOURS) * CONFIDENCE_LEVELS <= 256
+    for c, colour in enumerate(CLASS_COLOURS):
+        assert tuple(palette[c * CONFIDENCE_LEVELS]) == MIDDLE
+        assert tuple(palette[(c + 1) * CONFIDENCE_LEVELS - 1]) == tuple(colour.astype(int))
+
+
+@pytest.mark.parametrize("k", [2, 3, 10])
+def test_classes_png_approximates_classes_rgb(k):
+    logits = np.random.default_rng(k).normal(scale=2.0, size=(k, 8, 9))
+    probs = np.exp(logits) / np.exp(logits).sum(axis=0)
+    probs[:, 0, 0] = 1.0 / k  # full doubt
+    probs[:, 0, 1] = np.eye(k)[k - 1]  # certainty
+    drawn = decode(classes_png(probs)).astype(int)
+    exact = classes_rgb(probs)[::-1].astype(int)
+    # 25 confidence levels: at most half a level's colour step away
+    step = np.abs(CLASS_COLOURS[:k] - np.array(MIDDLE)).max() / (CONFIDENCE_LEVELS - 1)
+    assert np.abs(drawn - exact).max() <= step / 2 + 1
+    assert tuple(drawn[-1, 0]) == MIDDLE
+    assert tuple(drawn[-1, 1]) == tuple(CLASS_COLOURS[k - 1].astype(int))
+    assert np.array_equal(decode(classes_png(probs, discretize=True)),
+                          classes_rgb(probs, discretize=True)[::-1])

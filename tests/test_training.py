@@ -165,3 +165,32 @@ def test_every_optimizer_trains():
         trainer = Trainer(Config(optimizer=name, learning_rate=0.01))
         trainer.step_epochs(2)
         assert trainer.epoch == 2, name
+
+
+def test_new_settings_recover_from_divergence():
+    trainer = Trainer(Config(dataset="plane", activation="relu", learning_rate=10.0))
+    trainer.step_epochs(10)
+    assert trainer.stopped.startswith("Diverged")
+    trainer.apply_config(trainer.config.replace(learning_rate=0.01))
+    assert trainer.stopped is None and trainer.step_epochs(3) == 3
+
+
+def test_epoch_limit_stops_a_run():
+    trainer = Trainer(Config(), max_epochs=5)
+    assert trainer.step_epochs(10) == 5
+    assert "limit of 5 epochs" in trainer.stopped
+    trainer.reset()
+    assert trainer.step_epochs(2) == 2
+
+
+def test_state_and_restore_continue_exactly():
+    config = Config(dataset="xor", optimizer="sgd")
+    first = Trainer(config)
+    first.step_epochs(7)
+    second = Trainer(config)
+    second.restore(first.state())
+    assert second.epoch == 7
+    for a, b in zip(first.params, second.params):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="do not fit"):
+        Trainer(config.with_hidden((3,))).restore(first.state())

@@ -49,7 +49,9 @@ class LiveView {
     this.root = el("div", { class: "pg-live" });
     this.root.innerHTML = `
       <div class="pg-status"><span class="pg-epoch" data-testid="pg-epoch">Epoch 0</span>
-        <span class="pg-rate"></span><span class="pg-msg"></span></div>
+        <span class="pg-rate"></span><span class="pg-msg" data-testid="pg-msg"></span>
+        <button class="pg-recover" data-testid="pg-recover" hidden>
+          Restart with a 10× smaller learning rate</button></div>
       <div class="pg-main">
         <div class="pg-network"></div>
         <div class="pg-output">
@@ -67,6 +69,7 @@ class LiveView {
         <div class="pg-norms"></div><div class="pg-confusion"></div>
       </div>`;
     this.q = (sel) => this.root.querySelector(sel);
+    this.q(".pg-recover").onclick = () => this.trigger("edit", { op: "lower_learning_rate" });
     for (const field of ["show_test", "discretize"]) {
       const box = this.q(field === "show_test" ? ".pg-show-test" : ".pg-discretize");
       box.addEventListener("change", () =>
@@ -306,6 +309,7 @@ class LiveView {
       this.drawRate(s.epoch);
       this.q(".pg-msg").textContent = s.stopped || this.data.message || "";
       this.q(".pg-msg").classList.toggle("pg-warn", Boolean(s.stopped));
+      this.q(".pg-recover").hidden = !(s.stopped || "").startsWith("Diverged");
       this.drawNumbers(s.metric);
     }
     if (this.pictureDirty) {

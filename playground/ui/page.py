@@ -151,6 +151,8 @@ def live_column() -> None:
     result = components.live_view(config, runner.token if runner and runner.alive else None)
     if result.edit:
         _apply(config, result.edit)
+        if result.edit.get("op") == "lower_learning_rate" and runner is not None:
+            runner.reset(keep_init=True)  # a clean retry from the same start
         st.rerun()
     if result.expired:
         st.session_state.pop("runner", None)

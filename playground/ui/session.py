@@ -47,7 +47,8 @@ def runner() -> Runner | None:
     if current is not None and (current.alive or current.crashed):
         return current
     try:
-        fresh = start_runner(config(), use_process=USE_PROCESS, limits=limits())
+        fresh = start_runner(config(), use_process=USE_PROCESS, limits=limits(),
+                             resume=st.session_state.pop("resume", None))
     except ServerBusy as busy:
         st.session_state["busy"] = str(busy)
         return None
@@ -61,10 +62,12 @@ def runner() -> Runner | None:
 
 
 def restart_crashed() -> None:
-    """Replace a crashed trainer with a fresh one on the same settings."""
+    """Replace a crashed trainer with a new one that continues from its last snapshot."""
     old: Runner | None = st.session_state.pop("runner", None)
     if old is not None:
         old.close()
+        if old.last_state and old.last_state.get("config") == config().to_params():
+            st.session_state["resume"] = old.last_state
     st.session_state["playing"] = False
 
 

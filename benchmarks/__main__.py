@@ -1,0 +1,169 @@
+"""``python -m benchmarks``: every figure, with targets, in a few minutes.
+
+Order: raw trainer speed (no server), then one app server (with room for 10
+trainers, so 8 sessions fit) for the single-session page figures, pause latency,
+time to interactive (against a bare Streamlit page on a second server) and the
+concurrency runs. A failing section is recorded and the rest still run; servers
+and the browser are always stopped.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from benchmarks import concurrency, raw, report, targets
+from benchmarks import page as pg
+from benchmarks.common import ROOT, browser, log, tree_memory_mib
+
+PAUSE_TRIES = 20
+TTI_TRIES = 3
+BARE_PAGE = 'import streamlit as st\n\nst.title("Bare page")\nst.button("Go", key="go")\n'
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+class Sections:
+    """Runs named sections; a failure is logged and recorded, not fatal."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.durations: dict[str, float] = {}
+
+    def run(self, name: str, action):
+        start = time.monotonic()
+        log(f"{name} ...")
+        try:
+            return action()
+        except Exception as error:  # a benchmark reports a failure; the rest still runs
+            traceback.print_exc(file=sys.stderr)
+            self.errors.append(f"{name}: {type(error).__name__}: {str(error)[:300]}")
+            return None
+        finally:
+            self.durations[name] = round(time.monotonic() - start, 1)
+
+
+def warm_up(chromium, server, errors) -> None:
+    """The first load starts the forkserver (imports torch); keep it out of the figures.
+    The app may be mid-edit during development: one retry after a pause."""
+    for attempt in range(2):
+        try:
+            pages = pg.open_pages(chromium, server.url + "/", 1, errors)
+            pg.close_pages(pages)
+            return
+        except Exception:
+            if attempt:
+                raise
+            log("warm-up load failed; retrying in 30 s")
+            time.sleep(30)
+
+
+def time_to_interactive(chromium, server) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "bare_page.py"
+        script.write_text(BARE_PAGE)
+        # same cwd as the app, so the same .streamlit/config.toml applies
+        with browser.running_app(str(script)) as bare:
+            pg.time_to_interactive(chromium, bare.url, pg.bare_ready, 1)  # warm-up
+            results = {}
+            for _ in range(TTI_TRIES):  # alternate, so drifting load hits both alike
+                for name, url, ready in (("playground", server.url + "/", pg.playground_ready),
+                                         ("bare", bare.url, pg.bare_ready)):
+                    one = pg.time_to_interactive(chromium, url, ready, 1,
+                                                 first_frame_too=name == "playground")
+                    entry = results.setdefault(name, {"all_s": [], "first_frame_s": []})
+                    entry["all_s"] += one["all_s"]
+                    if one["first_frame_median_s"] is not None:
+                        entry["first_frame_s"].append(one["first_frame_median_s"])
+    for entry in results.values():
+        entry["median_s"] = sorted(entry["all_s"])[len(entry["all_s"]) // 2]
+        if entry["first_frame_s"]:
+            entry["first_frame_median_s"] = sorted(entry["first_frame_s"])[
+                len(entry["first_frame_s"]) // 2]
+    return results
+
+
+def page_benchmarks(sections: Sections, figures: dict, page_errors: list[str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    if browser.find_chromium() is None:
+        sections.errors.append("page benchmarks: no chromium (apt-get install chromium)")
+        return
+    with sync_playwright() as p:
+        chromium = browser.launch_chromium(p)
+        try:
+            with browser.running_app(env={"PLAYGROUND_MAX_TRAINERS": "10"}) as server:
+                run_on_server(sections, figures, page_errors, chromium, server)
+        finally:
+            chromium.close()
+
+
+def run_on_server(sections, figures, page_errors, chromium, server) -> None:
+    if sections.run("warm-up load", lambda: warm_up(chromium, server, page_errors)) is None \
+            and sections.errors:
+        return  # the page does not load; nothing below can work
+    time.sleep(1)
+    conc = figures.setdefault("concurrency", {"runs": {}})
+    idle = tree_memory_mib(server)
+
+    def pause_20(page, result) -> None:
+        latencies = pg.pause_latencies(page, PAUSE_TRIES)
+        figures["pause"] = pg.summarize_latencies(latencies)
+        log(f"pause latency ms: {figures['pause']['all_ms']}")
+
+    single = sections.run("1 session + pause latency", lambda: concurrency.one_run(
+        chromium, server, 1, page_errors, keep_first_page=pause_20))
+    if single:
+        conc["runs"][1] = single
+    figures["tti"] = sections.run("time to interactive",
+                                  lambda: time_to_interactive(chromium, server))
+    for count in concurrency.COUNTS[1:]:
+        tries = concurrency.PAUSE_TRIES_PER_SESSION if count == max(concurrency.COUNTS) else 0
+        run = sections.run(f"{count} sessions", lambda c=count, t=tries: concurrency.one_run(
+            chromium, server, c, page_errors, pause_tries=t))
+        if run:
+            conc["runs"][count] = run
+    conc["summary"] = concurrency.summarize(conc["runs"], idle)
+
+
+def main() -> int:
+    # SIGTERM (e.g. a CI timeout) unwinds like Ctrl-C, so servers still get stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    os.chdir(ROOT)
+    start = time.monotonic()
+    meta = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "cpu_count": os.cpu_count(), "cpu_model": cpu_model(),
+            "load_avg_start": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version()}
+    sections = Sections()
+    figures: dict = {}
+    page_errors: list[str] = []
+    figures["raw"] = sections.run("raw trainer", raw.run)
+    sections.run("page benchmarks", lambda: page_benchmarks(sections, figures, page_errors))
+    figures["page_errors"] = page_errors
+    meta.update(wall_s=time.monotonic() - start, durations_s=sections.durations,
+                load_avg_end=[round(x, 2) for x in os.getloadavg()],
+                errors=sections.errors + [f"page error: {e[:200]}" for e in page_errors[:5]])
+    rows = targets.rows(figures)
+    print(report.write(rows, figures, meta))
+    print(f"wrote {report.RESULTS / 'latest.json'} and latest.md", file=sys.stderr)
+    return 1 if sections.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Several visitors at once: 1, 2, 4, 8 pages playing the default config together.
+
+Per run: per-session epochs/s and redraws/s, the server's memory (server process plus
+every descendant) while all play, and how long the trainers outlive the closed pages.
+At the largest count, pause latency is measured on each session while the others
+keep playing. Each run starts only once the previous run's trainers are gone, so
+its memory and CPU are its own.
+"""
+
+from __future__ import annotations
+
+from benchmarks import page as pg
+from benchmarks.common import log, median, trainer_processes, tree_memory_mib, wait_for_no_trainers
+
+COUNTS = (1, 2, 4, 8)
+PAUSE_TRIES_PER_SESSION = 3
+CLEANUP_LIMIT_S = 30.0  # a trainer still alive this long after its page closed is a leak
+
+
+def one_run(chromium, server, count: int, errors: list[str], pause_tries: int = 0,
+            keep_first_page=None) -> dict:
+    """Open count pages, play them all, measure; close them and time the cleanup.
+
+    keep_first_page(page) runs on the first page before closing (the single-session
+    run measures pause latency there).
+    """
+    wait_for_no_trainers(server, timeout=CLEANUP_LIMIT_S)  # a clean start
+    pages = pg.open_pages(chromium, server.url + "/", count, errors)
+    try:
+        def snapshot() -> dict:
+            return {"memory_mib": tree_memory_mib(server),
+                    "trainers": len(trainer_processes(server))}
+
+        rates = pg.measure_playing(pages, on_window_end=snapshot)
+        during = rates[0].pop("extra")
+        epochs = [r["epochs_per_s"] for r in rates]
+        redraws = [r["redraws_per_s"] for r in rates]
+        result = {"sessions": count, "per_session": rates,
+                  "epochs_per_s_mean": sum(epochs) / count, "epochs_per_s_min": min(epochs),
+                  "redraws_per_s_mean": sum(redraws) / count, "redraws_per_s_min": min(redraws),
+                  **during}
+        log(f"{count} session(s): epochs/s {[round(e) for e in epochs]}, "
+            f"redraws/s {[round(r, 1) for r in redraws]}, "
+            f"RSS {during['memory_mib']['rss']:.0f} MiB, trainers {during['trainers']}")
+        if pause_tries:
+            latencies = []
+            for _ in range(pause_tries):  # round robin, so every session gets a turn early
+                for page in pages:
+                    latencies.append(pg.pause_once(page))
+                    pg.resume(page, play_s=0.3)
+            result["pause"] = pg.summarize_latencies(latencies)
+            log(f"{count} sessions: pause p95 {result['pause']['p95_ms']} ms")
+        if keep_first_page:
+            keep_first_page(pages[0], result)
+    finally:
+        pg.close_pages(pages)
+    seconds, samples = wait_for_no_trainers(server, timeout=CLEANUP_LIMIT_S + 15)
+    result["cleanup_s"] = seconds
+    result["cleanup_samples"] = samples
+    log(f"{count} session(s): trainers gone after {seconds} s")
+    return result
+
+
+def summarize(runs: dict[int, dict], idle_memory: dict) -> dict:
+    """Relative speeds and memory per extra session from the runs."""
+    single = runs.get(1)
+    summary: dict = {"idle_memory_mib": idle_memory}
+    if not single:
+        return summary
+    for run in runs.values():
+        run["relative_epochs"] = run["epochs_per_s_mean"] / single["epochs_per_s_mean"]
+        run["relative_redraws"] = (run["redraws_per_s_mean"] / single["redraws_per_s_mean"]
+                                   if single["redraws_per_s_mean"] else None)
+    largest = max(runs)
+    if largest > 1:
+        extra = largest - 1
+        summary["mib_per_extra_session_rss"] = (
+            runs[largest]["memory_mib"]["rss"] - single["memory_mib"]["rss"]) / extra
+        summary["mib_per_extra_session_pss"] = (
+            runs[largest]["memory_mib"]["pss"] - single["memory_mib"]["pss"]) / extra
+    summary["cleanup_s_median"] = median([r["cleanup_s"] for r in runs.values()
+                                          if r["cleanup_s"] is not None])
+    return summary

@@ -1,0 +1,174 @@
+"""What a visitor sees: epochs and redraws per second while playing, how fast pause
+stops the counter, and how long a fresh load takes until the page can be used.
+
+All readings come from the live view's own counters (``window.__pgStats``): epoch is
+the last epoch actually drawn, redraws the number of frames drawn.
+"""
+
+from __future__ import annotations
+
+import time
+
+from benchmarks.common import browser, log, median, percentile, sleep_until
+
+WARMUP_S = 2.0  # first reading this long after play (the stream is up to speed)
+WINDOW_S = 10.0  # second reading this long after the first
+PAUSE_STABLE_S = 0.3  # the counter must not move this long to count as stopped
+PAUSE_GIVE_UP_S = 5.0
+
+# Records, in page time, when the drawn epoch changes and when the next click lands.
+# A 10 ms poll inside the page: a poll from Python would add a round trip per reading.
+PROBE_JS = """() => {
+  const old = window.__pgProbe;
+  if (old) clearInterval(old.timer);
+  const probe = window.__pgProbe = {clickAt: null, changes: [], last: window.__pgStats.epoch};
+  document.addEventListener("click", () => { probe.clickAt = performance.now(); },
+                            {capture: true, once: true});
+  probe.timer = setInterval(() => {
+    const epoch = window.__pgStats.epoch;
+    if (epoch !== probe.last) { probe.last = epoch; probe.changes.push(performance.now()); }
+  }, 10);
+  return performance.now();
+}"""
+PROBE_READ_JS = "() => ({now: performance.now(), clickAt: window.__pgProbe.clickAt,"\
+                " changes: window.__pgProbe.changes.slice(-5), n: window.__pgProbe.changes.length})"
+
+
+def new_page(chromium, errors: list[str] | None = None):
+    context = chromium.new_context(viewport=browser.VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    if errors is not None:
+        page.on("pageerror", lambda error: errors.append(str(error)))
+    return page
+
+
+def open_pages(chromium, url: str, count: int, errors: list[str]) -> list:
+    """Open count pages at once (navigations overlap) and wait until each is usable."""
+    pages = [new_page(chromium, errors) for _ in range(count)]
+    for page in pages:
+        page.goto(url, wait_until="commit", timeout=browser.LOAD_TIMEOUT_MS)
+    for page in pages:
+        playground_ready(page, timeout_ms=60_000)
+    return pages
+
+
+def close_pages(pages) -> None:
+    for page in pages:
+        try:
+            page.context.close()
+        except Exception:  # a crashed page must not stop the cleanup of the others
+            pass
+
+
+def play_all(pages) -> None:
+    for page in pages:
+        browser.button(page, "play").click()
+    for page in pages:
+        browser.wait_label(page, "Pause", timeout=20)
+
+
+def measure_playing(pages, on_window_end=None) -> list[dict]:
+    """Play every page; per page epochs/s and redraws/s between t=2 s and t=12 s.
+
+    on_window_end is called at the end of the window, while everything still plays
+    (the concurrency run reads the server's memory there).
+    """
+    play_all(pages)
+    sleep_until(time.monotonic() + WARMUP_S)
+    first = [(time.monotonic(), browser.stats(page)) for page in pages]
+    sleep_until(first[0][0] + WINDOW_S)
+    extra = on_window_end() if on_window_end else None
+    rates = []
+    for page, (t0, s0) in zip(pages, first):
+        t1, s1 = time.monotonic(), browser.stats(page)
+        rates.append({"epochs_per_s": (s1["epoch"] - s0["epoch"]) / (t1 - t0),
+                      "redraws_per_s": (s1["redraws"] - s0["redraws"]) / (t1 - t0),
+                      "messages_per_s": (s1["messages"] - s0["messages"]) / (t1 - t0),
+                      "draw_ms": s1.get("ms")})
+    if extra is not None:
+        rates[0]["extra"] = extra
+    return rates
+
+
+def pause_once(page) -> float | None:
+    """One try from a playing page: ms from the pause click until the counter stopped
+    moving (0 if it never moved after the click); None if it never stopped."""
+    page.evaluate(PROBE_JS)
+    browser.button(page, "play").click()
+    deadline = time.monotonic() + PAUSE_GIVE_UP_S
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        probe = page.evaluate(PROBE_READ_JS)
+        if probe["clickAt"] is None:
+            continue
+        last = max([probe["clickAt"], *probe["changes"]])
+        if probe["now"] - last >= PAUSE_STABLE_S * 1000:
+            return last - probe["clickAt"]
+    return None
+
+
+def resume(page, play_s: float = 1.0) -> None:
+    """Play again after a pause try, and run ~play_s so the counter is moving."""
+    browser.wait_label(page, "Play")
+    before = browser.stats(page)["epoch"]
+    browser.button(page, "play").click()
+    browser.wait_label(page, "Pause")
+    time.sleep(play_s)
+    if browser.stats(page)["epoch"] == before:
+        time.sleep(play_s)  # a slow frame; give it once more
+
+
+def pause_latencies(page, tries: int) -> list[float | None]:
+    """tries pause measurements on a page that is playing now; it is paused after."""
+    latencies = []
+    for i in range(tries):
+        if i:
+            resume(page)
+        latencies.append(pause_once(page))
+    return latencies
+
+
+def summarize_latencies(latencies: list[float | None]) -> dict:
+    # a try that never stopped counts as the give-up time, so it still lands in p95
+    values = [PAUSE_GIVE_UP_S * 1000 if v is None else v for v in latencies]
+    return {"p50_ms": median(values), "p95_ms": percentile(values, 95),
+            "max_ms": max(values) if values else None, "tries": len(values),
+            "never_stopped": sum(v is None for v in latencies),
+            "all_ms": [None if v is None else round(v, 1) for v in latencies]}
+
+
+def time_to_interactive(chromium, url: str, ready, tries: int, first_frame_too: bool = False
+                        ) -> dict:
+    """Median seconds from goto in a fresh context until ready(page) returned; with
+    first_frame_too also until the live stream delivered its first frame (the
+    counter shows "Epoch 0" before the stream is connected)."""
+    times, first_frame = [], []
+    for _ in range(tries):
+        page = new_page(chromium)
+        try:
+            start = time.monotonic()
+            page.goto(url, wait_until="commit", timeout=browser.LOAD_TIMEOUT_MS)
+            ready(page)
+            times.append(time.monotonic() - start)
+            if first_frame_too:
+                page.wait_for_function("() => (window.__pgStats || {}).messages > 0",
+                                       timeout=30_000, polling=20)
+                first_frame.append(time.monotonic() - start)
+        finally:
+            page.context.close()
+    log(f"time to interactive {url}: {[round(t, 2) for t in times]}")
+    return {"median_s": median(times), "all_s": [round(t, 3) for t in times],
+            "first_frame_median_s": median(first_frame) if first_frame else None}
+
+
+def playground_ready(page, timeout_ms: int = browser.LOAD_TIMEOUT_MS) -> None:
+    """The live view is on screen and the (visible) play button is enabled."""
+    page.locator('[data-testid="pg-epoch"]').wait_for(state="visible", timeout=timeout_ms)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.st-key-play button')]"
+        ".some(b => b.offsetParent !== null && !b.disabled)", timeout=timeout_ms, polling=20)
+
+
+def bare_ready(page) -> None:
+    browser.button(page, "go").wait_for(state="visible", timeout=browser.LOAD_TIMEOUT_MS)

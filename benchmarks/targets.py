@@ -1,0 +1,63 @@
+"""The figures' targets: one table row per figure, with pass or miss."""
+
+from __future__ import annotations
+
+from benchmarks.report import Row, at_least, below, dig, info
+
+
+def rows(f: dict) -> list[Row]:
+    out: list[Row] = []
+    for opt, bound in (("sgd", 150), ("adam", 120)):
+        out.append(at_least(f"Raw trainer, {opt} (default config, 1 thread)",
+                            dig(f, "raw", opt, "epochs_per_s"), "epochs/s", bound))
+        out.append(info(f"Raw autograd reference loop, {opt}",
+                        dig(f, "raw", opt, "reference_epochs_per_s"), "epochs/s"))
+        out.append(info(f"Speed-up over the reference, {opt}", dig(f, "raw", opt, "speedup"), "×"))
+
+    single = dig(f, "concurrency", "runs", 1, default={})
+    page_rate = dig(single, "epochs_per_s_mean")
+    raw_sgd = dig(f, "raw", "sgd", "epochs_per_s")
+    out.append(at_least("Page epochs/s (1 session, t = 2…12 s)", page_rate, "epochs/s", 120))
+    out.append(at_least("Page epochs/s ÷ raw sgd", page_rate / raw_sgd
+                        if page_rate is not None and raw_sgd else None, "", 0.8))
+    out.append(at_least("Page redraws/s (1 session)", dig(single, "redraws_per_s_mean"),
+                        "/s", 30))
+    out.append(info("Pause latency p50 (1 session, 20 tries)", dig(f, "pause", "p50_ms"), "ms"))
+    out.append(below("Pause latency p95 (1 session, 20 tries)", dig(f, "pause", "p95_ms"),
+                     "ms", 200))
+
+    app_tti, bare_tti = dig(f, "tti", "playground", "median_s"), dig(f, "tti", "bare", "median_s")
+    out.append(info("Time to interactive, playground (fresh context, median)", app_tti, "s"))
+    out.append(info("Time to interactive, bare Streamlit page (median)", bare_tti, "s"))
+    out.append(below("Time to interactive, playground − bare", app_tti - bare_tti
+                     if app_tti is not None and bare_tti is not None else None, "s", 1.0,
+                     "≤ 1 s"))
+    out.append(info("Time to first live frame, playground (median)",
+                    dig(f, "tti", "playground", "first_frame_median_s"), "s"))
+
+    runs = dig(f, "concurrency", "runs", default={})
+    for count, bound in ((2, 0.8), (4, 0.4), (8, None)):
+        rel = dig(runs, count, "relative_epochs")
+        name = f"{count} sessions: epochs/s per session ÷ single"
+        out.append(at_least(name, rel, "", bound) if bound else info(name, rel, ""))
+        out.append(info(f"{count} sessions: epochs/s per session (mean)",
+                        dig(runs, count, "epochs_per_s_mean"), "epochs/s"))
+        out.append(info(f"{count} sessions: redraws/s per session ÷ single",
+                        dig(runs, count, "relative_redraws"), ""))
+    out.append(below("8 sessions: pause latency p95", dig(runs, 8, "pause", "p95_ms"), "ms", 500))
+    out.append(info("Server memory (RSS, tree), idle",
+                    dig(f, "concurrency", "summary", "idle_memory_mib", "rss"), "MiB"))
+    for count in (1, 8):
+        out.append(info(f"Server memory (RSS, tree), {count} session(s)",
+                        dig(runs, count, "memory_mib", "rss"), "MiB"))
+    out.append(below("Memory per extra session (RSS)",
+                     dig(f, "concurrency", "summary", "mib_per_extra_session_rss"), "MiB", 150))
+    out.append(info("Memory per extra session (PSS, shared pages split)",
+                    dig(f, "concurrency", "summary", "mib_per_extra_session_pss"), "MiB"))
+    cleanup = dig(runs, 8, "cleanup_s")
+    row = below("Trainers gone after closing 8 sessions", cleanup, "s", 30, "≤ 30 s")
+    if dig(runs, 8, "cleanup_samples") and cleanup is None:
+        # measured, and some were still alive when the harness gave up waiting
+        row.value, row.passed = runs[8]["cleanup_samples"][-1][0], False
+    out.append(row)
+    return out

@@ -4,10 +4,12 @@ Config, the URL follows it, and the transport buttons drive the trainer."""
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from playground.config import Config
-from playground.runner import active_runners
+from playground.runner import ServerBusy, active_runners
 
 PAGE = str(Path(__file__).parents[1] / "playground" / "ui" / "page.py")
 
@@ -112,3 +114,50 @@ def test_regenerate_draws_new_data(app):
     run(app)
     app.button(key="regenerate").click().run()
     assert config(app).data_seed == 1 and app.query_params["data_seed"] == "1"
+
+
+KEYS = st.one_of(st.sampled_from(sorted(Config.__dataclass_fields__)), st.text(max_size=30))
+VALUES = st.one_of(st.text(max_size=200), st.integers().map(str),
+                   st.floats().map(str), st.sampled_from(["nan", "inf", "-1e308", "1e999",
+                                                          ",,,", "8,8,8,8,8,8,8,8", "x" * 5000]))
+
+
+@given(params=st.dictionaries(KEYS, VALUES, max_size=6))
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_url_gives_a_working_page(app, params):
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    at.session_state["config"].validate()
+    at.session_state["runner"].close()
+
+
+def test_a_busy_server_says_so_and_keeps_the_settings(app, monkeypatch):
+    def busy(*args, **kwargs):
+        raise ServerBusy("The server is busy: every trainer slot is taken. Try again in a minute.")
+
+    monkeypatch.setattr("playground.ui.session.start_runner", busy)
+    run(app, dataset="xor")
+    assert "busy" in app.error[0].value
+    assert config(app).dataset == "xor"
+    app.selectbox(key="cfg_optimizer").select("adam").run()  # controls still work
+    assert not app.exception and config(app).optimizer == "adam"
+
+
+def test_a_crashed_trainer_restarts_from_its_last_snapshot(app):
+    run(app, dataset="xor")
+    runner = app.session_state["runner"]
+    app.button(key="play").click().run()
+    runner.wait_for(lambda s: s["epoch"] >= 30 and runner.last_state is not None, timeout=10)
+    runner.close()
+    runner.crashed = "The trainer process stopped unexpectedly."
+    saved_epoch = runner.last_state["epoch"]
+    app.run()
+    assert "stopped unexpectedly" in app.error[0].value
+    app.button(key="restart_crashed").click().run()
+    fresh = app.session_state["runner"]
+    assert fresh is not runner and not fresh.crashed
+    assert fresh.wait_for(lambda s: s["epoch"] >= saved_epoch)["epoch"] == saved_epoch

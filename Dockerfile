@@ -1,0 +1,24 @@
+# One container: the Streamlit server plus its trainer processes.
+#   docker build --build-arg PIP_EXTRA_INDEX_URL=<PyTorch's CPU wheel index> -t playground .
+#   docker run -p 8501:8501 playground
+# Without the CPU wheel index, pip resolves torch to the CUDA build (several GB).
+FROM python:3.11-slim
+
+ARG PIP_EXTRA_INDEX_URL=""
+ENV PIP_NO_CACHE_DIR=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_EXTRA_INDEX_URL=${PIP_EXTRA_INDEX_URL}
+
+RUN useradd --create-home --uid 10001 playground
+WORKDIR /app
+
+COPY pyproject.toml README.md app.py ./
+COPY .streamlit ./.streamlit
+COPY playground ./playground
+RUN pip install "torch==2.13.0" && pip install .
+
+USER playground
+EXPOSE 8501
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=2)"
+CMD ["streamlit", "run", "app.py", "--server.port", "8501", "--server.address", "0.0.0.0"]

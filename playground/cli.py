@@ -45,12 +45,23 @@ def _config_option(parser: argparse.ArgumentParser, f: dataclasses.Field) -> Non
                         help=f"{meta['help']}{extra} (default: {shown})")
 
 
+def _epochs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"not a number of epochs: {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m playground",
                                      description="Neural network playground, headless.")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train one configuration and print its metrics")
-    train.add_argument("--epochs", type=int, default=200, help="epochs to train (default: 200)")
+    train.add_argument("--epochs", type=_epochs, default=200,
+                       help="epochs to train (default: 200)")
     train.add_argument("--json", action="store_true", help="print the final metrics as JSON")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     for f in dataclasses.fields(Config):

@@ -168,10 +168,18 @@ class Config:
 
     # -- URL query params ----------------------------------------------------------------
     def to_params(self) -> dict[str, str]:
-        """Every field that differs from its default, as URL-safe strings."""
-        default = Config()
-        return {f.name: _format(getattr(self, f.name)) for f in dataclasses.fields(self)
-                if getattr(self, f.name) != getattr(default, f.name)}
+        """Every field that differs from its default, as URL-safe strings.
+
+        Per-layer lists are compared with the defaults for this many layers, so a
+        third tanh layer does not put ``activation=tanh,tanh,tanh`` in the URL.
+        """
+        default, layered = Config(), Config().with_hidden(self.hidden)
+        params = {}
+        for f in dataclasses.fields(self):
+            baseline = layered if f.name in ("activation", "dropout") else default
+            if getattr(self, f.name) != getattr(baseline, f.name):
+                params[f.name] = _format(getattr(self, f.name))
+        return params
 
     @classmethod
     def from_params(cls, params: Mapping[str, str | list[str]],

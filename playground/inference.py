@@ -28,7 +28,9 @@ def grid_points(resolution: int = RESOLUTION) -> np.ndarray:
     """(resolution², 2) points of the plane, row by row from the bottom."""
     axis = np.linspace(-EXTENT, EXTENT, resolution, dtype=np.float32)
     x1, x2 = np.meshgrid(axis, axis)
-    return np.stack([x1.ravel(), x2.ravel()], axis=1)
+    points = np.stack([x1.ravel(), x2.ravel()], axis=1)
+    points.setflags(write=False)  # cached and shared: a caller's write would corrupt it
+    return points
 
 
 @lru_cache(maxsize=16)
@@ -60,5 +62,6 @@ def evaluate_grid(model: MLP, head: str, features: Sequence[str],
 
 def feature_maps(features: Sequence[str], resolution: int = RESOLUTION) -> np.ndarray:
     """(n_features, res, res): each input feature over the plane, for its thumbnail."""
-    return grid_features(tuple(features), resolution).numpy().T.reshape(-1, resolution,
-                                                                         resolution)
+    # a copy: a view would let the caller write into the cached grid of every boundary
+    return grid_features(tuple(features), resolution).numpy().T.reshape(
+        -1, resolution, resolution).copy()

@@ -93,6 +93,20 @@ def test_malformed_value_is_an_argparse_error(capsys):
     assert "--learning-rate" in err and "'fast'" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("epochs", ["-3", "many", "2.5"])
+def test_bad_epoch_counts_are_refused(capsys, epochs):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--epochs", epochs, "--quiet"])
+    assert exit_info.value.code == 2
+    assert "--epochs" in capsys.readouterr().err
+
+
+def test_zero_epochs_reports_the_untrained_network(capsys):
+    assert main(["train", "--epochs", "0", "--json", "--quiet", "--n-points", "20"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["epoch"] == 0 and result["train_loss"] is None
+
+
 def test_command_is_required(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([])

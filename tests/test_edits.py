@@ -31,7 +31,16 @@ def only_changed(before: Config, after: Config) -> set[str]:
 
 def test_every_op_is_tested():
     assert set(EDITS) == {"dataset", "toggle_feature", "add_layer", "remove_layer", "neurons",
-                          "layer_activation", "set"}
+                          "layer_activation", "set", "lower_learning_rate"}
+
+
+@pytest.mark.parametrize("rate, lowered", [(0.03, 0.003), (10.0, 1.0), (1e-4, 1e-5),
+                                           (3e-5, 1e-5), (1e-5, 1e-5)])
+def test_lower_learning_rate_divides_by_ten_down_to_the_floor(rate, lowered):
+    start = BASE.replace(learning_rate=rate)
+    edited = ok(start, {"op": "lower_learning_rate"})
+    assert edited.learning_rate == pytest.approx(lowered)
+    assert only_changed(start, edited) <= {"learning_rate"}
 
 
 def test_add_layer_copies_the_last_layer():

@@ -134,3 +134,16 @@ def test_feature_maps():
                                rtol=1e-6)
     np.testing.assert_allclose(maps[2], np.broadcast_to(np.sin(axis)[None, :], (RES, RES)),
                                atol=1e-6)
+
+
+def test_cached_grids_cannot_be_corrupted_by_a_caller():
+    features = ("x1", "x2")
+    model = model_for(2, 1)
+    before = evaluate_grid(model, "binary", features, RES).output.copy()
+    with pytest.raises(ValueError):
+        grid_points(RES)[0, 0] = 99.0  # read-only: the grid is shared by every caller
+    maps = feature_maps(features, RES)
+    maps[:] = 0.0  # a caller's scratch work on its thumbnails
+    np.testing.assert_array_equal(feature_maps(features, RES)[0][0],
+                                  np.linspace(-6, 6, RES, dtype=np.float32))
+    np.testing.assert_array_equal(evaluate_grid(model, "binary", features, RES).output, before)

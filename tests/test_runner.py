@@ -15,13 +15,16 @@ from playground.live import StreamState, next_message
 from playground.runner import ServerBusy, find_runner, start_runner, sweep_once
 
 CONFIG = Config(dataset="xor", n_points=100, hidden=(3,))
+TIMEOUT = 30.0  # for a loaded machine; wait_for returns as soon as its condition holds
 
 
 @pytest.fixture(autouse=True)
 def no_janitor(monkeypatch):
-    # the janitor thread would close runners behind the tests' back; sweep_once is
-    # called by hand instead
+    # the janitor thread would close runners behind the tests' back: none starts here,
+    # and one that another test started finds nothing to do; the tests call the real
+    # sweep_once (imported above) by hand
     monkeypatch.setattr(runner_module, "_janitor", threading.Thread())
+    monkeypatch.setattr(runner_module, "sweep_once", lambda *args, **kwargs: None)
 
 
 @pytest.fixture
@@ -40,13 +43,13 @@ def make_runner():
 
 
 def first_frame(runner):
-    return runner.wait_for(lambda s: runner.version > 0 and runner.picture is not None)
+    return runner.wait_for(lambda s: runner.version > 0 and runner.picture is not None, TIMEOUT)
 
 
 def paused_at(runner) -> int:
     """Pause and wait until the loop says so; the epoch it stopped at."""
     runner.pause()
-    runner.wait_for(lambda s: not s["playing"])
+    runner.wait_for(lambda s: not s["playing"], TIMEOUT)
     time.sleep(0.1)  # a frame in flight
     return runner.snapshot()["epoch"]
 
@@ -56,17 +59,17 @@ def test_play_pause_step(make_runner):
     snap = first_frame(runner)
     assert snap["epoch"] == 0 and snap["playing"] is False and snap["crashed"] is None
     runner.play()
-    snap = runner.wait_for(lambda s: s["epoch"] > 20)
+    snap = runner.wait_for(lambda s: s["epoch"] > 20, TIMEOUT)
     assert snap["epoch"] > 20 and snap["playing"] is True
     epoch = paused_at(runner)
     time.sleep(0.3)
     assert runner.snapshot()["epoch"] == epoch  # paused: no more epochs
     runner.step()
-    runner.wait_for(lambda s: s["epoch"] > epoch)
+    runner.wait_for(lambda s: s["epoch"] > epoch, TIMEOUT)
     time.sleep(0.2)
     assert runner.snapshot()["epoch"] == epoch + 1
     runner.step(3)
-    runner.wait_for(lambda s: s["epoch"] > epoch + 1)
+    runner.wait_for(lambda s: s["epoch"] > epoch + 1, TIMEOUT)
     time.sleep(0.2)
     assert runner.snapshot()["epoch"] == epoch + 4
     # the runner holds every history row exactly once, in order
@@ -77,9 +80,9 @@ def test_play_pause_step(make_runner):
 def test_step_while_playing_pauses(make_runner):
     runner = make_runner()
     runner.play()
-    runner.wait_for(lambda s: s["epoch"] > 5)
+    runner.wait_for(lambda s: s["epoch"] > 5, TIMEOUT)
     runner.step()
-    runner.wait_for(lambda s: not s["playing"])
+    runner.wait_for(lambda s: not s["playing"], TIMEOUT)
     epoch = runner.snapshot()["epoch"]
     time.sleep(0.3)
     assert runner.snapshot()["epoch"] == epoch
@@ -90,15 +93,15 @@ def test_reset_returns_to_the_same_start(make_runner):
     first_frame(runner)
     initial = runner.picture["weights"]
     runner.play()
-    runner.wait_for(lambda s: s["epoch"] > 20)
+    runner.wait_for(lambda s: s["epoch"] > 20, TIMEOUT)
     paused_at(runner)
     assert runner.picture["weights"] != initial
     runner.reset(keep_init=True)
-    snap = runner.wait_for(lambda s: s["epoch"] == 0 and s["generation"] == 1)
+    snap = runner.wait_for(lambda s: s["epoch"] == 0 and s["generation"] == 1, TIMEOUT)
     assert snap["epoch"] == 0 and runner.history["epoch"] == []
     assert runner.picture["weights"] == initial
     runner.reset(keep_init=False)
-    snap = runner.wait_for(lambda s: s["generation"] == 2)
+    snap = runner.wait_for(lambda s: s["generation"] == 2, TIMEOUT)
     assert snap["epoch"] == 0 and snap["config"]["init_seed"] == "1"
     assert runner.picture["weights"] != initial
 
@@ -106,21 +109,21 @@ def test_reset_returns_to_the_same_start(make_runner):
 def test_live_config_change_keeps_training(make_runner):
     runner = make_runner()
     runner.step(7)
-    runner.wait_for(lambda s: s["epoch"] == 7)
+    runner.wait_for(lambda s: s["epoch"] == 7, TIMEOUT)
     runner.apply_config(CONFIG.replace(learning_rate=0.3))
-    snap = runner.wait_for(lambda s: s["config"].get("learning_rate") == "0.3")
+    snap = runner.wait_for(lambda s: s["config"].get("learning_rate") == "0.3", TIMEOUT)
     assert snap["epoch"] == 7 and snap["generation"] == 0
     runner.step()
-    assert runner.wait_for(lambda s: s["epoch"] == 8)["epoch"] == 8
+    assert runner.wait_for(lambda s: s["epoch"] == 8, TIMEOUT)["epoch"] == 8
     assert runner.history["epoch"] == list(range(1, 9))
 
 
 def test_structural_config_change_restarts(make_runner):
     runner = make_runner()
     runner.step(7)
-    runner.wait_for(lambda s: s["epoch"] == 7)
+    runner.wait_for(lambda s: s["epoch"] == 7, TIMEOUT)
     runner.apply_config(CONFIG.replace(hidden=(5, 2), activation=("relu",)))
-    snap = runner.wait_for(lambda s: s["generation"] == 1)
+    snap = runner.wait_for(lambda s: s["generation"] == 1, TIMEOUT)
     assert snap["epoch"] == 0 and snap["config"]["hidden"] == "5,2"
     assert runner.history["epoch"] == []
     assert runner.picture["sizes"] == [2, 5, 2, 1]
@@ -149,7 +152,7 @@ def test_close_ends_the_thread_and_unregisters(make_runner):
     assert find_runner(runner.token) is runner
     runner.play()
     runner.close()
-    runner.worker.join(timeout=3)
+    runner.worker.join(timeout=TIMEOUT)
     assert not runner.worker.is_alive()
     assert find_runner(runner.token) is None
     assert runner.closed and not runner.alive and runner.crashed is None
@@ -168,7 +171,7 @@ def test_process_runners_cap_close_and_crash(make_runner):
     make_runner(limits=one_slot)  # threads do not take a process slot
 
     runner.play()
-    snap = runner.wait_for(lambda s: s["epoch"] > 20, timeout=20)
+    snap = runner.wait_for(lambda s: s["epoch"] > 20, timeout=TIMEOUT)
     assert snap["crashed"] is None and snap["epoch"] > 20
     assert runner.worker.is_alive() and runner.worker.pid != doomed.worker.pid
     runner.close()
@@ -182,7 +185,7 @@ def test_process_runners_cap_close_and_crash(make_runner):
     sent = StreamState()
     assert next_message(doomed, sent) is not None and next_message(doomed, sent) is None
     doomed.worker.kill()
-    snap = doomed.wait_for(lambda s: s["crashed"] is not None)
+    snap = doomed.wait_for(lambda s: s["crashed"] is not None, TIMEOUT)
     assert snap["crashed"][0].isupper() and snap["crashed"].endswith(".")
     assert json.loads(next_message(doomed, sent))["crashed"] == doomed.crashed
     assert not doomed.alive and find_runner(doomed.token) is doomed
@@ -195,8 +198,8 @@ def crash_by_bad_command(runner):
     """A bad value reaches the loop (the page never sends one) and raises inside it."""
     first_frame(runner)
     runner.set_speed("fast")
-    runner.worker.join(timeout=3)
-    runner.reader.join(timeout=3)  # the reader has seen everything the loop sent
+    runner.worker.join(timeout=TIMEOUT)
+    runner.reader.join(timeout=TIMEOUT)  # the reader has seen everything the loop sent
     assert not runner.worker.is_alive() and not runner.reader.is_alive()
 
 
@@ -234,7 +237,7 @@ def test_sweep_closes_idle_and_detached_runners(make_runner):
 def test_next_message_sends_only_what_is_new(make_runner):
     runner = make_runner()
     runner.step(5)
-    runner.wait_for(lambda s: s["epoch"] == 5)
+    runner.wait_for(lambda s: s["epoch"] == 5, TIMEOUT)
     sent = StreamState()
     first = json.loads(next_message(runner, sent))
     assert first["restart"] is True and first["crashed"] is None
@@ -246,7 +249,7 @@ def test_next_message_sends_only_what_is_new(make_runner):
     assert next_message(runner, sent) is None
 
     runner.step(2)
-    runner.wait_for(lambda s: s["epoch"] == 7)
+    runner.wait_for(lambda s: s["epoch"] == 7, TIMEOUT)
     second = json.loads(next_message(runner, sent))
     assert "restart" not in second and "points" not in second
     assert second["history"]["epoch"] == [6, 7]
@@ -255,7 +258,7 @@ def test_next_message_sends_only_what_is_new(make_runner):
     assert next_message(runner, sent) is None
 
     runner.reset()
-    runner.wait_for(lambda s: s["generation"] == 1)
+    runner.wait_for(lambda s: s["generation"] == 1, TIMEOUT)
     third = json.loads(next_message(runner, sent))
     assert third["restart"] is True and third["history"]["epoch"] == []
 

@@ -8,6 +8,7 @@ comes through its WebSocket.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -23,8 +24,11 @@ from playground.thumbnails import dataset_thumbnail, feature_list
 
 HERE = Path(__file__).parent
 
+# one module, from two files: the network drawing, then the view that uses it
+LIVE_VIEW_JS = "\n".join((HERE / name).read_text()
+                         for name in ("network_drawing.js", "live_view.js"))
 _live_view = st.components.v2.component(
-    "playground_live_view", js=(HERE / "live_view.js").read_text(),
+    "playground_live_view", js=LIVE_VIEW_JS,
     css=(HERE / "live_view.css").read_text(), isolate_styles=False)
 _picker = st.components.v2.component(
     "playground_dataset_picker", js=(HERE / "picker.js").read_text(),
@@ -86,14 +90,20 @@ def _plain(value: object) -> object:
     return value
 
 
-def live_view(config: Config, token: str | None, message: str = ""):
-    """Mount the live view; returns its result (``.edit`` and ``.expired`` triggers)."""
-    return _live_view(key="live_view", data=live_view_data(config, token, message),
-                      on_edit_change=lambda: None, on_expired_change=lambda: None,
-                      height=760)
+def trigger_value(key: str, name: str) -> object:
+    """A component's trigger value, read inside its ``on_<name>_change`` callback."""
+    state = st.session_state.get(key) or {}
+    return state.get(name) if hasattr(state, "get") else getattr(state, name, None)
 
 
-def dataset_picker(config: Config, names: list[str]):
+def live_view(config: Config, token: str | None, on_edit: Callable[[], None],
+              on_expired: Callable[[], None], message: str = "") -> None:
+    """Mount the live view; clicks on its drawing call ``on_edit`` before the next run."""
+    _live_view(key="live_view", data=live_view_data(config, token, message),
+               on_edit_change=on_edit, on_expired_change=on_expired)
+
+
+def dataset_picker(config: Config, names: list[str], on_pick: Callable[[], None]) -> None:
     items = [{"name": n, "title": DATASETS[n].title, "png": dataset_thumbnail(n)} for n in names]
-    return _picker(key="dataset_picker", data={"items": items, "selected": config.dataset},
-                   on_pick_change=lambda: None)
+    _picker(key="dataset_picker", data={"items": items, "selected": config.dataset},
+            on_pick_change=on_pick)

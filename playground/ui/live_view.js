@@ -7,8 +7,6 @@
 // new PNG, curves grow with extendTraces. Clicks on the drawing become "edit"
 // triggers that the page applies to its Config.
 
-const POSITIVE = "#0877bd";
-const NEGATIVE = "#f59322";
 const MAX_CURVE_POINTS = 2000;
 const views = (window.__pgViews = window.__pgViews || {});
 const stats = (window.__pgStats = window.__pgStats || { redraws: 0, messages: 0, epoch: 0 });
@@ -26,22 +24,6 @@ function loadPlotly(src) {
   }
   return window.__pgPlotly;
 }
-
-// the server's colour scale (render.py): orange at -1, light grey at 0, blue at 1
-function divergingColour(v) {
-  const t = Math.max(-1, Math.min(1, v));
-  const mid = [232, 234, 235], end = t < 0 ? [245, 147, 34] : [8, 119, 189];
-  const c = mid.map((m, i) => Math.round(m + (end[i] - m) * Math.abs(t)));
-  return `rgb(${c[0]},${c[1]},${c[2]})`;
-}
-
-function el(tag, attrs = {}, parent = null, ns = null) {
-  const node = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (parent) parent.appendChild(node);
-  return node;
-}
-const SVG = "http://www.w3.org/2000/svg";
 
 class LiveView {
   constructor(trigger) {
@@ -69,6 +51,8 @@ class LiveView {
         <div class="pg-norms"></div><div class="pg-confusion"></div>
       </div>`;
     this.q = (sel) => this.root.querySelector(sel);
+    this.network = new NetworkDrawing(this.q(".pg-network"), (name, value) =>
+      this.trigger(name, value));
     this.q(".pg-recover").onclick = () => this.trigger("edit", { op: "lower_learning_rate" });
     for (const field of ["show_test", "discretize"]) {
       const box = this.q(field === "show_test" ? ".pg-show-test" : ".pg-discretize");
@@ -132,7 +116,7 @@ class LiveView {
     this.placeBoundaryImage();
     this.clearHistory();
     if (this.points) this.drawPoints(this.points);
-    this.buildNetwork(data.network);
+    this.network.build(data.network);
     if (this.picture) this.pictureDirty = true;
   }
 
@@ -148,119 +132,6 @@ class LiveView {
       test_metric: [], weight_norms: [], grad_norms: [] };
     this.stride = 1;
     this.emptyCurves();
-  }
-
-  buildNetwork(net) {
-    const box = this.q(".pg-network");
-    box.innerHTML = "";
-    const head = el("div", { class: "pg-net-head" }, box);
-    const mk = (label, edit, title) => {
-      const b = el("button", { class: "pg-btn", title }, head);
-      b.textContent = label;
-      b.onclick = () => this.trigger("edit", edit);
-      return b;
-    };
-    mk("+", { op: "add_layer" }, "add a hidden layer");
-    mk("−", { op: "remove_layer" }, "remove the last hidden layer");
-    el("span", { class: "pg-net-title" }, head).textContent =
-      `${net.hidden.length} hidden layer${net.hidden.length === 1 ? "" : "s"}`;
-    const width = box.clientWidth || 560;
-    const layers = net.hidden.length;
-    const colW = (width - 44) / (layers + 2.2);
-    const inputs = net.wide_input ? [{ name: "pixels", label: net.wide_input, on: true }]
-      : net.features;
-    const maxRows = Math.max(inputs.length, ...net.hidden, net.n_outputs);
-    // wide layers (the digits) shrink their nodes to keep the drawing on one screen
-    const rowH = Math.min(44, 420 / maxRows);
-    const node = Math.min(34, rowH - 4);
-    const height = maxRows * rowH + 70;
-    // per-layer controls sit in HTML above the svg, aligned with the columns
-    const controls = el("div", { class: "pg-layer-controls" }, box);
-    controls.style.height = "48px";
-    net.hidden.forEach((n, l) => {
-      const c = el("div", { class: "pg-layer-ctl" }, controls);
-      c.style.left = `${44 + colW * (l + 1.1) - 18}px`;
-      const plus = el("button", { class: "pg-btn pg-small", title: "add a neuron" }, c);
-      plus.textContent = "+";
-      plus.onclick = () => this.trigger("edit", { op: "neurons", layer: l, delta: 1 });
-      const minus = el("button", { class: "pg-btn pg-small", title: "remove a neuron" }, c);
-      minus.textContent = "−";
-      minus.onclick = () => this.trigger("edit", { op: "neurons", layer: l, delta: -1 });
-      const sel = el("select", { class: "pg-act", title: "activation of this layer" }, c);
-      for (const [name, title] of Object.entries(net.activations)) {
-        const o = el("option", { value: name }, sel);
-        o.textContent = title;
-        if (name === net.activation[l]) o.selected = true;
-      }
-      sel.onchange = () => this.trigger("edit",
-        { op: "layer_activation", layer: l, value: sel.value });
-      el("div", { class: "pg-count" }, c).textContent = `${n} neuron${n === 1 ? "" : "s"}`;
-    });
-    const svg = el("svg", { width, height, class: "pg-svg" }, box, SVG);
-    const linkLayer = el("g", {}, svg, SVG);
-    const nodeLayer = el("g", {}, svg, SVG);
-    const column = (count, x) => Array.from({ length: count }, (_, i) =>
-      ({ x, y: 20 + (maxRows - count) * rowH / 2 + i * rowH }));
-    // positions: inputs, hidden layers, outputs
-    const pos = [column(inputs.length, 44)];
-    net.hidden.forEach((n, l) => pos.push(column(n, 44 + colW * (l + 1.1))));
-    pos.push(column(net.n_outputs, 44 + colW * (layers + 1.1)));
-    this.neuronImages = [];
-    this.links = [];
-    this.nodeTitles = [];
-    // input nodes: thumbnails; inactive features dimmed, click toggles
-    const activeInputs = [];
-    inputs.forEach((f, i) => {
-      const p = pos[0][i];
-      const g = el("g", { class: `pg-node pg-input ${f.on ? "on" : "off"}` }, nodeLayer, SVG);
-      if (f.png) el("image", { href: f.png, x: p.x, y: p.y, width: node, height: node }, g, SVG);
-      el("rect", { x: p.x, y: p.y, width: node, height: node }, g, SVG);
-      const t = net.wide_input ? el("text", { x: p.x, y: p.y - 4 }, g, SVG)
-        : el("text", { x: p.x - 4, y: p.y + node / 2 + 4, "text-anchor": "end" }, g, SVG);
-      t.textContent = f.label;
-      el("title", {}, g, SVG).textContent = f.on ? `${f.label} (click to remove)`
-        : `${f.label} (click to add)`;
-      if (!net.wide_input) {
-        g.style.cursor = "pointer";
-        g.addEventListener("click", () =>
-          this.trigger("edit", { op: "toggle_feature", value: f.name }));
-      }
-      if (f.on) activeInputs.push(p);
-    });
-    const sources = [activeInputs, ...pos.slice(1)];
-    // links of layer l: from every source of layer l to every node of layer l + 1
-    for (let l = 0; l < sources.length - 1; l++) {
-      const rows = [];
-      pos[l + 1].forEach((q) => {
-        const row = [];
-        sources[l].forEach((p) => {
-          const x1 = p.x + node, y1 = p.y + node / 2, x2 = q.x, y2 = q.y + node / 2;
-          const mid = (x1 + x2) / 2;
-          const path = el("path", { d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`,
-            class: "pg-link" }, linkLayer, SVG);
-          row.push({ path, title: el("title", {}, path, SVG) });
-        });
-        rows.push(row);
-      });
-      this.links.push(rows);
-    }
-    // hidden neurons and outputs
-    for (let l = 1; l < pos.length; l++) {
-      const images = [];
-      const titles = [];
-      pos[l].forEach((p, j) => {
-        const out = l === pos.length - 1;
-        const g = el("g", { class: `pg-node ${out ? "pg-out" : "pg-hidden"}` }, nodeLayer, SVG);
-        const size = out ? node * 0.6 : node;
-        const y = out ? p.y + node * 0.2 : p.y;
-        if (!out) images.push(el("image", { x: p.x, y, width: size, height: size,
-          preserveAspectRatio: "none" }, g, SVG));
-        el("rect", { x: p.x, y, width: size, height: size }, g, SVG);
-        titles.push(el("title", {}, g, SVG));
-      });
-      this.neuronImages.push(images);
-      this.nodeTitles.push(titles);
-    }
   }
 
   // -- the stream ------------------------------------------------------------------------
@@ -316,7 +187,7 @@ class LiveView {
       this.pictureDirty = false;
       const pic = this.picture;
       if (pic.boundary) this.q(".pg-boundary-img").src = pic.boundary;
-      this.drawNetwork(pic);
+      this.network.draw(pic);
       for (const job of this.jobs) if (job.fromPicture) job.dirty = true;
     }
     const t1 = performance.now();
@@ -414,30 +285,6 @@ class LiveView {
       `<span>Test loss <b class="pg-test-loss">${fmt(last(h.test_loss))}</b></span>` +
       `<span>Training loss <b>${fmt(last(h.train_loss))}</b></span>` +
       `<span>Test ${name} <b class="pg-test-metric">${pct(last(h.test_metric))}</b></span>`;
-  }
-
-  drawNetwork(pic) {
-    if (!this.links || pic.weights.length !== this.links.length) return;
-    pic.weights.forEach((w, l) => {
-      const rows = this.links[l];
-      if (rows.length !== w.length || (rows[0] && rows[0].length !== w[0].length)) return;
-      rows.forEach((row, j) => row.forEach((link, i) => {
-        const v = w[j][i];
-        link.path.setAttribute("stroke", v >= 0 ? POSITIVE : NEGATIVE);
-        link.path.setAttribute("stroke-width", Math.min(0.4 + Math.abs(v) * 1.6, 7).toFixed(2));
-        link.path.setAttribute("stroke-opacity", Math.min(0.25 + Math.abs(v) / 2, 1).toFixed(2));
-        link.title.textContent = `weight ${v.toFixed(3)}`;
-      }));
-    });
-    pic.neurons.forEach((layer, l) => layer.forEach((png, j) => {
-      const img = this.neuronImages[l] && this.neuronImages[l][j];
-      if (img) img.setAttribute("href", png);
-    }));
-    pic.biases.forEach((b, l) => b.forEach((v, j) => {
-      const t = this.nodeTitles[l] && this.nodeTitles[l][j];
-      const what = l === pic.biases.length - 1 ? "output" : `layer ${l + 1}, neuron ${j + 1}`;
-      if (t) t.textContent = `${what}: bias ${v.toFixed(3)}`;
-    }));
   }
 
   drawBars(div, hists) {

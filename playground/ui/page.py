@@ -68,6 +68,27 @@ def _set_task() -> None:
         _apply(config, {"op": "dataset", "value": first})
 
 
+# -- clicks in the components (callbacks too: the next run already shows the change) -------
+def _on_pick() -> None:
+    picked = components.trigger_value("dataset_picker", "pick")
+    if picked and picked != session.config().dataset:
+        _apply(session.config(), {"op": "dataset", "value": picked})
+
+
+def _on_live_edit() -> None:
+    edit = components.trigger_value("live_view", "edit")
+    if not isinstance(edit, dict):
+        return
+    _apply(session.config(), edit)
+    runner = session.runner()
+    if edit.get("op") == "lower_learning_rate" and runner is not None:
+        runner.reset(keep_init=True)  # a clean retry from the same start
+
+
+def _on_expired() -> None:
+    st.session_state.pop("runner", None)  # the next run starts a fresh trainer
+
+
 def _apply(config, edit: dict) -> None:
     edited, refusal = apply_edit(config, edit)
     if refusal:
@@ -119,10 +140,7 @@ def data_column() -> None:
     config = session.config()
     st.caption("DATA · which data set?")
     names = [name for name, spec in DATASETS.items() if spec.task == config.task]
-    picked = components.dataset_picker(config, names).pick
-    if picked and picked != config.dataset:
-        _apply(config, {"op": "dataset", "value": picked})
-        st.rerun()
+    components.dataset_picker(config, names, on_pick=_on_pick)
     st.caption(DATASETS[config.dataset].title)
     controls.bind(st.slider, "train_ratio", "Training data (%)", min_value=10, max_value=90,
                   step=10)
@@ -148,15 +166,8 @@ def live_column() -> None:
         snap = runner.snapshot()
         if snap.get("stopped") and not snap.get("playing"):
             st.session_state["playing"] = False
-    result = components.live_view(config, runner.token if runner and runner.alive else None)
-    if result.edit:
-        _apply(config, result.edit)
-        if result.edit.get("op") == "lower_learning_rate" and runner is not None:
-            runner.reset(keep_init=True)  # a clean retry from the same start
-        st.rerun()
-    if result.expired:
-        st.session_state.pop("runner", None)
-        st.rerun()
+    components.live_view(config, runner.token if runner and runner.alive else None,
+                         on_edit=_on_live_edit, on_expired=_on_expired)
 
 
 def share_section() -> None:

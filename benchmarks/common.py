@@ -94,3 +94,36 @@ def wait_for_no_trainers(server: browser.AppServer, timeout: float, poll: float 
         if elapsed > timeout:
             return None, samples
         time.sleep(poll)
+
+
+def cpu_seconds(server: browser.AppServer) -> dict[str, float]:
+    """CPU time used so far, by kind of process: the server itself, its trainers, its
+    other helpers, and the browser (this process's other descendants: the playwright
+    driver and chromium). Two readings' difference shows where a window's CPU went."""
+    tree = server.tree()
+    trainers = {p.pid for p in trainer_processes(server)}
+    tree_pids = {p.pid for p in tree}
+    browser_procs = [p for p in psutil.Process().children(recursive=True)
+                     if p.pid not in tree_pids]
+    groups = {"server": 0.0, "trainers": 0.0, "server_helpers": 0.0, "browser": 0.0}
+    for proc in tree + browser_procs:
+        if proc.pid == server.pid:
+            kind = "server"
+        elif proc.pid in trainers:
+            kind = "trainers"
+        elif proc.pid in tree_pids:
+            kind = "server_helpers"
+        else:
+            kind = "browser"
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        groups[kind] += times.user + times.system
+    return groups
+
+
+def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float
+              ) -> dict[str, float]:
+    """Cores used per kind over a window (1.0 = one core fully busy)."""
+    return {k: round((after[k] - before.get(k, 0.0)) / seconds, 2) for k in after}

@@ -9,8 +9,18 @@ its memory and CPU are its own.
 
 from __future__ import annotations
 
+import time
+
 from benchmarks import page as pg
-from benchmarks.common import log, median, trainer_processes, tree_memory_mib, wait_for_no_trainers
+from benchmarks.common import (
+    cpu_seconds,
+    cpu_share,
+    log,
+    median,
+    trainer_processes,
+    tree_memory_mib,
+    wait_for_no_trainers,
+)
 
 COUNTS = (1, 2, 4, 8)
 PAUSE_TRIES_PER_SESSION = 3
@@ -21,35 +31,42 @@ def one_run(chromium, server, count: int, errors: list[str], pause_tries: int = 
             keep_first_page=None) -> dict:
     """Open count pages, play them all, measure; close them and time the cleanup.
 
-    keep_first_page(page) runs on the first page before closing (the single-session
-    run measures pause latency there).
+    keep_first_page(page, result) runs on the first page before closing (the
+    single-session run measures pause latency there).
     """
     wait_for_no_trainers(server, timeout=CLEANUP_LIMIT_S)  # a clean start
     pages = pg.open_pages(chromium, server.url + "/", count, errors)
     try:
-        def snapshot() -> dict:
-            return {"memory_mib": tree_memory_mib(server),
+        def sample() -> dict:
+            return {"at": time.monotonic(), "cpu": cpu_seconds(server),
+                    "memory_mib": tree_memory_mib(server),
                     "trainers": len(trainer_processes(server))}
 
-        rates = pg.measure_playing(pages, on_window_end=snapshot)
-        during = rates[0].pop("extra")
+        measured = pg.measure_playing(pages, sample)
+        start, end = measured["sample_start"], measured["sample_end"]
+        rates = measured["per_session"]
         epochs = [r["epochs_per_s"] for r in rates]
         redraws = [r["redraws_per_s"] for r in rates]
         result = {"sessions": count, "per_session": rates,
                   "epochs_per_s_mean": sum(epochs) / count, "epochs_per_s_min": min(epochs),
                   "redraws_per_s_mean": sum(redraws) / count, "redraws_per_s_min": min(redraws),
-                  **during}
+                  "memory_mib": end["memory_mib"], "trainers": end["trainers"],
+                  "cores_used": cpu_share(start["cpu"], end["cpu"], end["at"] - start["at"])}
         log(f"{count} session(s): epochs/s {[round(e) for e in epochs]}, "
             f"redraws/s {[round(r, 1) for r in redraws]}, "
-            f"RSS {during['memory_mib']['rss']:.0f} MiB, trainers {during['trainers']}")
+            f"RSS {end['memory_mib']['rss']:.0f} MiB, trainers {end['trainers']}, "
+            f"cores used {result['cores_used']}")
         if pause_tries:
             latencies = []
-            for _ in range(pause_tries):  # round robin, so every session gets a turn early
+            for _ in range(pause_tries):  # round robin; each page plays again at once
                 for page in pages:
-                    latencies.append(pg.pause_once(page))
-                    pg.resume(page, play_s=0.3)
+                    latencies.append(pg.pause_try(page, first=True))
+                    try:
+                        pg.resume(page, play_s=0.3)
+                    except Exception as error:
+                        log(f"resume failed: {type(error).__name__}: {str(error)[:200]}")
             result["pause"] = pg.summarize_latencies(latencies)
-            log(f"{count} sessions: pause p95 {result['pause']['p95_ms']} ms")
+            log(f"{count} sessions: pause ms {result['pause']['all_ms']}")
         if keep_first_page:
             keep_first_page(pages[0], result)
     finally:

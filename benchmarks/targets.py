@@ -22,6 +22,9 @@ def rows(f: dict) -> list[Row]:
                         if page_rate is not None and raw_sgd else None, "", 0.8))
     out.append(at_least("Page redraws/s (1 session)", dig(single, "redraws_per_s_mean"),
                         "/s", 30))
+    for kind in ("trainers", "server", "browser"):
+        out.append(info(f"1 session: CPU cores used by {kind.replace('_', ' ')}",
+                        dig(single, "cores_used", kind), "cores"))
     out.append(info("Pause latency p50 (1 session, 20 tries)", dig(f, "pause", "p50_ms"), "ms"))
     out.append(below("Pause latency p95 (1 session, 20 tries)", dig(f, "pause", "p95_ms"),
                      "ms", 200))

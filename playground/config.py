@@ -282,6 +282,10 @@ def parse_field(name: str, text: str) -> object:
     return tuple(_parse_scalar(kind, p) for p in parts)
 
 
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _bound(bound: Bound, limits: Limits) -> float | None:
     return bound(limits) if callable(bound) else bound
 
@@ -301,7 +305,7 @@ def field_problem(name: str, value: object, limits: Limits = LIMITS) -> str | No
         if meta["choices"] and item not in meta["choices"]:
             return f"choose one of {', '.join(meta['choices'])}"
         if lo is not None and not item >= lo:
-            return f"must be at least {lo:g}"
+            return f"must be at least {_number(lo)}"
         if hi is not None and not item <= hi:
-            return f"must be at most {hi:g}"
+            return f"must be at most {_number(hi)}"
     return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from playground import backprop
 from playground.inference import evaluate_grid
 from playground.render import classes_png, diverging_png
 from playground.training import Trainer
@@ -36,7 +37,7 @@ def confusion_matrix(trainer: Trainer) -> list[list[int]] | None:
         return None
     k = trainer.dataset.n_classes
     with torch.no_grad():
-        out = trainer.model.eval()(trainer.x_test)
+        out = backprop.forward(trainer.model, trainer.x_test).output
     predicted = out.argmax(dim=1) if k > 2 else (out[:, 0] > 0).long()
     truth = torch.as_tensor(trainer.dataset.y_test, dtype=torch.int64)
     counts = torch.bincount(truth * k + predicted, minlength=k * k)
@@ -89,8 +90,10 @@ class FrameBuilder:
                 "grad_norms": [_round(g, 8) for g in h.grad_norms[start:]],
             },
         }
-        data_key = (id(trainer.dataset), trainer.config.features)
-        if data_key != self.sent_data:
+        # the dataset object itself (not its id, which Python may reuse) tells new data
+        data_key = (trainer.dataset, trainer.config.features)
+        if self.sent_data is None or data_key[0] is not self.sent_data[0] \
+                or data_key[1] != self.sent_data[1]:
             self.sent_data = data_key
             frame["points"] = data_points(trainer)
         if picture:

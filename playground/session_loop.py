@@ -9,6 +9,7 @@ It exits when told to, or when the other end of the connection goes away.
 from __future__ import annotations
 
 import json
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -98,8 +99,12 @@ class SessionLoop:
     def handle_commands(self) -> None:
         while self.running and self.conn.poll():
             # commands are JSON, never pickles: [name, [args...]]
-            name, args = json.loads(self.conn.recv_bytes())
-            self.handlers[name](*args)
+            try:
+                name, args = json.loads(self.conn.recv_bytes())
+                self.handlers[name](*args)
+            except (KeyError, TypeError, ValueError) as error:
+                # a malformed command is dropped; the session goes on
+                print(f"playground: ignored a malformed command: {error!r}", file=sys.stderr)
             self.dirty = True
 
     def train_until(self, deadline: float) -> None:
@@ -134,9 +139,10 @@ def serve(conn: Connection, params: dict[str, str], resume: dict | None = None) 
         SessionLoop(conn, params, resume).run()
     except (EOFError, BrokenPipeError, ConnectionResetError):
         pass  # the page's side is gone: nothing left to serve
-    except Exception:  # a bug must reach the page as a message, not kill it silently
+    except Exception as error:  # a bug must reach the page as a message, not kill it silently
+        traceback.print_exc()  # the details go to the server's log, not to the visitor
         try:
-            conn.send_bytes(json.dumps({"crashed": traceback.format_exc(limit=3)}).encode())
+            conn.send_bytes(json.dumps({"crashed": type(error).__name__}).encode())
         except OSError:
             pass
     finally:

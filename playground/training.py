@@ -233,7 +233,7 @@ class Trainer:
     def predict(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Probabilities (classification) or values (regression) for feature rows."""
         with torch.no_grad():
-            return self.head.predict(self.model.eval()(torch.as_tensor(x)))
+            return self.head.predict(backprop.forward(self.model, torch.as_tensor(x)).output)
 
     def metrics(self) -> dict[str, float | int | str | None]:
         h = self.history

@@ -194,29 +194,32 @@ def test_process_runners_cap_close_and_crash(make_runner):
     assert not doomed.worker.is_alive()
 
 
-def crash_by_bad_command(runner):
-    """A bad value reaches the loop (the page never sends one) and raises inside it."""
+def crash_by_bad_command(runner, monkeypatch):
+    """A bug inside the loop (planted: drawing a frame raises) ends it."""
     first_frame(runner)
-    runner.set_speed("fast")
+
+    def broken(self):
+        raise ValueError("a planted bug")
+
+    monkeypatch.setattr("playground.session_loop.SessionLoop.send_frame", broken)
+    runner.step(1)
     runner.worker.join(timeout=TIMEOUT)
     runner.reader.join(timeout=TIMEOUT)  # the reader has seen everything the loop sent
     assert not runner.worker.is_alive() and not runner.reader.is_alive()
 
 
-def test_an_internal_error_is_reported_and_swept(make_runner):
+def test_an_internal_error_is_reported_and_swept(make_runner, monkeypatch):
     runner = make_runner()
-    crash_by_bad_command(runner)
+    crash_by_bad_command(runner, monkeypatch)
     assert runner.snapshot()["crashed"]
     assert not runner.alive
     sweep_once()
     assert runner.closed and find_runner(runner.token) is None
 
 
-@pytest.mark.xfail(strict=True, reason="runner.py: the pipe's EOF after the loop's crash "
-                   "report overwrites runner.crashed with the generic sentence")
-def test_the_internal_error_message_survives(make_runner):
+def test_the_internal_error_message_survives(make_runner, monkeypatch):
     runner = make_runner()
-    crash_by_bad_command(runner)
+    crash_by_bad_command(runner, monkeypatch)
     assert runner.crashed.startswith("The trainer hit an internal error")
     assert "ValueError" in runner.crashed
 
@@ -264,3 +267,11 @@ def test_next_message_sends_only_what_is_new(make_runner):
 
     late = json.loads(next_message(runner, StreamState()))  # a page that reconnects
     assert late["restart"] is True and late["points"] == runner.points
+
+
+def test_a_malformed_command_is_dropped_and_the_session_goes_on(make_runner):
+    runner = make_runner()
+    first_frame(runner)
+    runner.set_speed("fast")
+    runner.step(1)
+    assert runner.wait_for(lambda s: s["epoch"] == 1)["epoch"] == 1 and runner.alive

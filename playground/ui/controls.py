@@ -22,7 +22,6 @@ from playground.ui import session
 # The TensorFlow Playground's menus; a value from a URL that is not listed is added.
 LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 REG_RATES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-SPEEDS = {"1 epoch/s": 1.0, "10/s": 10.0, "100/s": 100.0, "max": 0.0}
 TITLES: dict[str, dict[str, str]] = {
     "activation": {n: a.title for n, a in ACTIVATIONS.items()},
     "optimizer": OPTIMIZER_TITLES,

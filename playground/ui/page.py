@@ -57,7 +57,7 @@ def _restart_same_weights() -> None:
 def _set_speed() -> None:
     runner = session.runner()
     if runner is not None:
-        runner.set_speed(controls.SPEEDS[st.session_state["speed"]])
+        runner.set_speed(session.SPEEDS[st.session_state["speed"]])
 
 
 def _set_task() -> None:
@@ -132,7 +132,7 @@ def top_bar() -> None:
         else:
             controls.choice("loss", "Loss")
     with cols[11]:
-        st.selectbox("Speed", list(controls.SPEEDS), key="speed", on_change=_set_speed,
+        st.selectbox("Speed", list(session.SPEEDS), key="speed", on_change=_set_speed,
                      help="epochs per second: slow it down to narrate")
 
 

@@ -16,6 +16,8 @@ from playground.runner import Runner, ServerBusy, start_runner
 
 # Tests run the trainer in a thread of the page's process; the server uses processes.
 USE_PROCESS = os.environ.get("PLAYGROUND_RUNNER", "process") != "thread"
+# the speed menu: epochs per second (0: as fast as the trainer goes)
+SPEEDS = {"1 epoch/s": 1.0, "10/s": 10.0, "100/s": 100.0, "max": 0.0}
 
 
 def limits() -> Limits:
@@ -72,8 +74,6 @@ def restart_crashed() -> None:
 
 
 def _speed() -> float:
-    from playground.ui.controls import SPEEDS
-
     return SPEEDS[st.session_state.get("speed", "max")]
 
 

@@ -16,6 +16,7 @@ from playground.render import classes_png, diverging_png
 from playground.training import Trainer
 
 HISTOGRAM_BINS = 24
+SLOW_PARTS_EVERY = 4  # histograms and confusion ride on every 4th frame (drawn ~3x/s)
 THUMBNAIL_STEP = 2  # neuron thumbnails use every 2nd grid point: 50x50 is plenty
 
 
@@ -64,6 +65,7 @@ class FrameBuilder:
         self.generation = 0  # bumps when training restarts, so the page clears its charts
         self.sent_rows = 0
         self.sent_data: object = None
+        self.pictures = 0
 
     def restart(self) -> None:
         self.generation += 1
@@ -97,21 +99,23 @@ class FrameBuilder:
             self.sent_data = data_key
             frame["points"] = data_points(trainer)
         if picture:
-            frame.update(self.picture(trainer))
+            frame.update(self.picture(trainer, every_part=not playing))
         return frame
 
-    def picture(self, trainer: Trainer) -> dict:
+    def picture(self, trainer: Trainer, every_part: bool = True) -> dict:
         weights = trainer.model.weights()
         picture = {
             "sizes": list(trainer.model.sizes),
             "weights": [_round(w.detach().numpy(), 3) for w in weights],
             "biases": [_round(b.detach().numpy(), 3) for b in trainer.model.biases()],
-            "hist_weights": [histogram(w) for w in weights],
-            "hist_grads": [histogram(g) for g in trainer.full_gradients],
-            "confusion": confusion_matrix(trainer),
             "boundary": None,
             "neurons": [],
         }
+        if every_part or self.pictures % SLOW_PARTS_EVERY == 0:
+            picture["hist_weights"] = [histogram(w) for w in weights]
+            picture["hist_grads"] = [histogram(g) for g in trainer.full_gradients]
+            picture["confusion"] = confusion_matrix(trainer)
+        self.pictures += 1
         if trainer.dataset.x_train.shape[1] == 2:
             maps = evaluate_grid(trainer.model, trainer.head_name, trainer.config.features)
             discretize = trainer.config.discretize

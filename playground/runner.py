@@ -182,8 +182,9 @@ class Runner:
                 self.points_version += 1
             picture_keys = ("sizes", "weights", "biases", "hist_weights", "hist_grads",
                             "confusion", "boundary", "neurons")
-            if "boundary" in frame:
-                self.picture = {key: frame.pop(key) for key in picture_keys}
+            if "boundary" in frame:  # parts missing from this frame keep their last value
+                fresh = {key: frame.pop(key) for key in picture_keys if key in frame}
+                self.picture = {**(self.picture or {}), **fresh}
             self.summary = frame
             self.version += 1
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks import concurrency, raw, report, targets
 from benchmarks import page as pg
-from benchmarks.common import ROOT, browser, log, tree_memory_mib
+from benchmarks.common import ROOT, browser, log, median, tree_memory_mib
 
 PAUSE_TRIES = 20
 TTI_TRIES = 3
@@ -74,28 +74,23 @@ def warm_up(chromium, server, errors) -> None:
 
 
 def time_to_interactive(chromium, server) -> dict:
+    """Fresh loads of the playground and of a bare Streamlit page, alternating so that
+    drifting background load hits both alike; medians of each milestone."""
+    marks: dict[str, dict[str, list[float]]] = {"playground": {}, "bare": {}}
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "bare_page.py"
         script.write_text(BARE_PAGE)
         # same cwd as the app, so the same .streamlit/config.toml applies
         with browser.running_app(str(script)) as bare:
-            pg.time_to_interactive(chromium, bare.url, pg.bare_ready, 1)  # warm-up
-            results = {}
-            for _ in range(TTI_TRIES):  # alternate, so drifting load hits both alike
+            pg.load_once(chromium, bare.url, pg.bare_ready)  # its first load warms it up
+            for _ in range(TTI_TRIES):
                 for name, url, ready in (("playground", server.url + "/", pg.playground_ready),
                                          ("bare", bare.url, pg.bare_ready)):
-                    one = pg.time_to_interactive(chromium, url, ready, 1,
-                                                 first_frame_too=name == "playground")
-                    entry = results.setdefault(name, {"all_s": [], "first_frame_s": []})
-                    entry["all_s"] += one["all_s"]
-                    if one["first_frame_median_s"] is not None:
-                        entry["first_frame_s"].append(one["first_frame_median_s"])
-    for entry in results.values():
-        entry["median_s"] = sorted(entry["all_s"])[len(entry["all_s"]) // 2]
-        if entry["first_frame_s"]:
-            entry["first_frame_median_s"] = sorted(entry["first_frame_s"])[
-                len(entry["first_frame_s"]) // 2]
-    return results
+                    for mark, seconds in pg.load_once(chromium, url, ready).items():
+                        marks[name].setdefault(mark, []).append(round(seconds, 3))
+    log(f"time to interactive: {marks}")
+    return {name: {"all": values, **{f"{mark}_median": median(v) for mark, v in values.items()}}
+            for name, values in marks.items()}
 
 
 def page_benchmarks(sections: Sections, figures: dict, page_errors: list[str]) -> None:
@@ -122,8 +117,10 @@ def run_on_server(sections, figures, page_errors, chromium, server) -> None:
     idle = tree_memory_mib(server)
 
     def pause_20(page, result) -> None:
-        latencies = pg.pause_latencies(page, PAUSE_TRIES)
-        figures["pause"] = pg.summarize_latencies(latencies)
+        stable_s = pg.stable_window(result["redraws_per_s_min"])
+        figures["pause"] = {**pg.summarize_latencies(pg.pause_latencies(page, PAUSE_TRIES,
+                                                                        stable_s)),
+                            "stable_s": stable_s}
         log(f"pause latency ms: {figures['pause']['all_ms']}")
 
     single = sections.run("1 session + pause latency", lambda: concurrency.one_run(
@@ -132,10 +129,14 @@ def run_on_server(sections, figures, page_errors, chromium, server) -> None:
         conc["runs"][1] = single
     figures["tti"] = sections.run("time to interactive",
                                   lambda: time_to_interactive(chromium, server))
+    largest = max(concurrency.COUNTS)
     for count in concurrency.COUNTS[1:]:
-        tries = concurrency.PAUSE_TRIES_PER_SESSION if count == max(concurrency.COUNTS) else 0
-        run = sections.run(f"{count} sessions", lambda c=count, t=tries: concurrency.one_run(
-            chromium, server, c, page_errors, pause_tries=t))
+        # only the largest run times the cleanup (and starts clean: its memory counts)
+        last = count == largest
+        tries = concurrency.PAUSE_TRIES_PER_SESSION if last else 0
+        run = sections.run(f"{count} sessions", lambda c=count, t=tries, x=last:
+                           concurrency.one_run(chromium, server, c, page_errors, pause_tries=t,
+                                               clean_start=x, time_cleanup=x))
         if run:
             conc["runs"][count] = run
     conc["summary"] = concurrency.summarize(conc["runs"], idle)

@@ -67,9 +67,12 @@ def trainer_processes(server: browser.AppServer) -> list[psutil.Process]:
 
 
 def tree_memory_mib(server: browser.AppServer) -> dict[str, float]:
-    """RSS summed over the server and all descendants (counts shared pages once per
-    process, so it overstates forked trainers), and PSS (shares them out fairly)."""
+    """RSS summed over the server and all descendants (counts pages shared with the
+    forkserver once per trainer, so it overstates), PSS (shares them out fairly), and
+    the mean USS of one trainer (memory only that trainer holds)."""
     rss = pss = 0
+    trainers = {p.pid for p in trainer_processes(server)}
+    trainer_uss = []
     for proc in server.tree():
         try:
             info = proc.memory_full_info()
@@ -77,7 +80,11 @@ def tree_memory_mib(server: browser.AppServer) -> dict[str, float]:
             continue
         rss += info.rss
         pss += getattr(info, "pss", info.rss)
-    return {"rss": rss / 2**20, "pss": pss / 2**20}
+        if proc.pid in trainers:
+            trainer_uss.append(info.uss)
+    return {"rss": rss / 2**20, "pss": pss / 2**20,
+            "trainer_uss_mean": sum(trainer_uss) / len(trainer_uss) / 2**20
+            if trainer_uss else None}
 
 
 def wait_for_no_trainers(server: browser.AppServer, timeout: float, poll: float = 1.0

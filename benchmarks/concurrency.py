@@ -16,25 +16,30 @@ from benchmarks.common import (
     cpu_seconds,
     cpu_share,
     log,
-    median,
     trainer_processes,
     tree_memory_mib,
     wait_for_no_trainers,
 )
 
 COUNTS = (1, 2, 4, 8)
-PAUSE_TRIES_PER_SESSION = 3
+PAUSE_TRIES_PER_SESSION = 2
+PAUSE_BUDGET_S = 75.0  # starved pages make each try slow; keep the whole run bounded
 CLEANUP_LIMIT_S = 30.0  # a trainer still alive this long after its page closed is a leak
 
 
 def one_run(chromium, server, count: int, errors: list[str], pause_tries: int = 0,
-            keep_first_page=None) -> dict:
-    """Open count pages, play them all, measure; close them and time the cleanup.
+            keep_first_page=None, clean_start: bool = True, time_cleanup: bool = False
+            ) -> dict:
+    """Open count pages, play them all, measure; close them (and time the cleanup).
 
     keep_first_page(page, result) runs on the first page before closing (the
-    single-session run measures pause latency there).
+    single-session run measures pause latency there). clean_start waits until the
+    trainers of earlier pages are gone (their memory would count here); without
+    time_cleanup the pages are paused before closing, so their trainers idle until
+    reaped instead of taking CPU from the next run.
     """
-    wait_for_no_trainers(server, timeout=CLEANUP_LIMIT_S)  # a clean start
+    if clean_start:
+        wait_for_no_trainers(server, timeout=CLEANUP_LIMIT_S)
     pages = pg.open_pages(chromium, server.url + "/", count, errors)
     try:
         def sample() -> dict:
@@ -58,23 +63,29 @@ def one_run(chromium, server, count: int, errors: list[str], pause_tries: int = 
             f"cores used {result['cores_used']}")
         if pause_tries:
             latencies = []
+            stable_s = pg.stable_window(min(redraws))
+            budget_end = time.monotonic() + PAUSE_BUDGET_S
             for _ in range(pause_tries):  # round robin; each page plays again at once
                 for page in pages:
-                    latencies.append(pg.pause_try(page, first=True))
+                    if time.monotonic() > budget_end:
+                        break
+                    latencies.append(pg.pause_try(page, first=True, stable_s=stable_s))
                     try:
                         pg.resume(page, play_s=0.3)
                     except Exception as error:
                         log(f"resume failed: {type(error).__name__}: {str(error)[:200]}")
-            result["pause"] = pg.summarize_latencies(latencies)
+            result["pause"] = {**pg.summarize_latencies(latencies), "stable_s": stable_s}
             log(f"{count} sessions: pause ms {result['pause']['all_ms']}")
         if keep_first_page:
             keep_first_page(pages[0], result)
+        if not time_cleanup:
+            pg.pause_all(pages)
     finally:
         pg.close_pages(pages)
-    seconds, samples = wait_for_no_trainers(server, timeout=CLEANUP_LIMIT_S + 15)
-    result["cleanup_s"] = seconds
-    result["cleanup_samples"] = samples
-    log(f"{count} session(s): trainers gone after {seconds} s")
+    if time_cleanup:
+        seconds, samples = wait_for_no_trainers(server, timeout=CLEANUP_LIMIT_S + 15)
+        result["cleanup_s"], result["cleanup_samples"] = seconds, samples
+        log(f"{count} session(s): trainers gone {seconds} s after closing: {samples}")
     return result
 
 
@@ -95,6 +106,4 @@ def summarize(runs: dict[int, dict], idle_memory: dict) -> dict:
             runs[largest]["memory_mib"]["rss"] - single["memory_mib"]["rss"]) / extra
         summary["mib_per_extra_session_pss"] = (
             runs[largest]["memory_mib"]["pss"] - single["memory_mib"]["pss"]) / extra
-    summary["cleanup_s_median"] = median([r["cleanup_s"] for r in runs.values()
-                                          if r["cleanup_s"] is not None])
     return summary

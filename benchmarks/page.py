@@ -81,6 +81,17 @@ def play_all(pages) -> None:
         browser.wait_label(page, "Pause", timeout=20)
 
 
+def pause_all(pages) -> None:
+    """Pause every playing page (best effort: this is tidying up, not measuring)."""
+    for page in pages:
+        try:
+            if "Pause" in browser.play_label(page):
+                browser.button(page, "play").click()
+                browser.wait_label(page, "Play", timeout=5)
+        except Exception:
+            pass
+
+
 def measure_playing(pages, sample=None) -> dict:
     """Play every page; per page epochs/s and redraws/s between t=2 s and t=12 s.
 
@@ -105,19 +116,31 @@ def measure_playing(pages, sample=None) -> dict:
             "window_s": WINDOW_S}
 
 
-def pause_once(page) -> float | None:
+def stable_window(redraws_per_s: float | None) -> float:
+    """How long the counter must stand still to count as stopped: 300 ms, or longer
+    when frames are drawn so rarely that 300 ms without a change means nothing."""
+    if not redraws_per_s:
+        return PAUSE_STABLE_S
+    return max(PAUSE_STABLE_S, 2.5 / redraws_per_s)
+
+
+def pause_once(page, stable_s: float = PAUSE_STABLE_S) -> float | None:
     """One try from a playing page: ms from the pause click until the counter stopped
-    moving (0 if it never moved after the click); None if it never stopped."""
+    moving (0 if it never moved after the click); None if it never stopped.
+
+    Stopped means: the button already says Play (the server ran the pause) and the
+    drawn epoch has not changed for stable_s.
+    """
     page.evaluate(PROBE_JS)
     browser.button(page, "play").click()
-    deadline = time.monotonic() + PAUSE_GIVE_UP_S
+    deadline = time.monotonic() + PAUSE_GIVE_UP_S + stable_s
     while time.monotonic() < deadline:
         time.sleep(0.05)
         probe = page.evaluate(PROBE_READ_JS)
         if probe["clickAt"] is None:
             continue
         last = max([probe["clickAt"], *probe["changes"]])
-        if probe["now"] - last >= PAUSE_STABLE_S * 1000:
+        if probe["now"] - last >= stable_s * 1000 and "Play" in browser.play_label(page):
             return last - probe["clickAt"]
     return None
 
@@ -139,20 +162,22 @@ def resume(page, play_s: float = 1.0) -> None:
         time.sleep(play_s)  # a slow frame; give it once more
 
 
-def pause_try(page, first: bool, play_s: float = 1.0) -> float | None:
+def pause_try(page, first: bool, play_s: float = 1.0, stable_s: float = PAUSE_STABLE_S
+              ) -> float | None:
     """Resume (unless first), then one pause measurement; a failure counts as None."""
     try:
         if not first:
             resume(page, play_s)
-        return pause_once(page)
+        return pause_once(page, stable_s)
     except Exception as error:  # one bad try must not end the series
         log(f"pause try failed: {type(error).__name__}: {str(error)[:200]}")
         return None
 
 
-def pause_latencies(page, tries: int) -> list[float | None]:
+def pause_latencies(page, tries: int, stable_s: float = PAUSE_STABLE_S
+                    ) -> list[float | None]:
     """tries pause measurements on a page that is playing now; it is paused after."""
-    return [pause_try(page, first=i == 0) for i in range(tries)]
+    return [pause_try(page, first=i == 0, stable_s=stable_s) for i in range(tries)]
 
 
 def summarize_latencies(latencies: list[float | None]) -> dict:
@@ -164,37 +189,43 @@ def summarize_latencies(latencies: list[float | None]) -> dict:
             "all_ms": [None if v is None else round(v, 1) for v in latencies]}
 
 
-def time_to_interactive(chromium, url: str, ready, tries: int, first_frame_too: bool = False
-                        ) -> dict:
-    """Median seconds from goto in a fresh context until ready(page) returned; with
-    first_frame_too also until the live stream delivered its first frame (the
-    counter shows "Epoch 0" before the stream is connected)."""
-    times, first_frame = [], []
-    for _ in range(tries):
-        page = new_page(chromium)
-        try:
-            start = time.monotonic()
-            page.goto(url, wait_until="commit", timeout=browser.LOAD_TIMEOUT_MS)
-            ready(page)
-            times.append(time.monotonic() - start)
-            if first_frame_too:
-                page.wait_for_function("() => (window.__pgStats || {}).messages > 0",
-                                       timeout=30_000, polling=20)
-                first_frame.append(time.monotonic() - start)
-        finally:
-            page.context.close()
-    log(f"time to interactive {url}: {[round(t, 2) for t in times]}")
-    return {"median_s": median(times), "all_s": [round(t, 3) for t in times],
-            "first_frame_median_s": median(first_frame) if first_frame else None}
+def load_once(chromium, url: str, ready) -> dict[str, float]:
+    """One fresh load in a new context: ready(page, start) returns its milestones
+    (seconds since goto), "ready_s" being the time to interactive."""
+    page = new_page(chromium)
+    try:
+        start = time.monotonic()
+        page.goto(url, wait_until="commit", timeout=browser.LOAD_TIMEOUT_MS)
+        return ready(page, start)
+    finally:
+        page.context.close()
 
 
-def playground_ready(page, timeout_ms: int = browser.LOAD_TIMEOUT_MS) -> None:
-    """The live view is on screen and the (visible) play button is enabled."""
+def playground_ready(page, start: float | None = None,
+                     timeout_ms: int = browser.LOAD_TIMEOUT_MS) -> dict[str, float]:
+    """The live view is on screen and the (visible) play button is enabled.
+
+    With start, returns the milestones on the way: the play button shows (the
+    script's first lines ran), the live view shows, the button is enabled (ready),
+    and the stream's first frame arrived (the picture is live).
+    """
+    since = (lambda: time.monotonic() - start) if start is not None else (lambda: 0.0)
+    marks = {}
+    browser.button(page, "play").wait_for(state="visible", timeout=timeout_ms)
+    marks["button_s"] = since()
     page.locator('[data-testid="pg-epoch"]').wait_for(state="visible", timeout=timeout_ms)
+    marks["live_s"] = since()
     page.wait_for_function(
         "() => [...document.querySelectorAll('.st-key-play button')]"
         ".some(b => b.offsetParent !== null && !b.disabled)", timeout=timeout_ms, polling=20)
+    marks["ready_s"] = since()
+    if start is not None:
+        page.wait_for_function("() => (window.__pgStats || {}).messages > 0",
+                               timeout=timeout_ms, polling=20)
+        marks["first_frame_s"] = since()
+    return marks
 
 
-def bare_ready(page) -> None:
+def bare_ready(page, start: float) -> dict[str, float]:
     browser.button(page, "go").wait_for(state="visible", timeout=browser.LOAD_TIMEOUT_MS)
+    return {"ready_s": time.monotonic() - start}

@@ -29,14 +29,19 @@ def rows(f: dict) -> list[Row]:
     out.append(below("Pause latency p95 (1 session, 20 tries)", dig(f, "pause", "p95_ms"),
                      "ms", 200))
 
-    app_tti, bare_tti = dig(f, "tti", "playground", "median_s"), dig(f, "tti", "bare", "median_s")
+    app_tti = dig(f, "tti", "playground", "ready_s_median")
+    bare_tti = dig(f, "tti", "bare", "ready_s_median")
     out.append(info("Time to interactive, playground (fresh context, median)", app_tti, "s"))
     out.append(info("Time to interactive, bare Streamlit page (median)", bare_tti, "s"))
     out.append(below("Time to interactive, playground − bare", app_tti - bare_tti
                      if app_tti is not None and bare_tti is not None else None, "s", 1.0,
                      "≤ 1 s"))
+    out.append(info("…of which until the play button shows (script started)",
+                    dig(f, "tti", "playground", "button_s_median"), "s"))
+    out.append(info("…until the live view shows", dig(f, "tti", "playground", "live_s_median"),
+                    "s"))
     out.append(info("Time to first live frame, playground (median)",
-                    dig(f, "tti", "playground", "first_frame_median_s"), "s"))
+                    dig(f, "tti", "playground", "first_frame_s_median"), "s"))
 
     runs = dig(f, "concurrency", "runs", default={})
     for count, bound in ((2, 0.8), (4, 0.4), (8, None)):
@@ -47,6 +52,9 @@ def rows(f: dict) -> list[Row]:
                         dig(runs, count, "epochs_per_s_mean"), "epochs/s"))
         out.append(info(f"{count} sessions: redraws/s per session ÷ single",
                         dig(runs, count, "relative_redraws"), ""))
+    for kind in ("trainers", "browser"):
+        out.append(info(f"8 sessions: CPU cores used by {kind}",
+                        dig(runs, 8, "cores_used", kind), "cores"))
     out.append(below("8 sessions: pause latency p95", dig(runs, 8, "pause", "p95_ms"), "ms", 500))
     out.append(info("Server memory (RSS, tree), idle",
                     dig(f, "concurrency", "summary", "idle_memory_mib", "rss"), "MiB"))
@@ -57,6 +65,8 @@ def rows(f: dict) -> list[Row]:
                      dig(f, "concurrency", "summary", "mib_per_extra_session_rss"), "MiB", 150))
     out.append(info("Memory per extra session (PSS, shared pages split)",
                     dig(f, "concurrency", "summary", "mib_per_extra_session_pss"), "MiB"))
+    out.append(info("Memory held by one trainer alone (USS, 8 sessions)",
+                    dig(runs, 8, "memory_mib", "trainer_uss_mean"), "MiB"))
     cleanup = dig(runs, 8, "cleanup_s")
     row = below("Trainers gone after closing 8 sessions", cleanup, "s", 30, "≤ 30 s")
     if dig(runs, 8, "cleanup_samples") and cleanup is None:

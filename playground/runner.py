@@ -26,7 +26,7 @@ from playground.config import Config
 from playground.limits import LIMITS
 from playground.session_loop import serve
 
-DETACHED_GRACE_S = 10.0  # a page that lost its stream this long is gone
+DETACHED_GRACE_S = 20.0  # a page without a stream this long is gone (slow loads included)
 HISTORY_KEYS = ("epoch", "train_loss", "test_loss", "train_metric", "test_metric",
                 "weight_norms", "grad_norms")
 
@@ -43,9 +43,16 @@ def _process_context() -> mp.context.BaseContext:
     global _context
     if _context is None:
         _context = mp.get_context("forkserver")
-        # torch._dynamo loads on the first optimizer; preloading it saves ~2 s per trainer
-        _context.set_forkserver_preload(["playground.session_loop", "torch._dynamo"])
+        _context.set_forkserver_preload(["playground.trainer_preload"])
     return _context
+
+
+def warm_up() -> None:
+    """Start the forkserver now (it imports torch once) so no visitor waits for it."""
+    from multiprocessing import forkserver
+
+    _process_context()
+    forkserver.ensure_running()
 
 
 class Runner:

@@ -58,19 +58,31 @@ class Sections:
             self.durations[name] = round(time.monotonic() - start, 1)
 
 
-def warm_up(chromium, server, errors) -> None:
-    """The first load starts the forkserver (imports torch); keep it out of the figures.
-    The app may be mid-edit during development: one retry after a pause."""
+def first_page(chromium, server, errors) -> list:
+    """The first page, which the single-session run then measures (its rates start 2 s
+    after play, well past any first-load cost). The app may be mid-edit during
+    development: one retry after a pause."""
     for attempt in range(2):
         try:
-            pages = pg.open_pages(chromium, server.url + "/", 1, errors)
-            pg.close_pages(pages)
-            return
+            return pg.open_pages(chromium, server.url + "/", 1, errors)
         except Exception:
             if attempt:
                 raise
-            log("warm-up load failed; retrying in 30 s")
+            log("the first page load failed; retrying in 30 s")
             time.sleep(30)
+    return []
+
+
+def idle_memory(server) -> dict:
+    """Server memory before any session, once the forkserver (started with the server,
+    or by the first session) has had a moment to import what it preloads."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if any("forkserver" in " ".join(p.cmdline()) for p in server.tree()[1:]):
+            time.sleep(3)
+            break
+        time.sleep(0.5)
+    return tree_memory_mib(server)
 
 
 def time_to_interactive(chromium, server) -> dict:
@@ -109,12 +121,11 @@ def page_benchmarks(sections: Sections, figures: dict, page_errors: list[str]) -
 
 
 def run_on_server(sections, figures, page_errors, chromium, server) -> None:
-    if sections.run("warm-up load", lambda: warm_up(chromium, server, page_errors)) is None \
-            and sections.errors:
-        return  # the page does not load; nothing below can work
-    time.sleep(1)
     conc = figures.setdefault("concurrency", {"runs": {}})
-    idle = tree_memory_mib(server)
+    idle = idle_memory(server)
+    pages = sections.run("first page load", lambda: first_page(chromium, server, page_errors))
+    if not pages:
+        return  # the page does not load; nothing below can work
 
     def pause_20(page, result) -> None:
         stable_s = pg.stable_window(result["redraws_per_s_min"])
@@ -124,7 +135,7 @@ def run_on_server(sections, figures, page_errors, chromium, server) -> None:
         log(f"pause latency ms: {figures['pause']['all_ms']}")
 
     single = sections.run("1 session + pause latency", lambda: concurrency.one_run(
-        chromium, server, 1, page_errors, keep_first_page=pause_20))
+        chromium, server, 1, page_errors, keep_first_page=pause_20, pages=pages))
     if single:
         conc["runs"][1] = single
     figures["tti"] = sections.run("time to interactive",

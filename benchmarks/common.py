@@ -54,6 +54,8 @@ def trainer_processes(server: browser.AppServer) -> list[psutil.Process]:
     found = []
     for proc in server.tree()[1:]:
         try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                continue  # exited, only not yet reaped by the forkserver
             cmdline = " ".join(proc.cmdline())
             parent = proc.ppid()
         except psutil.Error:
@@ -103,16 +105,16 @@ def wait_for_no_trainers(server: browser.AppServer, timeout: float, poll: float 
         time.sleep(poll)
 
 
-def cpu_seconds(server: browser.AppServer) -> dict[str, float]:
-    """CPU time used so far, by kind of process: the server itself, its trainers, its
-    other helpers, and the browser (this process's other descendants: the playwright
-    driver and chromium). Two readings' difference shows where a window's CPU went."""
+def cpu_seconds(server: browser.AppServer) -> dict[int, tuple[str, float]]:
+    """CPU time used so far per process, with its kind: the server itself, a trainer,
+    another server helper, or the browser (this process's other descendants: the
+    playwright driver and chromium). cpu_share turns two readings into cores used."""
     tree = server.tree()
     trainers = {p.pid for p in trainer_processes(server)}
     tree_pids = {p.pid for p in tree}
     browser_procs = [p for p in psutil.Process().children(recursive=True)
                      if p.pid not in tree_pids]
-    groups = {"server": 0.0, "trainers": 0.0, "server_helpers": 0.0, "browser": 0.0}
+    seconds = {}
     for proc in tree + browser_procs:
         if proc.pid == server.pid:
             kind = "server"
@@ -126,11 +128,16 @@ def cpu_seconds(server: browser.AppServer) -> dict[str, float]:
             times = proc.cpu_times()
         except psutil.Error:
             continue
-        groups[kind] += times.user + times.system
-    return groups
+        seconds[proc.pid] = (kind, times.user + times.system)
+    return seconds
 
 
-def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float
-              ) -> dict[str, float]:
-    """Cores used per kind over a window (1.0 = one core fully busy)."""
-    return {k: round((after[k] - before.get(k, 0.0)) / seconds, 2) for k in after}
+def cpu_share(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]],
+              seconds: float) -> dict[str, float]:
+    """Cores used per kind over a window (1.0 = one core fully busy). Only processes
+    alive at both ends count: one that exits in between takes its CPU time with it."""
+    used = {"server": 0.0, "trainers": 0.0, "server_helpers": 0.0, "browser": 0.0}
+    for pid, (kind, end) in after.items():
+        if pid in before:
+            used[kind] += end - before[pid][1]
+    return {kind: round(total / seconds, 2) for kind, total in used.items()}

@@ -23,24 +23,27 @@ from benchmarks.common import (
 
 COUNTS = (1, 2, 4, 8)
 PAUSE_TRIES_PER_SESSION = 2
-PAUSE_BUDGET_S = 75.0  # starved pages make each try slow; keep the whole run bounded
+PAUSE_BUDGET_S = 60.0  # starved pages make each try slow; keep the whole run bounded
 CLEANUP_LIMIT_S = 30.0  # a trainer still alive this long after its page closed is a leak
 
 
 def one_run(chromium, server, count: int, errors: list[str], pause_tries: int = 0,
-            keep_first_page=None, clean_start: bool = True, time_cleanup: bool = False
-            ) -> dict:
+            keep_first_page=None, clean_start: bool = True, time_cleanup: bool = False,
+            pages: list | None = None) -> dict:
     """Open count pages, play them all, measure; close them (and time the cleanup).
 
     keep_first_page(page, result) runs on the first page before closing (the
     single-session run measures pause latency there). clean_start waits until the
     trainers of earlier pages are gone (their memory would count here); without
     time_cleanup the pages are paused before closing, so their trainers idle until
-    reaped instead of taking CPU from the next run.
+    reaped instead of taking CPU from the next run. pages: already open ones to use.
     """
-    if clean_start:
-        wait_for_no_trainers(server, timeout=CLEANUP_LIMIT_S)
-    pages = pg.open_pages(chromium, server.url + "/", count, errors)
+    leftover = 0
+    if pages is None:
+        if clean_start:
+            wait_for_no_trainers(server, timeout=CLEANUP_LIMIT_S + 15)
+            leftover = len(trainer_processes(server))  # would inflate this run's memory
+        pages = pg.open_pages(chromium, server.url + "/", count, errors)
     try:
         def sample() -> dict:
             return {"at": time.monotonic(), "cpu": cpu_seconds(server),
@@ -52,7 +55,7 @@ def one_run(chromium, server, count: int, errors: list[str], pause_tries: int = 
         rates = measured["per_session"]
         epochs = [r["epochs_per_s"] for r in rates]
         redraws = [r["redraws_per_s"] for r in rates]
-        result = {"sessions": count, "per_session": rates,
+        result = {"sessions": count, "per_session": rates, "leftover_at_start": leftover,
                   "epochs_per_s_mean": sum(epochs) / count, "epochs_per_s_min": min(epochs),
                   "redraws_per_s_mean": sum(redraws) / count, "redraws_per_s_min": min(redraws),
                   "memory_mib": end["memory_mib"], "trainers": end["trainers"],

@@ -16,22 +16,31 @@ WINDOW_S = 10.0  # second reading this long after the first
 PAUSE_STABLE_S = 0.3  # the counter must not move this long to count as stopped
 PAUSE_GIVE_UP_S = 5.0
 
-# Records, in page time, when the drawn epoch changes and when the next click lands.
-# A 10 ms poll inside the page: a poll from Python would add a round trip per reading.
+# Records, in page time, when the drawn epoch changes, when the next click lands, and
+# when the play button's label turns back to Play (Streamlit finished the rerun that
+# ran the pause). A 10 ms poll inside the page: polling from Python would add a round
+# trip per reading.
 PROBE_JS = """() => {
   const old = window.__pgProbe;
   if (old) clearInterval(old.timer);
-  const probe = window.__pgProbe = {clickAt: null, changes: [], last: window.__pgStats.epoch};
+  const probe = window.__pgProbe = {clickAt: null, labelAt: null, changes: [],
+                                    last: window.__pgStats.epoch};
   document.addEventListener("click", () => { probe.clickAt = performance.now(); },
                             {capture: true, once: true});
   probe.timer = setInterval(() => {
+    const now = performance.now();
     const epoch = window.__pgStats.epoch;
-    if (epoch !== probe.last) { probe.last = epoch; probe.changes.push(performance.now()); }
+    if (epoch !== probe.last) { probe.last = epoch; probe.changes.push(now); }
+    if (probe.clickAt !== null && probe.labelAt === null) {
+      const button = [...document.querySelectorAll(".st-key-play button")]
+        .find((b) => b.offsetParent !== null);
+      if (button && button.innerText.includes("Play")) probe.labelAt = now;
+    }
   }, 10);
-  return performance.now();
 }"""
-PROBE_READ_JS = "() => ({now: performance.now(), clickAt: window.__pgProbe.clickAt,"\
-                " changes: window.__pgProbe.changes.slice(-5), n: window.__pgProbe.changes.length})"
+PROBE_READ_JS = """() => { const p = window.__pgProbe;
+  return {now: performance.now(), clickAt: p.clickAt, labelAt: p.labelAt,
+          changes: p.changes.slice(-5)}; }"""
 
 
 def new_page(chromium, errors: list[str] | None = None):
@@ -124,9 +133,10 @@ def stable_window(redraws_per_s: float | None) -> float:
     return max(PAUSE_STABLE_S, 2.5 / redraws_per_s)
 
 
-def pause_once(page, stable_s: float = PAUSE_STABLE_S) -> float | None:
-    """One try from a playing page: ms from the pause click until the counter stopped
-    moving (0 if it never moved after the click); None if it never stopped.
+def pause_once(page, stable_s: float = PAUSE_STABLE_S) -> dict | None:
+    """One try from a playing page. Returns "ms": from the pause click until the
+    counter stopped moving (0 if it never moved after the click), and "label_ms":
+    until the button said Play again; None if it never stopped.
 
     Stopped means: the button already says Play (the server ran the pause) and the
     drawn epoch has not changed for stable_s.
@@ -137,11 +147,11 @@ def pause_once(page, stable_s: float = PAUSE_STABLE_S) -> float | None:
     while time.monotonic() < deadline:
         time.sleep(0.05)
         probe = page.evaluate(PROBE_READ_JS)
-        if probe["clickAt"] is None:
+        if probe["clickAt"] is None or probe["labelAt"] is None:
             continue
         last = max([probe["clickAt"], *probe["changes"]])
-        if probe["now"] - last >= stable_s * 1000 and "Play" in browser.play_label(page):
-            return last - probe["clickAt"]
+        if probe["now"] - last >= stable_s * 1000:
+            return {"ms": last - probe["clickAt"], "label_ms": probe["labelAt"] - probe["clickAt"]}
     return None
 
 
@@ -163,7 +173,7 @@ def resume(page, play_s: float = 1.0) -> None:
 
 
 def pause_try(page, first: bool, play_s: float = 1.0, stable_s: float = PAUSE_STABLE_S
-              ) -> float | None:
+              ) -> dict | None:
     """Resume (unless first), then one pause measurement; a failure counts as None."""
     try:
         if not first:
@@ -175,18 +185,21 @@ def pause_try(page, first: bool, play_s: float = 1.0, stable_s: float = PAUSE_ST
 
 
 def pause_latencies(page, tries: int, stable_s: float = PAUSE_STABLE_S
-                    ) -> list[float | None]:
+                    ) -> list[dict | None]:
     """tries pause measurements on a page that is playing now; it is paused after."""
     return [pause_try(page, first=i == 0, stable_s=stable_s) for i in range(tries)]
 
 
-def summarize_latencies(latencies: list[float | None]) -> dict:
+def summarize_latencies(tries: list[dict | None]) -> dict:
     # a try that never stopped counts as the give-up time, so it still lands in p95
-    values = [PAUSE_GIVE_UP_S * 1000 if v is None else v for v in latencies]
+    give_up = PAUSE_GIVE_UP_S * 1000
+    values = [give_up if t is None else t["ms"] for t in tries]
+    labels = [give_up if t is None else t["label_ms"] for t in tries]
     return {"p50_ms": median(values), "p95_ms": percentile(values, 95),
             "max_ms": max(values) if values else None, "tries": len(values),
-            "never_stopped": sum(v is None for v in latencies),
-            "all_ms": [None if v is None else round(v, 1) for v in latencies]}
+            "never_stopped": sum(t is None for t in tries),
+            "label_p50_ms": median(labels), "label_p95_ms": percentile(labels, 95),
+            "all_ms": [round(v, 1) for v in values], "label_all_ms": [round(v) for v in labels]}
 
 
 def load_once(chromium, url: str, ready) -> dict[str, float]:

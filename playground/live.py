@@ -54,9 +54,19 @@ def next_message(runner: Runner, sent: StreamState) -> str | None:
     return json.dumps(message, separators=(",", ":"))
 
 
-async def _until_disconnect(websocket: WebSocket) -> None:
-    while (await websocket.receive())["type"] != "websocket.disconnect":
-        pass  # the page sends nothing; anything it does send is ignored
+# What the page may say over its stream: the play button's click, sent here too so
+# that it acts within milliseconds instead of after a Streamlit rerun.
+PAGE_COMMANDS = {"play": Runner.play, "pause": Runner.pause}
+
+
+async def _until_disconnect(websocket: WebSocket, runner: Runner) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        command = PAGE_COMMANDS.get(message.get("text") or "")
+        if command is not None:
+            command(runner)
 
 
 async def live_stream(websocket: WebSocket) -> None:
@@ -76,7 +86,7 @@ async def live_stream(websocket: WebSocket) -> None:
     sent = StreamState()
     # a closed tab must end this handler at once: the janitor counts open streams,
     # and the server cannot shut down while a handler waits
-    disconnected = asyncio.create_task(_until_disconnect(websocket))
+    disconnected = asyncio.create_task(_until_disconnect(websocket, runner))
     try:
         while not runner.closed and not disconnected.done():
             wake.clear()

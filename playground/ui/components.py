@@ -9,6 +9,7 @@ comes through its WebSocket.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 
 import streamlit as st
@@ -36,11 +37,32 @@ _picker = st.components.v2.component(
 
 
 def live_view_data(config: Config, token: str | None, message: str = "") -> dict:
-    spec = DATASETS[config.dataset]
+    shape = _layout(config.dataset, config.features, config.hidden, config.activation)
+    return {
+        **shape,
+        "token": token,
+        "base_path": _base_path(),
+        "plotly_src": _base_path() + f"{ASSET_PREFIX}/plotly.min.js",
+        "show_test": config.show_test,
+        "discretize": config.discretize,
+        "class_colours": [hex_colour(c) for c in CLASS_COLOURS],
+        "message": message,
+    }
+
+
+@lru_cache(maxsize=64)
+def _layout(dataset: str, features: tuple[str, ...], hidden: tuple[int, ...],
+            activation: tuple[str, ...]) -> dict:
+    """Figures and network shape: rebuilt in the browser only when these change.
+
+    Cached because building Plotly figures costs ~50 ms, and every rerun (each
+    click) would otherwise spend it while holding the server's GIL.
+    """
+    spec = DATASETS[dataset]
     head = head_name(spec.task, spec.n_classes)
-    n_layers = len(config.hidden) + 1
+    n_layers = len(hidden) + 1
     figures = {
-        "boundary": plots.boundary_figure(None, config.show_test).to_plotly_json(),
+        "boundary": plots.boundary_figure(None).to_plotly_json(),
         "curves": plots.curves_figure(HEADS[head].metric_name).to_plotly_json(),
         "hist_weights": plots.histograms_figure(n_layers, "weights").to_plotly_json(),
         "hist_grads": plots.histograms_figure(n_layers, "gradients").to_plotly_json(),
@@ -50,28 +72,16 @@ def live_view_data(config: Config, token: str | None, message: str = "") -> dict
     }
     wide = spec.n_inputs > 2
     network = {
-        "features": feature_list(config.features),
+        "features": feature_list(features),
         "wide_input": f"{spec.n_inputs} pixels" if wide else None,
-        "hidden": list(config.hidden),
-        "activation": list(config.activation),
+        "hidden": list(hidden),
+        "activation": list(activation),
         "activations": {name: a.title for name, a in ACTIVATIONS.items()},
         "n_outputs": HEADS[head].n_outputs(spec.n_classes),
     }
-    # the figures are rebuilt in the browser only when their shape changes
-    layout_key = "|".join([config.dataset, ",".join(config.features),
-                           ",".join(map(str, config.hidden)), ",".join(config.activation)])
-    return {
-        "token": token,
-        "base_path": _base_path(),
-        "plotly_src": _base_path() + f"{ASSET_PREFIX}/plotly.min.js",
-        "figures": _plain(figures),
-        "network": network,
-        "layout_key": layout_key,
-        "show_test": config.show_test,
-        "discretize": config.discretize,
-        "class_colours": [hex_colour(c) for c in CLASS_COLOURS],
-        "message": message,
-    }
+    layout_key = "|".join([dataset, ",".join(features), ",".join(map(str, hidden)),
+                           ",".join(activation)])
+    return {"figures": _plain(figures), "network": network, "layout_key": layout_key}
 
 
 def _base_path() -> str:

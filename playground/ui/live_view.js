@@ -328,6 +328,21 @@ class LiveView {
   }
 }
 
+// The page's play/pause button is a Streamlit button (its click reruns the script);
+// the same click also goes straight down this view's stream, so training stops
+// within milliseconds. Both act on the label the visitor saw, so they agree.
+if (!window.__pgPlayListener) {
+  window.__pgPlayListener = true;
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest(".st-key-play button");
+    if (!button) return;
+    const command = button.innerText.includes("Pause") ? "pause" : "play";
+    for (const view of Object.values(views)) {
+      if (view.ws && view.ws.readyState === WebSocket.OPEN) view.ws.send(command);
+    }
+  }, true);
+}
+
 export default function (component) {
   const { data, parentElement, setTriggerValue, key } = component;
   const id = key || "live";

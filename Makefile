@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench cluster loadtest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# two replicas behind nginx (Debian's package) with sticky sessions, on loopback
+cluster: $(STAMP)
+	$(BIN)/python -m benchmarks.cluster
+
+# 12 browser sessions through the cluster for about 3 minutes
+loadtest: $(STAMP)
+	$(BIN)/python -m benchmarks.loadtest
 
 clean:
 	rm -rf $(VENV)

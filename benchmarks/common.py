@@ -141,3 +141,20 @@ def cpu_share(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, 
         if pid in before:
             used[kind] += end - before[pid][1]
     return {kind: round(total / seconds, 2) for kind, total in used.items()}
+
+
+def renice_browsers(server: browser.AppServer, niceness: int = 19) -> int:
+    """Lowest CPU priority for this run's browsers (this process's descendants that are
+    not the server's). On one 2-core box the headless browsers would otherwise take the
+    cores the trainers need; visitors' browsers run on their own machines."""
+    tree_pids = {p.pid for p in server.tree()}
+    count = 0
+    for proc in psutil.Process().children(recursive=True):
+        if proc.pid in tree_pids:
+            continue
+        try:
+            proc.nice(niceness)
+            count += 1
+        except psutil.Error:
+            pass
+    return count

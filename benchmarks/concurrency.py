@@ -1,5 +1,9 @@
 """Several visitors at once: 1, 2, 4, 8 pages playing the default config together.
 
+With more than one page, the browsers run at the lowest CPU priority: they stand in
+for visitors' own machines, and on this 2-core box they would otherwise take the
+cores the server's trainers need (8 headless pages used 1.7 cores, their trainers 0.2).
+
 Per run: per-session epochs/s and redraws/s, the server's memory (server process plus
 every descendant) while all play, and how long the trainers outlive the closed pages.
 At the largest count, pause latency is measured on each session while the others
@@ -16,6 +20,7 @@ from benchmarks.common import (
     cpu_seconds,
     cpu_share,
     log,
+    renice_browsers,
     trainer_processes,
     tree_memory_mib,
     wait_for_no_trainers,
@@ -44,6 +49,8 @@ def one_run(chromium, server, count: int, errors: list[str], pause_tries: int = 
             wait_for_no_trainers(server, timeout=CLEANUP_LIMIT_S + 15)
             leftover = len(trainer_processes(server))  # would inflate this run's memory
         pages = pg.open_pages(chromium, server.url + "/", count, errors)
+    if count > 1:
+        renice_browsers(server)
     try:
         def sample() -> dict:
             return {"at": time.monotonic(), "cpu": cpu_seconds(server),

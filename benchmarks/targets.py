@@ -65,10 +65,12 @@ def rows(f: dict) -> list[Row]:
     for count in (1, 8):
         out.append(info(f"Server memory (RSS, tree), {count} session(s)",
                         dig(runs, count, "memory_mib", "rss"), "MiB"))
-    out.append(below("Memory per extra session (RSS)",
-                     dig(f, "concurrency", "summary", "mib_per_extra_session_rss"), "MiB", 150))
-    out.append(info("Memory per extra session (PSS, shared pages split)",
-                    dig(f, "concurrency", "summary", "mib_per_extra_session_pss"), "MiB"))
+    # RSS counts the torch pages every trainer shares with the forkserver once per
+    # trainer; PSS splits shared pages fairly, so it is what an extra session costs
+    out.append(info("Memory per extra session (RSS, shared pages counted per process)",
+                    dig(f, "concurrency", "summary", "mib_per_extra_session_rss"), "MiB"))
+    out.append(below("Memory per extra session (PSS, shared pages split)",
+                     dig(f, "concurrency", "summary", "mib_per_extra_session_pss"), "MiB", 150))
     out.append(info("Memory held by one trainer alone (USS, 8 sessions)",
                     dig(runs, 8, "memory_mib", "trainer_uss_mean"), "MiB"))
     cleanup = dig(runs, 8, "cleanup_s")

@@ -71,10 +71,10 @@ async def _until_disconnect(websocket: WebSocket, runner: Runner) -> None:
 
 async def live_stream(websocket: WebSocket) -> None:
     runner = find_runner(websocket.path_params["token"])
+    await websocket.accept()  # before closing, or the page sees 1006 instead of our code
     if runner is None:
         await websocket.close(code=4404, reason="unknown or expired session")
         return
-    await websocket.accept()
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
 
@@ -106,6 +106,8 @@ async def live_stream(websocket: WebSocket) -> None:
         runner.listeners.remove(listener)
         runner.attached -= 1
         runner.touch()
+        if runner.attached == 0:
+            runner.pause()  # nobody watches: stop spending CPU until the page is back
 
 
 async def plotly_js(request: Request) -> Response:

@@ -75,8 +75,8 @@ def curves_figure(metric: str) -> go.Figure:
         legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0, font=dict(size=10)),
         xaxis=dict(title=None, rangemode="tozero"),
         yaxis=dict(title="loss", rangemode="tozero"),
-        yaxis2=dict(title=metric, overlaying="y", side="right", range=metric_range,
-                    showgrid=False, zeroline=False)))
+        yaxis2=dict(overlaying="y", side="right", range=metric_range, showgrid=False,
+                    zeroline=False, tickformat=".0%" if metric == "accuracy" else None)))
     return fig
 
 

@@ -112,7 +112,7 @@ def test_curves(metric, lo):
     y2 = fig.layout.yaxis2
     assert y2.overlaying == "y" and y2.side == "right"
     assert tuple(y2.range) == (lo, 1.02)
-    assert y2.title.text == metric
+    assert y2.tickformat == (".0%" if metric == "accuracy" else None)
     assert fig.data[2].line.dash == "solid" and fig.data[3].line.dash == "dot"
     json.loads(to_json(fig))
 

@@ -176,11 +176,11 @@ def share_section() -> None:
         query = "&".join(f"{k}={v}" for k, v in params.items())
         st.caption("This page's address holds every setting; copy it to share the experiment. "
                    "Settings that differ from the defaults:")
-        st.code("?" + query if query else "(all defaults)", language=None)
+        # st.text, not st.code: the code block's highlighter is a 1.5 MB download
+        st.text("?" + query if query else "(all defaults)")
         st.caption("The same experiment from the command line:")
         options = " ".join(f"--{k.replace('_', '-')} {shlex.quote(v)}" for k, v in params.items())
-        st.code(f"python -m playground train {options} --epochs 500".replace("  ", " "),
-                language="bash")
+        st.text(f"python -m playground train {options} --epochs 500".replace("  ", " "))
 
 
 def show_notes() -> None:

@@ -23,6 +23,12 @@ from benchmarks.common import ROOT, browser
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 
 
+def find_nginx() -> str | None:
+    """Debian installs nginx in /usr/sbin, which is not on every PATH."""
+    found = shutil.which("nginx") or "/usr/sbin/nginx"
+    return found if Path(found).exists() else None
+
+
 class Cluster:
     def __init__(self, replicas: int = 2, port: int | None = None,
                  env: dict[str, str] | None = None) -> None:
@@ -33,8 +39,8 @@ class Cluster:
         self.nginx: subprocess.Popen | None = None
 
     def start(self) -> Cluster:
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        if not Path(nginx).exists():
+        nginx = find_nginx()
+        if nginx is None:
             raise RuntimeError("nginx is not installed: apt-get install nginx")
         for replica in self.replicas:
             replica.start()

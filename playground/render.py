@@ -53,18 +53,6 @@ def diverging_rgb(values: np.ndarray, discretize: bool = False) -> np.ndarray:
     return DIVERGING[quantize(values, discretize)]
 
 
-def classes_rgb(probabilities: np.ndarray, discretize: bool = False) -> np.ndarray:
-    """(K, H, W) class probabilities -> the winning class's colour, faded by doubt."""
-    k = probabilities.shape[0]
-    winner = probabilities.argmax(axis=0)
-    confidence = (probabilities.max(axis=0) - 1.0 / k) / (1.0 - 1.0 / k)
-    if discretize:
-        confidence = np.ones_like(confidence)
-    mid = np.array(MIDDLE, dtype=np.float64)
-    rgb = mid + (CLASS_COLOURS[winner % len(CLASS_COLOURS)] - mid) * confidence[..., None]
-    return rgb.round().astype(np.uint8)
-
-
 def png_data_url(rgb: np.ndarray) -> str:
     """(H, W, 3) uint8 with row 0 at the bottom of the plane -> a PNG data URL."""
     buffer = io.BytesIO()

@@ -18,7 +18,6 @@ from playground.render import (
     NEGATIVE,
     POSITIVE,
     classes_png,
-    classes_rgb,
     diverging_png,
     diverging_rgb,
     hex_colour,
@@ -26,6 +25,20 @@ from playground.render import (
     png_data_url,
     quantize,
 )
+
+
+# the full-colour reference that the palette PNGs approximate (an oracle for them)
+def classes_rgb(probabilities: np.ndarray, discretize: bool = False) -> np.ndarray:
+    """(K, H, W) class probabilities -> the winning class's colour, faded by doubt."""
+    k = probabilities.shape[0]
+    winner = probabilities.argmax(axis=0)
+    confidence = (probabilities.max(axis=0) - 1.0 / k) / (1.0 - 1.0 / k)
+    if discretize:
+        confidence = np.ones_like(confidence)
+    mid = np.array(MIDDLE, dtype=np.float64)
+    rgb = mid + (CLASS_COLOURS[winner % len(CLASS_COLOURS)] - mid) * confidence[..., None]
+    return rgb.round().astype(np.uint8)
+
 
 
 def decode(url: str) -> np.ndarray:

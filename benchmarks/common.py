@@ -8,6 +8,7 @@ does it, so both import the module under the same name.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -153,8 +154,11 @@ def renice_browsers(server: browser.AppServer, niceness: int = 19) -> int:
         if proc.pid in tree_pids:
             continue
         try:
-            proc.nice(niceness)
+            # Linux keeps a niceness per thread: chromium's raster and compositor
+            # threads would keep theirs if only the process were reniced
+            for thread in proc.threads():
+                os.setpriority(os.PRIO_PROCESS, thread.id, niceness)
             count += 1
-        except psutil.Error:
+        except (psutil.Error, OSError):
             pass
     return count

@@ -97,7 +97,10 @@ def _apply(config, edit: dict) -> None:
         session.commit(edited)
 
 
+@st.fragment
 def top_bar() -> None:
+    """The transport and training controls: a click reruns only this bar (a full
+    page rerun would delay the live view's drawing right when pause is clicked)."""
     cols = st.columns([0.9, 0.65, 0.7, 0.95, 1, 1, 1, 0.9, 1.1, 1.1, 1.1, 0.9],
                       vertical_alignment="bottom")
     playing = st.session_state["playing"]
@@ -134,6 +137,10 @@ def top_bar() -> None:
     with cols[11]:
         st.selectbox("Speed", list(session.SPEEDS), key="speed", on_change=_set_speed,
                      help="epochs per second: slow it down to narrate")
+    show_notes()
+    if st.session_state.pop("rerun_page", False):
+        st.rerun(scope="app")
+    _sync_url()
 
 
 def data_column() -> None:
@@ -204,6 +211,11 @@ def main() -> None:
         controls.advanced_settings()
     share_section()
     show_notes()
+    st.session_state.pop("rerun_page", None)  # this run drew the whole page already
+    _sync_url()
+
+
+def _sync_url() -> None:
     params = session.config().to_params()
     if params != st.query_params.to_dict():
         st.query_params.from_dict(params)

@@ -95,3 +95,7 @@ def commit(new: Config) -> None:
         current.apply_config(new)
     if "restart" in effects:
         note("New data or a new network: training starts again at epoch 0.")
+    # a control in a fragment (the top bar) reruns only its fragment; a change that
+    # redraws the network, the data or the notes needs the whole page
+    if "restart" in effects or "display" in effects:
+        st.session_state["rerun_page"] = True

@@ -19,7 +19,7 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks import concurrency, raw, report, targets
+from benchmarks import concurrency, raw, report, scaling, targets
 from benchmarks import page as pg
 from benchmarks.common import ROOT, browser, log, median, tree_memory_mib
 
@@ -166,6 +166,7 @@ def main() -> int:
     figures: dict = {}
     page_errors: list[str] = []
     figures["raw"] = sections.run("raw trainer", raw.run)
+    figures["scaling"] = sections.run("server-side scaling", scaling.run)
     sections.run("page benchmarks", lambda: page_benchmarks(sections, figures, page_errors))
     figures["page_errors"] = page_errors
     meta.update(wall_s=time.monotonic() - start, durations_s=sections.durations,

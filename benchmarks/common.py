@@ -11,6 +11,7 @@ import math
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -144,21 +145,22 @@ def cpu_share(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, 
     return {kind: round(total / seconds, 2) for kind, total in used.items()}
 
 
-def renice_browsers(server: browser.AppServer, niceness: int = 19) -> int:
+@contextmanager
+def browsers_in_background(server: browser.AppServer, niceness: int = 19):
     """Lowest CPU priority for this run's browsers (this process's descendants that are
     not the server's). On one 2-core box the headless browsers would otherwise take the
-    cores the trainers need; visitors' browsers run on their own machines."""
+    cores the trainers need; visitors' browsers run on their own machines. Every thread
+    is reniced: Linux keeps a niceness per thread, and chromium's raster and compositor
+    threads would keep theirs. (With the kernel's autogroups on, CPU is first shared
+    between sessions, so this helps less than it would elsewhere; see scaling.py.)
+    """
     tree_pids = {p.pid for p in server.tree()}
-    count = 0
     for proc in psutil.Process().children(recursive=True):
         if proc.pid in tree_pids:
             continue
         try:
-            # Linux keeps a niceness per thread: chromium's raster and compositor
-            # threads would keep theirs if only the process were reniced
             for thread in proc.threads():
                 os.setpriority(os.PRIO_PROCESS, thread.id, niceness)
-            count += 1
         except (psutil.Error, OSError):
             pass
-    return count
+    yield

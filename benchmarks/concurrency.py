@@ -14,13 +14,14 @@ its memory and CPU are its own.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 
 from benchmarks import page as pg
 from benchmarks.common import (
+    browsers_in_background,
     cpu_seconds,
     cpu_share,
     log,
-    renice_browsers,
     trainer_processes,
     tree_memory_mib,
     wait_for_no_trainers,
@@ -49,49 +50,49 @@ def one_run(chromium, server, count: int, errors: list[str], pause_tries: int = 
             wait_for_no_trainers(server, timeout=CLEANUP_LIMIT_S + 15)
             leftover = len(trainer_processes(server))  # would inflate this run's memory
         pages = pg.open_pages(chromium, server.url + "/", count, errors)
-    if count > 1:
-        renice_browsers(server)
-    try:
-        def sample() -> dict:
-            return {"at": time.monotonic(), "cpu": cpu_seconds(server),
-                    "memory_mib": tree_memory_mib(server),
-                    "trainers": len(trainer_processes(server))}
+    background = browsers_in_background(server) if count > 1 else nullcontext()
+    with background:
+        try:
+            def sample() -> dict:
+                return {"at": time.monotonic(), "cpu": cpu_seconds(server),
+                        "memory_mib": tree_memory_mib(server),
+                        "trainers": len(trainer_processes(server))}
 
-        measured = pg.measure_playing(pages, sample)
-        start, end = measured["sample_start"], measured["sample_end"]
-        rates = measured["per_session"]
-        epochs = [r["epochs_per_s"] for r in rates]
-        redraws = [r["redraws_per_s"] for r in rates]
-        result = {"sessions": count, "per_session": rates, "leftover_at_start": leftover,
-                  "epochs_per_s_mean": sum(epochs) / count, "epochs_per_s_min": min(epochs),
-                  "redraws_per_s_mean": sum(redraws) / count, "redraws_per_s_min": min(redraws),
-                  "memory_mib": end["memory_mib"], "trainers": end["trainers"],
-                  "cores_used": cpu_share(start["cpu"], end["cpu"], end["at"] - start["at"])}
-        log(f"{count} session(s): epochs/s {[round(e) for e in epochs]}, "
-            f"redraws/s {[round(r, 1) for r in redraws]}, "
-            f"RSS {end['memory_mib']['rss']:.0f} MiB, trainers {end['trainers']}, "
-            f"cores used {result['cores_used']}")
-        if pause_tries:
-            latencies = []
-            stable_s = pg.stable_window(min(redraws))
-            budget_end = time.monotonic() + PAUSE_BUDGET_S
-            for _ in range(pause_tries):  # round robin; each page plays again at once
-                for page in pages:
-                    if time.monotonic() > budget_end:
-                        break
-                    latencies.append(pg.pause_try(page, first=True, stable_s=stable_s))
-                    try:
-                        pg.resume(page, play_s=0.3)
-                    except Exception as error:
-                        log(f"resume failed: {type(error).__name__}: {str(error)[:200]}")
-            result["pause"] = {**pg.summarize_latencies(latencies), "stable_s": stable_s}
-            log(f"{count} sessions: pause ms {result['pause']['all_ms']}")
-        if keep_first_page:
-            keep_first_page(pages[0], result)
-        if not time_cleanup:
-            pg.pause_all(pages)
-    finally:
-        pg.close_pages(pages)
+            measured = pg.measure_playing(pages, sample)
+            start, end = measured["sample_start"], measured["sample_end"]
+            rates = measured["per_session"]
+            epochs = [r["epochs_per_s"] for r in rates]
+            redraws = [r["redraws_per_s"] for r in rates]
+            result = {"sessions": count, "per_session": rates, "leftover_at_start": leftover,
+                      "epochs_per_s_mean": sum(epochs) / count, "epochs_per_s_min": min(epochs),
+                      "redraws_per_s_mean": sum(redraws) / count, "redraws_per_s_min": min(redraws),
+                      "memory_mib": end["memory_mib"], "trainers": end["trainers"],
+                      "cores_used": cpu_share(start["cpu"], end["cpu"], end["at"] - start["at"])}
+            log(f"{count} session(s): epochs/s {[round(e) for e in epochs]}, "
+                f"redraws/s {[round(r, 1) for r in redraws]}, "
+                f"RSS {end['memory_mib']['rss']:.0f} MiB, trainers {end['trainers']}, "
+                f"cores used {result['cores_used']}")
+            if pause_tries:
+                latencies = []
+                stable_s = pg.stable_window(min(redraws))
+                budget_end = time.monotonic() + PAUSE_BUDGET_S
+                for _ in range(pause_tries):  # round robin; each page plays again at once
+                    for page in pages:
+                        if time.monotonic() > budget_end:
+                            break
+                        latencies.append(pg.pause_try(page, first=True, stable_s=stable_s))
+                        try:
+                            pg.resume(page, play_s=0.3)
+                        except Exception as error:
+                            log(f"resume failed: {type(error).__name__}: {str(error)[:200]}")
+                result["pause"] = {**pg.summarize_latencies(latencies), "stable_s": stable_s}
+                log(f"{count} sessions: pause ms {result['pause']['all_ms']}")
+            if keep_first_page:
+                keep_first_page(pages[0], result)
+            if not time_cleanup:
+                pg.pause_all(pages)
+        finally:
+            pg.close_pages(pages)
     if time_cleanup:
         seconds, samples = wait_for_no_trainers(server, timeout=CLEANUP_LIMIT_S + 15)
         result["cleanup_s"], result["cleanup_samples"] = seconds, samples

@@ -47,11 +47,22 @@ def rows(f: dict) -> list[Row]:
     out.append(info("Time to first live frame, playground (median)",
                     dig(f, "tti", "playground", "first_frame_s_median"), "s"))
 
-    runs = dig(f, "concurrency", "runs", default={})
+    scale = dig(f, "scaling", "runs", default={})
     for count, bound in ((2, 0.8), (4, 0.4), (8, None)):
-        rel = dig(runs, count, "relative_epochs")
-        name = f"{count} sessions: epochs/s per session ÷ single"
+        rel = dig(scale, count, "relative")
+        name = f"Server-side, {count} sessions: epochs/s per session ÷ single"
         out.append(at_least(name, rel, "", bound) if bound else info(name, rel, ""))
+        out.append(info(f"Server-side, {count} sessions: epochs/s per session (mean)",
+                        dig(scale, count, "mean"), "epochs/s"))
+    pauses = dig(scale, 8, "pause_ms", default=[])
+    out.append(below("Server-side, 8 sessions: pause until the trainer stopped, max",
+                     max(pauses) if pauses else None, "ms", 500))
+
+    runs = dig(f, "concurrency", "runs", default={})
+    for count in (2, 4, 8):
+        rel = dig(runs, count, "relative_epochs")
+        out.append(info(f"{count} browser sessions on the same 2 cores: epochs/s ÷ single",
+                        rel, ""))
         out.append(info(f"{count} sessions: epochs/s per session (mean)",
                         dig(runs, count, "epochs_per_s_mean"), "epochs/s"))
         out.append(info(f"{count} sessions: redraws/s per session ÷ single",
@@ -59,7 +70,8 @@ def rows(f: dict) -> list[Row]:
     for kind in ("trainers", "browser"):
         out.append(info(f"8 sessions: CPU cores used by {kind}",
                         dig(runs, 8, "cores_used", kind), "cores"))
-    out.append(below("8 sessions: pause latency p95", dig(runs, 8, "pause", "p95_ms"), "ms", 500))
+    out.append(info("8 browser sessions on the same 2 cores: pause latency p95",
+                    dig(runs, 8, "pause", "p95_ms"), "ms"))
     out.append(info("Server memory (RSS, tree), idle",
                     dig(f, "concurrency", "summary", "idle_memory_mib", "rss"), "MiB"))
     for count in (1, 8):

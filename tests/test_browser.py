@@ -29,7 +29,7 @@ from browser import (
 
 pytestmark = pytest.mark.browser
 ASSETS = ROOT / "assets"
-SPIRAL = "/?dataset=spiral&hidden=8,8,8&optimizer=adam&learning_rate=0.01&noise=10"
+SPIRAL = "/?dataset=spiral&hidden=8,8,8&optimizer=adam&learning_rate=0.003&noise=10"
 
 
 def _require_browser() -> None:
@@ -172,18 +172,24 @@ def test_picker_changes_the_url(visit):
 def test_spiral_learns_and_screenshot(visit):
     v = visit(SPIRAL)
     page = v.page
-    button(page, "play").click()
-    deadline = time.monotonic() + 40
     accuracy = 0.0
-    while time.monotonic() < deadline:
+    # Adam on the spiral has brief spikes: pause on a solved spiral, and if a spike
+    # landed right at the pause, play a little more and pause again
+    for _ in range(3):
+        button(page, "play").click()
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            if (number(page, ".pg-test-metric") or 0.0) / 100 >= 0.95:
+                break
+            time.sleep(0.25)
+        wait_label(page, "Pause")
+        button(page, "play").click()
+        wait_label(page, "Play")
+        time.sleep(1.0)  # let the last frame and the slow plots (histograms) draw
         accuracy = (number(page, ".pg-test-metric") or 0.0) / 100
         if accuracy >= 0.9:
             break
-        time.sleep(0.25)
-    wait_label(page, "Pause")
-    button(page, "play").click()
-    wait_label(page, "Play")
-    time.sleep(1.0)  # let the last frame and the slow plots (histograms) draw
+    assert accuracy >= 0.9
     screenshot(page, "screenshot-spiral.png")
     print(f"spiral test accuracy {accuracy:.3f} at epoch {shown_epoch(page)}")
     v.assert_clean()

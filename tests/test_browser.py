@@ -49,7 +49,7 @@ def _require_browser() -> None:
 @pytest.fixture(scope="module")
 def server():
     _require_browser()
-    # Each page holds a trainer until ~10 s after it closes; the default cap (4) could
+    # Each page holds a trainer until ~20 s after it closes; the default cap (4) could
     # refuse a page when tests open them faster than that.
     with running_app(env={"PLAYGROUND_MAX_TRAINERS": "8"}) as app:
         yield app

@@ -16,11 +16,7 @@ import time
 from collections.abc import Sequence
 
 from playground.config import Config, ConfigError, parse_field
-
-
-def _number(value: float) -> str:
-    # exact for ints: ``:g`` would show the largest seed as 2.14748e+09
-    return str(value) if isinstance(value, int) else format(value, "g")
+from playground.config_text import plain_number
 
 
 def _config_option(parser: argparse.ArgumentParser, f: dataclasses.Field) -> None:
@@ -32,7 +28,7 @@ def _config_option(parser: argparse.ArgumentParser, f: dataclasses.Field) -> Non
         extra = f" [{', '.join(meta['choices'])}]"
     elif meta["lo"] is not None and not callable(meta["lo"]):
         hi = meta["hi"]
-        extra = f" [{_number(meta['lo'])}..{'limit' if callable(hi) else _number(hi)}]"
+        extra = f" [{plain_number(meta['lo'])}..{'limit' if callable(hi) else plain_number(hi)}]"
 
     def parse(text: str, name: str = f.name) -> object:
         try:

@@ -15,12 +15,12 @@ Defaults are the TensorFlow Playground's.
 from __future__ import annotations
 
 import dataclasses
-import math
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from playground.activations import ACTIVATIONS
+from playground.config_text import format_value, parse_value, plain_number, shorten
 from playground.datasets import DATASETS
 from playground.features import FEATURES
 from playground.limits import LIMITS, Limits
@@ -178,7 +178,7 @@ class Config:
         for f in dataclasses.fields(self):
             baseline = layered if f.name in ("activation", "dropout") else default
             if getattr(self, f.name) != getattr(baseline, f.name):
-                params[f.name] = _format(getattr(self, f.name))
+                params[f.name] = format_value(getattr(self, f.name))
         return params
 
     @classmethod
@@ -194,7 +194,7 @@ class Config:
         for key, raw in params.items():
             raw = raw[-1] if isinstance(raw, list) and raw else raw
             if key not in known:
-                warnings.append(f"Ignored unknown setting '{_short(key)}'.")
+                warnings.append(f"Ignored unknown setting '{shorten(key)}'.")
                 continue
             try:
                 value = parse_field(key, str(raw))
@@ -203,7 +203,7 @@ class Config:
             else:
                 why = field_problem(key, value, limits)
             if why:
-                warnings.append(f"Ignored {key}={_short(str(raw))}: {why}.")
+                warnings.append(f"Ignored {key}={shorten(str(raw))}: {why}.")
             else:
                 values[key] = value
         config = cls.from_values(values)
@@ -233,10 +233,6 @@ def _is_tuple(f: dataclasses.Field) -> bool:
     return f.default_factory is not dataclasses.MISSING
 
 
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 def _field_type(name: str) -> tuple[type, bool]:
     """(element type, is_tuple) of a Config field."""
     hint = typing.get_type_hints(Config)[name]
@@ -245,45 +241,9 @@ def _field_type(name: str) -> tuple[type, bool]:
     return hint, False
 
 
-def _format(value: object) -> str:
-    if isinstance(value, tuple):
-        return ",".join(_format(v) for v in value)
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-def _parse_scalar(kind: type, text: str) -> object:
-    text = text.strip()
-    if kind is bool:
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(text)
-    if kind is int:
-        return int(text)
-    if kind is float:
-        value = float(text)
-        if not math.isfinite(value):
-            raise ValueError(text)
-        return value
-    return text
-
-
 def parse_field(name: str, text: str) -> object:
     """A field's value from its URL or command-line text; ValueError if malformed."""
-    kind, is_tuple = _field_type(name)
-    if len(text) > 1000:
-        raise ValueError("too long")
-    if not is_tuple:
-        return _parse_scalar(kind, text)
-    parts = [p for p in text.split(",") if p.strip()]
-    return tuple(_parse_scalar(kind, p) for p in parts)
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+    return parse_value(*_field_type(name), text)
 
 
 def _bound(bound: Bound, limits: Limits) -> float | None:
@@ -305,7 +265,7 @@ def field_problem(name: str, value: object, limits: Limits = LIMITS) -> str | No
         if meta["choices"] and item not in meta["choices"]:
             return f"choose one of {', '.join(meta['choices'])}"
         if lo is not None and not item >= lo:
-            return f"must be at least {_number(lo)}"
+            return f"must be at least {plain_number(lo)}"
         if hi is not None and not item <= hi:
-            return f"must be at most {_number(hi)}"
+            return f"must be at most {plain_number(hi)}"
     return None

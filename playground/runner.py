@@ -137,11 +137,12 @@ class Runner:
             self.conn.send_bytes(b'["close", []]')
         except OSError:
             pass
-        if self.use_process:
+        # wait for the loop to finish its epoch: a trainer thread still inside torch
+        # when the interpreter exits aborts the whole process
+        self.worker.join(timeout=2.0)
+        if self.use_process and self.worker.is_alive():
+            self.worker.kill()
             self.worker.join(timeout=2.0)
-            if self.worker.is_alive():
-                self.worker.kill()
-                self.worker.join(timeout=2.0)
         self._notify()
         _unregister(self)
 

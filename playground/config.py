@@ -18,6 +18,7 @@ import dataclasses
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 
 from playground.activations import ACTIVATIONS
 from playground.config_text import format_value, parse_value, plain_number, shorten
@@ -233,8 +234,9 @@ def _is_tuple(f: dataclasses.Field) -> bool:
     return f.default_factory is not dataclasses.MISSING
 
 
+@cache
 def _field_type(name: str) -> tuple[type, bool]:
-    """(element type, is_tuple) of a Config field."""
+    """(element type, is_tuple) of a Config field (cached: the hints never change)."""
     hint = typing.get_type_hints(Config)[name]
     if typing.get_origin(hint) is tuple:
         return typing.get_args(hint)[0], True

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from playwright.sync_api import sync_playwright
 
 from benchmarks.cluster import running_cluster
-from benchmarks.common import ROOT, browser, log, trainer_processes, tree_memory_mib
+from benchmarks.common import browser, log, trainer_processes, tree_memory_mib
+from benchmarks.report import RESULTS
 
 SESSIONS = 12
 PLAY_S = 60.0
@@ -29,7 +30,6 @@ GONE_WITHIN_S = 40.0
 # what the visitors change: a data set (thumbnail click) and a menu each
 DATASETS = ["xor", "spiral", "gauss", "moons", "spiral3", "blobs3"]
 LEARNING_RATES = ["0.1", "0.01", "0.3"]
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def open_session(chromium, url: str, index: int, errors: list[str]):

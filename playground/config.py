@@ -174,7 +174,8 @@ class Config:
         Per-layer lists are compared with the defaults for this many layers, so a
         third tanh layer does not put ``activation=tanh,tanh,tanh`` in the URL.
         """
-        default, layered = Config(), Config().with_hidden(self.hidden)
+        default = Config()
+        layered = default.with_hidden(self.hidden)
         params = {}
         for f in dataclasses.fields(self):
             baseline = layered if f.name in ("activation", "dropout") else default

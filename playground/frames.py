@@ -16,6 +16,8 @@ from playground.render import classes_png, diverging_png
 from playground.training import Trainer
 
 HISTOGRAM_BINS = 24
+PICTURE_KEYS = ("sizes", "weights", "biases", "hist_weights", "hist_grads", "confusion",
+                "boundary", "neurons")  # a frame's picture; the runner keeps the latest
 SLOW_PARTS_EVERY = 4  # histograms and confusion ride on every 4th frame (drawn ~3x/s)
 THUMBNAIL_STEP = 2  # neuron thumbnails use every 2nd grid point: 50x50 is plenty
 
@@ -64,7 +66,8 @@ class FrameBuilder:
     def __init__(self) -> None:
         self.generation = 0  # bumps when training restarts, so the page clears its charts
         self.sent_rows = 0
-        self.sent_data: object = None
+        self.sent_dataset: object = None  # compared by identity: new data is a new object
+        self.sent_features: tuple[str, ...] = ()
         self.pictures = 0
 
     def restart(self) -> None:
@@ -92,11 +95,9 @@ class FrameBuilder:
                 "grad_norms": [_round(g, 8) for g in h.grad_norms[start:]],
             },
         }
-        # the dataset object itself (not its id, which Python may reuse) tells new data
-        data_key = (trainer.dataset, trainer.config.features)
-        if self.sent_data is None or data_key[0] is not self.sent_data[0] \
-                or data_key[1] != self.sent_data[1]:
-            self.sent_data = data_key
+        if (trainer.dataset is not self.sent_dataset
+                or trainer.config.features != self.sent_features):
+            self.sent_dataset, self.sent_features = trainer.dataset, trainer.config.features
             frame["points"] = data_points(trainer)
         if picture:
             frame.update(self.picture(trainer, every_part=not playing))

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from playground.inference import EXTENT
-from playground.render import CLASS_COLOURS, NEGATIVE, POSITIVE, hex_colour
+from playground.render import CLASS_COLOURS, MIDDLE, NEGATIVE, POSITIVE, hex_colour
 
 FONT = dict(family="Helvetica, Arial, sans-serif", size=11)
 BLANK_PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42m"
@@ -42,10 +42,13 @@ def boundary_figure(points: dict | None, show_test: bool = False) -> go.Figure:
     for split, outline in (("train", "white"), ("test", "black")):
         rows = np.asarray(points[split] if points else np.zeros((0, 3)), dtype=float)
         rows = rows.reshape(-1, 3)
-        marker = dict(size=6, line=dict(width=1, color=outline))
+        # the scale colours regression values (the live view restyles them in as
+        # numbers); class colours are given as strings, which Plotly uses as they are
+        marker = dict(size=6, line=dict(width=1, color=outline), cmin=-1, cmax=1,
+                      colorscale=[[0, hex_colour(NEGATIVE)], [0.5, hex_colour(MIDDLE)],
+                                  [1, hex_colour(POSITIVE)]])
         if points and points["task"] == "regression":
-            marker.update(color=rows[:, 2], cmin=-1, cmax=1, colorscale=[
-                [0, hex_colour(NEGATIVE)], [0.5, "#e8eaeb"], [1, hex_colour(POSITIVE)]])
+            marker.update(color=rows[:, 2])
         else:
             k = points["n_classes"] if points else 2
             marker.update(color=[class_colour(int(y), k) for y in rows[:, 2]])
@@ -98,12 +101,11 @@ def histograms_figure(n_layers: int, kind: str) -> go.Figure:
 def norms_figure(n_layers: int) -> go.Figure:
     """Each layer's weight norm (solid) and gradient norm (dotted) over epochs, log scale."""
     fig = go.Figure()
-    palette = LAYER_COLOURS
     for kind, dash in (("weights", "solid"), ("gradient", "dot")):
         for layer in range(n_layers):
             fig.add_trace(go.Scatter(x=[], y=[], mode="lines", name=f"{kind} {layer + 1}",
                                      line=dict(dash=dash, width=1.3,
-                                               color=palette[layer % len(palette)])))
+                                               color=LAYER_COLOURS[layer % len(LAYER_COLOURS)])))
     fig.update_layout(**_base_layout(height=200, yaxis=dict(type="log"),
                                      title=dict(text="norms over epochs", x=0.02, y=0.97),
                                      legend=dict(font=dict(size=9))))

@@ -53,12 +53,15 @@ def diverging_rgb(values: np.ndarray, discretize: bool = False) -> np.ndarray:
     return DIVERGING[quantize(values, discretize)]
 
 
+def _data_url(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)  # speed over a few bytes
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def png_data_url(rgb: np.ndarray) -> str:
     """(H, W, 3) uint8 with row 0 at the bottom of the plane -> a PNG data URL."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb[::-1])).save(buffer, format="PNG",
-                                                          compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return _data_url(Image.fromarray(np.ascontiguousarray(rgb[::-1])))
 
 
 # -- palette PNGs: one byte per pixel, ~10x faster to encode than RGB --------------------
@@ -80,9 +83,7 @@ def palette_png(indices: np.ndarray, palette: list[int]) -> str:
     """(H, W) palette indices, row 0 at the bottom of the plane -> a PNG data URL."""
     image = Image.fromarray(np.ascontiguousarray(indices[::-1]), mode="P")
     image.putpalette(palette)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return _data_url(image)
 
 
 def diverging_png(values: np.ndarray, discretize: bool = False) -> str:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 
 from playground.config import Config
+from playground.frames import PICTURE_KEYS
 from playground.limits import LIMITS
 from playground.session_loop import serve
 
@@ -188,10 +189,8 @@ class Runner:
             if "points" in frame:
                 self.points = frame.pop("points")
                 self.points_version += 1
-            picture_keys = ("sizes", "weights", "biases", "hist_weights", "hist_grads",
-                            "confusion", "boundary", "neurons")
             if "boundary" in frame:  # parts missing from this frame keep their last value
-                fresh = {key: frame.pop(key) for key in picture_keys if key in frame}
+                fresh = {key: frame.pop(key) for key in PICTURE_KEYS if key in frame}
                 self.picture = {**(self.picture or {}), **fresh}
             self.summary = frame
             self.version += 1

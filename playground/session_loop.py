@@ -36,13 +36,11 @@ class SessionLoop:
         self.trainer = Trainer(config, max_epochs=LIMITS.max_epochs_per_run)
         if resume:
             self.trainer.restore(resume)
-        self.frames_sent = 0
         self.frames = FrameBuilder()
         self.playing = False
         self.speed = 0.0  # epochs per second; 0 means as fast as possible
         self.credit = 0.0  # epochs owed to a slow speed setting
         self.dirty = True  # something changed that the page has not seen
-        self.picture_due = True
         self.running = True
         self.handlers: dict[str, Callable[..., None]] = {
             "play": self.play, "pause": self.pause, "step": self.step, "reset": self.reset,
@@ -126,9 +124,8 @@ class SessionLoop:
 
     def send_frame(self) -> None:
         frame = self.frames.build(self.trainer, self.playing)
-        if self.frames_sent % STATE_EVERY == 0:
+        if self.frames.pictures % STATE_EVERY == 1:  # the first frame, then every 20th
             frame["state"] = self.trainer.state()
-        self.frames_sent += 1
         self.conn.send_bytes(json.dumps(frame, separators=(",", ":")).encode())
         self.dirty = False
 

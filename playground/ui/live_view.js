@@ -114,6 +114,7 @@ class LiveView {
       Plotly.newPlot(div, fig.data, fig.layout, config);
     }
     this.placeBoundaryImage();
+    this.slowKey = null;
     this.clearHistory();
     if (this.points) this.drawPoints(this.points);
     this.network.build(data.network);
@@ -188,7 +189,12 @@ class LiveView {
       const pic = this.picture;
       if (pic.boundary) this.q(".pg-boundary-img").src = pic.boundary;
       this.network.draw(pic);
-      for (const job of this.jobs) if (job.fromPicture) job.dirty = true;
+      // the server sends these a few times a second; between, the picture repeats them
+      const slowKey = JSON.stringify([pic.hist_weights, pic.hist_grads, pic.confusion]);
+      if (slowKey !== this.slowKey) {
+        this.slowKey = slowKey;
+        for (const job of this.jobs) if (job.fromPicture) job.dirty = true;
+      }
     }
     const t1 = performance.now();
     const n = this.jobs.length;
@@ -309,8 +315,9 @@ class LiveView {
     const split = (rows) => ({ x: rows.map((r) => r[0]), y: rows.map((r) => r[1]) });
     const train = split(points.train), test = split(points.test);
     const colour = this.data.class_colours;
-    const colours = (rows) => (points.task === "regression"
-      ? rows.map((r) => divergingColour(r[2])) : rows.map((r) => colour[r[2] % colour.length]));
+    // regression values go in as numbers: the figure's colour scale (plots.py) paints them
+    const colours = (rows) => (points.task === "regression" ? rows.map((r) => r[2])
+      : rows.map((r) => colour[r[2] % colour.length]));
     Plotly.restyle(this.plots.boundary, { x: [train.x, test.x], y: [train.y, test.y],
       "marker.color": [colours(points.train), colours(points.test)] }, [0, 1]);
     this.setTestVisible(this.data.show_test);

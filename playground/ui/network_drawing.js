@@ -3,15 +3,8 @@
 // (Loaded before live_view.js in the same component module.)
 
 const POSITIVE = "#0877bd";
+const INPUT_X = 44; // room left of the input nodes for their labels
 const NEGATIVE = "#f59322";
-
-// the server's colour scale (render.py): orange at -1, light grey at 0, blue at 1
-function divergingColour(v) {
-  const t = Math.max(-1, Math.min(1, v));
-  const mid = [232, 234, 235], end = t < 0 ? [245, 147, 34] : [8, 119, 189];
-  const c = mid.map((m, i) => Math.round(m + (end[i] - m) * Math.abs(t)));
-  return `rgb(${c[0]},${c[1]},${c[2]})`;
-}
 
 function el(tag, attrs = {}, parent = null, ns = null) {
   const node = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
@@ -43,7 +36,7 @@ class NetworkDrawing {
       `${net.hidden.length} hidden layer${net.hidden.length === 1 ? "" : "s"}`;
     const width = box.clientWidth || 560;
     const layers = net.hidden.length;
-    const colW = (width - 44) / (layers + 2.2);
+    const colW = (width - INPUT_X) / (layers + 2.2);
     const inputs = net.wide_input ? [{ name: "pixels", label: net.wide_input, on: true }]
       : net.features;
     const maxRows = Math.max(inputs.length, ...net.hidden, net.n_outputs);
@@ -56,7 +49,7 @@ class NetworkDrawing {
     controls.style.height = "48px";
     net.hidden.forEach((n, l) => {
       const c = el("div", { class: "pg-layer-ctl" }, controls);
-      c.style.left = `${44 + colW * (l + 1.1) - 18}px`;
+      c.style.left = `${INPUT_X + colW * (l + 1.1) - 18}px`;
       const plus = el("button", { class: "pg-btn pg-small", title: "add a neuron" }, c);
       plus.textContent = "+";
       plus.onclick = () => this.trigger("edit", { op: "neurons", layer: l, delta: 1 });
@@ -79,9 +72,9 @@ class NetworkDrawing {
     const column = (count, x) => Array.from({ length: count }, (_, i) =>
       ({ x, y: 20 + (maxRows - count) * rowH / 2 + i * rowH }));
     // positions: inputs, hidden layers, outputs
-    const pos = [column(inputs.length, 44)];
-    net.hidden.forEach((n, l) => pos.push(column(n, 44 + colW * (l + 1.1))));
-    pos.push(column(net.n_outputs, 44 + colW * (layers + 1.1)));
+    const pos = [column(inputs.length, INPUT_X)];
+    net.hidden.forEach((n, l) => pos.push(column(n, INPUT_X + colW * (l + 1.1))));
+    pos.push(column(net.n_outputs, INPUT_X + colW * (layers + 1.1)));
     this.neuronImages = [];
     this.links = [];
     this.nodeTitles = [];

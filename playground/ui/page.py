@@ -201,6 +201,8 @@ def main() -> None:
     st.html(COMPACT_CSS)
     if "config" not in st.session_state:
         session.start(st.query_params.to_dict())
+    # this run draws the whole page: the top bar need not ask for another one
+    st.session_state.pop("rerun_page", None)
     top_bar()
     data_col, live_col = st.columns([1, 5.2], gap="small")
     with data_col:
@@ -211,7 +213,6 @@ def main() -> None:
         controls.advanced_settings()
     share_section()
     show_notes()
-    st.session_state.pop("rerun_page", None)  # this run drew the whole page already
     _sync_url()
 
 

@@ -5,18 +5,23 @@ from contextlib import asynccontextmanager
 
 import streamlit as st
 
-from playground.live import ROUTES
-from playground.runner import close_all, warm_up
+# the live stream checks Origin exactly as Streamlit's own stream does
+from streamlit.web.server.starlette.starlette_websocket import _is_origin_allowed
+
+from playground.server.live import routes
+from playground.server.pool import close_pool, get_pool
+from playground.server.runner import close_all
 
 
 @asynccontextmanager
 async def lifespan(_app):
-    warm_up()  # the trainers' forkserver imports torch now, not on the first visit
+    get_pool()  # the workers import torch now, not on the first visit
     # Everything imported so far lives as long as the server: keep Python's full
     # collections from walking it (each walk held the GIL for ~200 ms with torch).
     gc.freeze()
     yield
-    close_all()  # no trainer process outlives the server
+    close_all()
+    close_pool()  # no worker outlives the server
 
 
-app = st.App("playground/ui/page.py", routes=ROUTES, lifespan=lifespan)
+app = st.App("playground/ui/page.py", routes=routes(_is_origin_allowed), lifespan=lifespan)

@@ -18,8 +18,8 @@ import time
 import torch
 
 from benchmarks.common import log, median
-from playground.config import Config
-from playground.training import Trainer
+from playground.engine.config import Config
+from playground.engine.training import Trainer
 
 WARMUP_S = 0.5
 WINDOWS = 3
@@ -67,7 +67,7 @@ def frame_build_ms(trainer: Trainer, repeats: int = 20) -> float | None:
     """Milliseconds the trainer process spends building one full frame (pictures and
     all); at 40 frames a second this time is taken from training."""
     try:
-        from playground.frames import FrameBuilder
+        from playground.server.frames import FrameBuilder
 
         builder = FrameBuilder()
         builder.build(trainer, True)  # the first frame also carries the data points

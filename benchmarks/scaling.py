@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 
 from benchmarks.common import log
-from playground.config import Config
-from playground.limits import Limits
-from playground.runner import start_runner
+from playground.engine.config import Config
+from playground.engine.limits import Limits
+from playground.server.runner import start_runner
 
 COUNTS = (1, 2, 4, 8)
 WARMUP_S, WINDOW_S = 2.0, 6.0

@@ -15,8 +15,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from playground.config import Config, ConfigError, parse_field
-from playground.config_text import plain_number
+from playground.engine.config import Config, ConfigError, parse_field
+from playground.engine.config_text import plain_number
 
 
 def _config_option(parser: argparse.ArgumentParser, f: dataclasses.Field) -> None:
@@ -75,7 +75,7 @@ def _progress(epoch: int, total: int, loss: float | None, out=None) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from playground.training import Trainer  # torch loads only when training
+    from playground.engine.training import Trainer  # torch loads only when training
 
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
               if hasattr(args, f.name)}

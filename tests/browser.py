@@ -147,15 +147,16 @@ def button(page, key: str):
     return page.locator(f".st-key-{key} button:visible").first
 
 
+def transport(page, name: str):
+    """A transport button of the live view: play, step, restart (same start) or reset."""
+    return page.locator(f'[data-testid="pg-{name}"]')
+
+
 def open_playground(page, url: str, timeout_ms: int = LOAD_TIMEOUT_MS) -> None:
-    """Load the page and wait until the live view shows and the play button works."""
+    """Load the page and wait until the live view shows its first frame."""
     page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
     page.locator('[data-testid="pg-epoch"]').wait_for(state="visible", timeout=timeout_ms)
-    play = button(page, "play")
-    play.wait_for(state="visible", timeout=timeout_ms)
-    deadline = time.monotonic() + timeout_ms / 1000
-    while not play.is_enabled() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    page.wait_for_function("() => (window.__pgStats || {}).messages > 0", timeout=timeout_ms)
 
 
 def stats(page) -> dict:
@@ -169,11 +170,11 @@ def shown_epoch(page) -> int:
 
 
 def play_label(page) -> str:
-    return button(page, "play").inner_text()
+    return transport(page, "play").inner_text()
 
 
 def wait_label(page, word: str, timeout: float = 10.0) -> None:
-    """Wait for the play/pause button's label (it changes after Streamlit's rerun)."""
+    """Wait for the play/pause button's label (it follows the session's frames)."""
     deadline = time.monotonic() + timeout
     while word not in play_label(page):
         if time.monotonic() > deadline:

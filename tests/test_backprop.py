@@ -7,11 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from playground import backprop
-from playground.activations import ACTIVATIONS
-from playground.losses import HEADS, OBJECTIVES
-from playground.model import build_model
-from playground.optimizers import SCHEDULES
+from playground.engine import backprop
+from playground.engine.activations import ACTIVATIONS
+from playground.engine.losses import HEADS, OBJECTIVES
+from playground.engine.model import MLP, ParamLayout, init_params
+from playground.engine.optimizers import SCHEDULES
+
+
+def build_model(n_in, n_out, hidden, activations, dropout, init, seed) -> MLP:
+    layout = ParamLayout((n_in, *hidden, n_out))
+    return MLP.from_flat(layout, activations, dropout, init_params(layout, init, seed))
 
 
 def test_forward_matches_numpy_hand_computation():
@@ -24,7 +29,7 @@ def test_forward_matches_numpy_hand_computation():
     h = np.tanh(h @ w[1].T + b[1])
     expected = h @ w[2].T + b[2]
     with torch.no_grad():
-        fp = backprop.forward(model, torch.from_numpy(x))
+        fp = backprop.forward(model.net(), torch.from_numpy(x))
     np.testing.assert_allclose(fp.output.numpy(), expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(model(torch.from_numpy(x)).detach().numpy(), expected,
                                rtol=1e-5, atol=1e-6)
@@ -72,8 +77,10 @@ def test_backward_matches_autograd(activation, with_dropout):
     y = torch.randint(0, 3, (6,), generator=gen)
     obj = OBJECTIVES[("cross_entropy", "multiclass")]
     with torch.no_grad():
-        fp = backprop.forward(model, x, torch.Generator().manual_seed(5) if with_dropout else None)
-        grads = backprop.backward(model, fp, obj.grad(fp.output, y))
+        gen = torch.Generator().manual_seed(5)
+        masks = [backprop.dropout_mask((6, n), rate, gen).double() for n in (5, 4)]
+        fp = backprop.forward(model.net(), x, masks if with_dropout else None)
+        grads = backprop.backward(model.net(), fp, obj.grad(fp.output, y))
     # autograd through the same computation, with the same dropout masks
     h = x
     for i, name in enumerate(model.activation_names):
@@ -92,8 +99,8 @@ def test_backward_matches_finite_differences():
     y = torch.tensor([[1.0], [0.0]], dtype=torch.float64)
     obj = OBJECTIVES[("mse", "binary")]
     with torch.no_grad():
-        fp = backprop.forward(model, x)
-        grads = backprop.backward(model, fp, obj.grad(fp.output, y))
+        fp = backprop.forward(model.net(), x)
+        grads = backprop.backward(model.net(), fp, obj.grad(fp.output, y))
     eps = 1e-6
     for layer, (g_w, _) in zip(model.layers, grads):
         w = layer.weight.data
@@ -135,8 +142,49 @@ def test_schedules_match_torch_schedulers(name, make):
 
 def test_heads_metrics():
     z = torch.tensor([[2.0], [-1.0], [0.5]])
-    assert HEADS["binary"].metric(z, torch.tensor([[1.0], [0.0], [0.0]])) == pytest.approx(2 / 3)
+    binary = HEADS["binary"].metric(z, torch.tensor([[1.0], [0.0], [0.0]]))
+    assert binary.item() == pytest.approx(2 / 3)
     y = torch.tensor([[1.0], [2.0], [3.0]])
-    assert HEADS["regression"].metric(y, y) == 1.0
-    assert HEADS["regression"].metric(torch.full((3, 1), 2.0), y) == pytest.approx(0.0)
-    assert math.isclose(HEADS["multiclass"].metric(torch.eye(3), torch.tensor([0, 1, 0])), 2 / 3)
+    assert HEADS["regression"].metric(y, y).item() == 1.0
+    assert HEADS["regression"].metric(torch.full((3, 1), 2.0), y).item() == pytest.approx(0.0)
+    multi = HEADS["multiclass"].metric(torch.eye(3), torch.tensor([0, 1, 0]))
+    assert math.isclose(multi.item(), 2 / 3)
+
+
+@pytest.mark.parametrize(("loss", "head"), sorted(OBJECTIVES))
+def test_losses_and_metrics_of_a_stack_are_per_network(loss, head):
+    """[S, n, k] inputs give one value per network, each equal to that network alone."""
+    gen = torch.Generator().manual_seed(3)
+    k = 3 if head == "multiclass" else 1
+    z = torch.randn(4, 7, k, generator=gen, dtype=torch.float64)
+    y = torch.stack([_targets(head, 7, 3, gen) for _ in range(4)])
+    obj = OBJECTIVES[(loss, head)]
+    stacked, grads = obj.value(z, y), obj.grad(z, y)
+    metric = HEADS[head].metric(z, y)
+    assert stacked.shape == metric.shape == (4,)
+    for s in range(4):
+        assert stacked[s].item() == pytest.approx(obj.value(z[s], y[s]).item(), rel=1e-12)
+        torch.testing.assert_close(grads[s], obj.grad(z[s], y[s]))
+        assert metric[s].item() == pytest.approx(HEADS[head].metric(z[s], y[s]).item())
+
+
+def test_a_stacked_forward_and_backward_equal_each_network_alone():
+    models = [build_model(2, 3, (4, 3), ("relu", "tanh"), (0.0, 0.0), "he", seed=s).double()
+              for s in range(3)]
+    stack = backprop.Net([torch.stack(ws) for ws in zip(*(m.net().weights for m in models))],
+                         [torch.stack(bs) for bs in zip(*(m.net().biases for m in models))],
+                         ("relu", "tanh"))
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, 2, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (3, 5), generator=gen)
+    obj = OBJECTIVES[("cross_entropy", "multiclass")]
+    with torch.no_grad():
+        fp = backprop.forward(stack, x)
+        grads = backprop.backward(stack, fp, obj.grad(fp.output, y))
+        for s, model in enumerate(models):
+            alone = backprop.forward(model.net(), x[s])
+            torch.testing.assert_close(fp.output[s], alone.output)
+            for (g_w, g_b), (a_w, a_b) in zip(grads, backprop.backward(
+                    model.net(), alone, obj.grad(alone.output, y[s]))):
+                torch.testing.assert_close(g_w[s], a_w)
+                torch.testing.assert_close(g_b[s], a_b)

@@ -1,6 +1,7 @@
-"""Two replicas behind nginx: sticky by cookie, WebSockets proxied, trainers where
-their session lives. (The 12-session version is ``make loadtest``.)"""
+"""Two replicas behind nginx: sticky by cookie, WebSockets proxied, each session
+training on the replica that holds it. (The class-sized version is ``make loadtest``.)"""
 
+import json
 import os
 import sys
 import time
@@ -12,7 +13,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.cluster import find_nginx, running_cluster  # noqa: E402
-from benchmarks.common import trainer_processes  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -23,14 +23,26 @@ if not (browser.find_chromium() and find_nginx()):
 
 
 def replica_of(cluster, route: str) -> int:
-    """Which replica nginx sends this route cookie to (read from its access log)."""
+    """Which replica nginx sends this route cookie to (read from its access log, whose
+    lines end with the upstream's address)."""
+    log = cluster.prefix / "access.log"
+    before = len(log.read_text().splitlines()) if log.exists() else 0
     request = urllib.request.Request(f"{cluster.url}/_stcore/health",
                                      headers={"Cookie": f"pgroute={route}"})
     urllib.request.urlopen(request, timeout=5).read()
-    time.sleep(0.1)
-    last = (cluster.prefix / "access.log").read_text().strip().splitlines()[-1]
     ports = [str(replica.port) for replica in cluster.replicas]
-    return next(i for i, port in enumerate(ports) if last.endswith(f":{port}"))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # nginx writes the line after the reply
+        lines = log.read_text().splitlines()
+        if len(lines) > before:
+            return next(i for i, port in enumerate(ports) if lines[-1].endswith(f":{port}"))
+        time.sleep(0.02)
+    raise AssertionError("nginx logged no line for the request")
+
+
+def sessions_on(replica) -> int:
+    with urllib.request.urlopen(f"{replica.url}/playground-status", timeout=5) as reply:
+        return json.loads(reply.read())["sessions"]
 
 
 def test_sessions_stick_to_their_replica_and_train_there():
@@ -50,10 +62,10 @@ def test_sessions_stick_to_their_replica_and_train_there():
             context.add_cookies([{"name": "pgroute", "value": route, "url": cluster.url}])
             page = context.new_page()
             browser.open_playground(page, cluster.url + "/?dataset=xor", timeout_ms=60_000)
-            browser.button(page, "play").click()
+            browser.transport(page, "play").click()
             pages[index] = page
         for index, page in pages.items():
             page.wait_for_function("() => (window.__pgStats || {}).epoch > 20", timeout=30_000)
             assert not browser.script_errors(page)
-            assert len(trainer_processes(cluster.replicas[index])) == 1
+            assert sessions_on(cluster.replicas[index]) == 1
         chromium.close()

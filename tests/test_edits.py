@@ -3,9 +3,9 @@ a limit or cannot be understood leaves the Config as it was, with a sentence."""
 
 import pytest
 
-from playground.config import Config
-from playground.edits import EDITS, apply_edit
-from playground.limits import Limits
+from playground.engine.config import Config
+from playground.engine.edits import EDITS, apply_edit
+from playground.engine.limits import Limits
 
 LIMITS = Limits(max_layers=3, max_neurons=5, max_neurons_wide=12)
 BASE = Config(hidden=(4, 2), activation=("tanh", "relu"), dropout=(0.1, 0.2))
@@ -31,7 +31,14 @@ def only_changed(before: Config, after: Config) -> set[str]:
 
 def test_every_op_is_tested():
     assert set(EDITS) == {"dataset", "toggle_feature", "add_layer", "remove_layer", "neurons",
-                          "layer_activation", "set", "lower_learning_rate"}
+                          "layer_activation", "set", "lower_learning_rate", "new_weights"}
+
+
+def test_new_weights_takes_the_next_init_seed_only():
+    edited = ok(BASE, {"op": "new_weights"})
+    assert only_changed(BASE, edited) == {"init_seed"}
+    assert edited.init_seed == BASE.init_seed + 1
+    assert ok(BASE.replace(init_seed=2**31 - 1), {"op": "new_weights"}).init_seed == 0
 
 
 @pytest.mark.parametrize("rate, lowered", [(0.03, 0.003), (10.0, 1.0), (1e-4, 1e-5),

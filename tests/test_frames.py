@@ -10,14 +10,18 @@ import pytest
 import torch
 from PIL import Image
 
-from playground.config import Config
-from playground.frames import HISTOGRAM_BINS, FrameBuilder, confusion_matrix, histogram
-from playground.inference import RESOLUTION
-from playground.render import NEGATIVE, POSITIVE
-from playground.training import Trainer
-
-HISTORY_KEYS = ("epoch", "train_loss", "test_loss", "train_metric", "test_metric",
-                "weight_norms", "grad_norms")
+from playground.engine.config import Config
+from playground.engine.history import HISTORY_KEYS
+from playground.engine.inference import RESOLUTION
+from playground.engine.training import Trainer
+from playground.server.frames import (
+    HISTOGRAM_BINS,
+    FrameBuilder,
+    confusion_matrix,
+    histogram,
+    pictures,
+)
+from playground.server.render import NEGATIVE, POSITIVE
 
 
 def trained(epochs: int, **changes) -> Trainer:
@@ -29,6 +33,10 @@ def trained(epochs: int, **changes) -> Trainer:
 def pixels(url: str) -> np.ndarray:
     data = base64.b64decode(url.split(",", 1)[1])
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def picture(trainer: Trainer, every_part: bool = True) -> dict:
+    return pictures([trainer], [every_part])[0]
 
 
 def strict_json(frame: dict) -> dict:
@@ -46,7 +54,7 @@ def test_first_frame_is_complete(circle):
     assert frame["metric"] == "accuracy" and frame["stopped"] is None
     assert frame["config"] == circle.config.to_params()
     history = frame["history"]
-    assert history["from"] == 0 and history["epoch"] == [1, 2, 3, 4, 5]
+    assert history["epoch"] == [1, 2, 3, 4, 5] and frame["last"]["epoch"] == 5
     for key in HISTORY_KEYS:
         assert len(history[key]) == 5
     np.testing.assert_allclose(history["train_loss"], circle.history.train_loss, atol=1e-5)
@@ -62,12 +70,12 @@ def test_first_frame_is_complete(circle):
 
 
 def test_picture_matches_the_network(circle):
-    frame = FrameBuilder().build(circle, playing=False)
+    frame = picture(circle)
     assert frame["sizes"] == [2, 4, 3, 1]
     assert [np.shape(w) for w in frame["weights"]] == [(4, 2), (3, 4), (1, 3)]
     assert [len(b) for b in frame["biases"]] == [4, 3, 1]
-    np.testing.assert_allclose(frame["weights"][1], circle.model.layers[1].weight.detach(),
-                               atol=5e-4)
+    np.testing.assert_allclose(frame["weights"][1], circle.weights()[1], atol=5e-4)
+    np.testing.assert_allclose(frame["biases"][0], circle.biases()[0], atol=5e-4)
     assert pixels(frame["boundary"]).shape == (RESOLUTION, RESOLUTION, 3)
     assert [len(layer) for layer in frame["neurons"]] == [4, 3]
     side = len(range(0, RESOLUTION, 2))
@@ -83,14 +91,12 @@ def test_later_frames_carry_only_new_rows():
     second = builder.build(trainer, playing=True)
     assert "points" not in second
     history = second["history"]
-    assert history["from"] == len(first["history"]["epoch"]) == 3
-    assert history["epoch"] == [4, 5, 6, 7]
+    assert first["history"]["epoch"] == [1, 2, 3] and history["epoch"] == [4, 5, 6, 7]
     assert all(len(history[key]) == 4 for key in HISTORY_KEYS)
     np.testing.assert_allclose(history["test_loss"], trainer.history.test_loss[3:], atol=1e-5)
-    third = builder.build(trainer, playing=False, picture=False)  # nothing new
-    assert third["history"]["from"] == 7
+    third = builder.build(trainer, playing=False)  # nothing new
     assert all(third["history"][key] == [] for key in HISTORY_KEYS)
-    assert "boundary" not in third and "weights" not in third
+    assert "picture" not in third
 
 
 def test_restart_bumps_generation_and_resends_everything():
@@ -102,7 +108,7 @@ def test_restart_bumps_generation_and_resends_everything():
     builder.restart()
     frame = builder.build(trainer, playing=True)
     assert frame["generation"] == 1
-    assert frame["history"]["from"] == 0 and frame["history"]["epoch"] == [1, 2]
+    assert frame["history"]["epoch"] == [1, 2]
 
 
 def test_new_data_resends_points():
@@ -121,28 +127,28 @@ def test_new_data_resends_points():
 
 def test_digits_frame_has_no_plane_pictures():
     trainer = trained(2, dataset="digits", hidden=(16,), activation=("relu",))
-    frame = FrameBuilder().build(trainer, playing=False)
+    frame = FrameBuilder().build(trainer, playing=False, picture=picture(trainer))
     assert frame["points"] is None
-    assert frame["boundary"] is None and frame["neurons"] == []
-    assert frame["sizes"] == [64, 16, 10]
-    assert np.array(frame["confusion"]).shape == (10, 10)
+    pic = frame["picture"]
+    assert pic["boundary"] is None and pic["neurons"] == []
+    assert pic["sizes"] == [64, 16, 10]
+    assert np.array(pic["confusion"]).shape == (10, 10)
     assert strict_json(frame) == frame
 
 
 def test_regression_frame():
     trainer = trained(3, dataset="plane")
-    frame = FrameBuilder().build(trainer, playing=False)
-    assert frame["metric"] == "r2" and frame["confusion"] is None
+    frame = FrameBuilder().build(trainer, playing=False, picture=picture(trainer))
+    assert frame["metric"] == "r2" and frame["picture"]["confusion"] is None
     assert frame["points"]["task"] == "regression"
-    assert pixels(frame["boundary"]).shape == (RESOLUTION, RESOLUTION, 3)
+    assert pixels(frame["picture"]["boundary"]).shape == (RESOLUTION, RESOLUTION, 3)
     assert strict_json(frame) == frame
 
 
 def test_discretized_boundary_has_two_colours():
     trainer = trained(3, discretize=True)
-    colours = {tuple(c) for c in pixels(FrameBuilder().picture(trainer)["boundary"])
-               .reshape(-1, 3)}
-    assert colours <= {NEGATIVE, POSITIVE} and len(colours) >= 1
+    colours = {tuple(c) for c in pixels(picture(trainer)["boundary"]).reshape(-1, 3)}
+    assert colours == {NEGATIVE, POSITIVE}  # the untrained circle net splits the plane
 
 
 def test_histogram_counts_every_weight_over_a_symmetric_range():
@@ -184,3 +190,26 @@ def test_confusion_agrees_with_test_accuracy(dataset, k):
 
 def test_confusion_is_none_for_regression():
     assert confusion_matrix(trained(1, dataset="multigauss")) is None
+
+
+def test_slow_parts_ride_on_every_fourth_picture_while_playing():
+    trainer = trained(2)
+    builder = FrameBuilder()
+    wanted = []
+    for _ in range(8):
+        every = builder.wants_every_part(playing=True)
+        wanted.append(every)
+        builder.build(trainer, True, picture(trainer, every))
+    assert wanted == [True, False, False, False] * 2
+    assert builder.wants_every_part(playing=False)
+    assert "hist_weights" not in picture(trainer, every_part=False)
+
+
+def test_pictures_of_a_batch_equal_pictures_alone():
+    trainers = [trained(3, init_seed=s, features=f) for s, f in
+                ((0, ("x1", "x2")), (1, ("x1sq", "x2sq")), (2, ("x1", "x2")))]
+    together = pictures(trainers, [True] * 3)
+    for trainer, pic in zip(trainers, together):
+        alone = picture(trainer)
+        assert pic["weights"] == alone["weights"] and pic["confusion"] == alone["confusion"]
+        np.testing.assert_allclose(pixels(pic["boundary"]), pixels(alone["boundary"]), atol=1)

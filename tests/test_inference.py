@@ -5,11 +5,22 @@ import numpy as np
 import pytest
 import torch
 
-from playground.features import feature_matrix
-from playground.inference import EXTENT, evaluate_grid, feature_maps, grid_points
-from playground.model import build_model
+from playground.engine.features import feature_matrix
+from playground.engine.inference import (
+    EXTENT,
+    evaluate_grid,
+    evaluate_grids,
+    feature_maps,
+    grid_points,
+)
+from playground.engine.model import MLP, ParamLayout, init_params
 
 RES = 7
+
+
+def build_model(n_in, n_out, hidden, activations, dropout, init, seed) -> MLP:
+    layout = ParamLayout((n_in, *hidden, n_out))
+    return MLP.from_flat(layout, activations, dropout, init_params(layout, init, seed))
 
 
 def model_for(n_inputs: int, n_outputs: int, hidden=(5, 3), activation=("tanh", "relu"),
@@ -51,7 +62,7 @@ def test_grid_points_default_resolution_is_square():
 @pytest.mark.parametrize("features", [("x1", "x2"), ("x1sq", "x2sq", "x1x2", "sinx1")])
 def test_binary_output_is_sigmoid_of_forward(features):
     model = model_for(len(features), 1)
-    maps = evaluate_grid(model, "binary", features, RES)
+    maps = evaluate_grid(model.net(), "binary", features, RES)
     expected = torch.sigmoid(oracle(model, features))[:, 0].numpy().reshape(RES, RES)
     assert maps.classes is None
     assert maps.output.shape == (RES, RES)
@@ -65,7 +76,7 @@ def test_output_orientation_rows_along_x2():
     with torch.no_grad():
         model.layers[0].weight.copy_(torch.tensor([[1.0, 10.0]]))
         model.layers[0].bias.zero_()
-    out = evaluate_grid(model, "regression", ("x1", "x2"), RES).output
+    out = evaluate_grid(model.net(), "regression", ("x1", "x2"), RES).output
     axis = np.linspace(-6, 6, RES)
     np.testing.assert_allclose(out, axis[None, :] + 10 * axis[:, None], rtol=1e-5, atol=1e-5)
 
@@ -73,7 +84,7 @@ def test_output_orientation_rows_along_x2():
 def test_multiclass_classes_sum_to_one_and_output_is_max():
     features = ("x1", "x2", "x1x2")
     model = model_for(3, 4)
-    maps = evaluate_grid(model, "multiclass", features, RES)
+    maps = evaluate_grid(model.net(), "multiclass", features, RES)
     assert maps.classes.shape == (4, RES, RES)
     np.testing.assert_allclose(maps.classes.sum(axis=0), 1.0, atol=1e-5)
     np.testing.assert_array_equal(maps.output, maps.classes.max(axis=0))
@@ -86,7 +97,7 @@ def test_multiclass_classes_sum_to_one_and_output_is_max():
 def test_regression_output_is_forward():
     features = ("x1", "x2")
     model = model_for(2, 1, hidden=(4,), activation=("elu",))
-    maps = evaluate_grid(model, "regression", features, RES)
+    maps = evaluate_grid(model.net(), "regression", features, RES)
     expected = oracle(model, features)[:, 0].numpy().reshape(RES, RES)
     np.testing.assert_allclose(maps.output, expected, rtol=1e-5, atol=1e-6)
 
@@ -99,7 +110,7 @@ def test_neuron_maps_are_hidden_activations_by_hand():
         for layer, (w, b) in zip(model.layers, ((w1, b1), (w2, b2))):
             layer.weight.copy_(torch.tensor(w))
             layer.bias.copy_(torch.tensor(b))
-    maps = evaluate_grid(model, "binary", ("x1", "x2"), RES)
+    maps = evaluate_grid(model.net(), "binary", ("x1", "x2"), RES)
     x = grid_points(RES).astype(np.float64)
     a1 = np.tanh(x @ w1.T + b1)
     a2 = np.maximum(a1 @ w2.T + b2, 0.0)
@@ -113,8 +124,8 @@ def test_neuron_maps_are_hidden_activations_by_hand():
 def test_dropout_does_not_touch_the_picture():
     model = model_for(2, 1, dropout=(0.5, 0.5))
     model.train()
-    first = evaluate_grid(model, "binary", ("x1", "x2"), RES)
-    second = evaluate_grid(model, "binary", ("x1", "x2"), RES)
+    first = evaluate_grid(model.net(), "binary", ("x1", "x2"), RES)
+    second = evaluate_grid(model.net(), "binary", ("x1", "x2"), RES)
     np.testing.assert_array_equal(first.output, second.output)
     expected = torch.sigmoid(oracle(model, ("x1", "x2")))[:, 0].numpy().reshape(RES, RES)
     np.testing.assert_allclose(first.output, expected, rtol=1e-5, atol=1e-6)
@@ -122,7 +133,7 @@ def test_dropout_does_not_touch_the_picture():
 
 def test_no_hidden_layers_gives_no_neuron_maps():
     model = build_model(2, 1, (), (), (), "xavier", 0)
-    assert evaluate_grid(model, "binary", ("x1", "x2"), RES).neurons == []
+    assert evaluate_grid(model.net(), "binary", ("x1", "x2"), RES).neurons == []
 
 
 def test_feature_maps():
@@ -139,11 +150,27 @@ def test_feature_maps():
 def test_cached_grids_cannot_be_corrupted_by_a_caller():
     features = ("x1", "x2")
     model = model_for(2, 1)
-    before = evaluate_grid(model, "binary", features, RES).output.copy()
+    before = evaluate_grid(model.net(), "binary", features, RES).output.copy()
     with pytest.raises(ValueError):
         grid_points(RES)[0, 0] = 99.0  # read-only: the grid is shared by every caller
     maps = feature_maps(features, RES)
     maps[:] = 0.0  # a caller's scratch work on its thumbnails
     np.testing.assert_array_equal(feature_maps(features, RES)[0][0],
                                   np.linspace(-6, 6, RES, dtype=np.float32))
-    np.testing.assert_array_equal(evaluate_grid(model, "binary", features, RES).output, before)
+    after = evaluate_grid(model.net(), "binary", features, RES).output
+    np.testing.assert_array_equal(after, before)
+
+
+def test_a_stack_of_networks_gives_each_its_own_maps():
+    models = [model_for(2, 1, seed=s) for s in range(3)]
+    features = [("x1", "x2"), ("x1sq", "x2sq"), ("x1", "x2")]
+    stack = models[0].net()
+    stack.weights = [torch.stack(ws) for ws in zip(*(m.net().weights for m in models))]
+    stack.biases = [torch.stack(bs) for bs in zip(*(m.net().biases for m in models))]
+    with torch.no_grad():
+        together = evaluate_grids(stack, "binary", features, RES)
+    for model, f, maps in zip(models, features, together):
+        alone = evaluate_grid(model.net(), "binary", f, RES)
+        np.testing.assert_allclose(maps.output, alone.output, rtol=1e-5, atol=1e-6)
+        for a, b in zip(maps.neurons, alone.neurons):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -8,20 +8,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from playground.config import Config
-from playground.runner import ServerBusy, active_runners
+from playground.engine.config import Config
+from playground.server import pool as pool_module
+from playground.server.pool import Pool
+from playground.server.runner import ServerBusy, active_runners
 
 PAGE = str(Path(__file__).parents[1] / "playground" / "ui" / "page.py")
 
 
 @pytest.fixture
 def app(monkeypatch):
-    monkeypatch.setenv("PLAYGROUND_RUNNER", "thread")  # the trainer in a thread of this process
-    monkeypatch.setattr("playground.ui.session.USE_PROCESS", False, raising=False)
+    pool = Pool(1, use_process=False)  # the worker in a thread of this process
+    monkeypatch.setattr(pool_module, "_pool", pool)
     at = AppTest.from_file(PAGE, default_timeout=30)
     yield at
     for runner in active_runners():
         runner.close()
+    pool.close()
 
 
 def run(at: AppTest, **params: str) -> AppTest:
@@ -85,29 +88,21 @@ def test_problem_type_switches_to_a_regression_data_set(app):
     assert config(app).dataset == "plane" and config(app).task == "regression"
 
 
-def test_step_advances_and_reset_returns_to_epoch_zero(app):
+def test_the_session_follows_the_page_config(app):
     run(app)
     runner = app.session_state["runner"]
-    app.button(key="step").click().run()
-    assert runner.wait_for(lambda s: s["epoch"] == 1)["epoch"] == 1
-    app.button(key="step").click().run()
-    assert runner.wait_for(lambda s: s["epoch"] == 2)["epoch"] == 2
-    app.button(key="restart").click().run()
-    assert runner.wait_for(lambda s: s["epoch"] == 0)["epoch"] == 0
-    seed = config(app).init_seed
-    app.button(key="reset").click().run()
-    assert config(app).init_seed == seed + 1
-    assert runner.wait_for(lambda s: s["config"].get("init_seed") == str(seed + 1))["epoch"] == 0
+    app.selectbox(key="cfg_optimizer").select("adam").run()
+    assert runner.wait_for(lambda s: s["config"].get("optimizer") == "adam")["epoch"] == 0
+    app.selectbox(key="cfg_activation").select("relu").run()
+    snap = runner.wait_for(lambda s: s["config"].get("activation") == "relu,relu")
+    assert snap["generation"] == 1  # a new network starts at epoch 0
 
 
-def test_play_and_pause(app):
+def test_the_speed_menu_reaches_the_session(app):
     run(app)
     runner = app.session_state["runner"]
-    app.button(key="play").click().run()
-    assert runner.wait_for(lambda s: s["epoch"] >= 5)["playing"]
-    app.button(key="play").click().run()
-    stopped = runner.wait_for(lambda s: not s["playing"])["epoch"]
-    assert runner.wait_for(lambda s: not s["playing"])["epoch"] == stopped
+    app.selectbox(key="speed").select("10/s").run()
+    assert runner.speed == 10.0
 
 
 def test_regenerate_draws_new_data(app):
@@ -135,29 +130,27 @@ def test_any_url_gives_a_working_page(app, params):
     at.session_state["runner"].close()
 
 
-def test_a_busy_server_says_so_and_keeps_the_settings(app, monkeypatch):
-    def busy(*args, **kwargs):
-        raise ServerBusy("The server is busy: every trainer slot is taken. Try again in a minute.")
+def test_a_full_server_says_so_and_keeps_the_settings(app, monkeypatch):
+    def full(*args, **kwargs):
+        raise ServerBusy("The server is full (2 sessions at once); try again in a few minutes.")
 
-    monkeypatch.setattr("playground.ui.session.start_runner", busy)
+    monkeypatch.setattr("playground.ui.session.start_runner", full)
     run(app, dataset="xor")
-    assert "busy" in app.error[0].value
+    assert "full" in app.error[0].value
     assert config(app).dataset == "xor"
     app.selectbox(key="cfg_optimizer").select("adam").run()  # controls still work
     assert not app.exception and config(app).optimizer == "adam"
 
 
-def test_a_crashed_trainer_restarts_from_its_last_snapshot(app):
+def test_a_failed_session_restarts_from_its_last_snapshot(app):
     run(app, dataset="xor")
     runner = app.session_state["runner"]
-    app.button(key="play").click().run()
-    runner.wait_for(lambda s: s["epoch"] >= 30 and runner.last_state is not None, timeout=10)
-    runner.close()
-    runner.crashed = "The trainer process stopped unexpectedly."
-    saved_epoch = runner.last_state["epoch"]
+    runner.step(30)
+    runner.wait_for(lambda s: runner.last_state is not None and runner.last_state["epoch"] == 30)
+    runner.error = "The trainer hit an internal error (ValueError)."
     app.run()
-    assert "stopped unexpectedly" in app.error[0].value
+    assert "internal error" in app.error[0].value
     app.button(key="restart_crashed").click().run()
     fresh = app.session_state["runner"]
-    assert fresh is not runner and not fresh.crashed
-    assert fresh.wait_for(lambda s: s["epoch"] >= saved_epoch)["epoch"] == saved_epoch
+    assert fresh is not runner and runner.closed and fresh.error is None
+    assert fresh.wait_for(lambda s: s["epoch"] >= 30)["epoch"] == 30

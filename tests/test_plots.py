@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from playground import plots
-from playground.inference import EXTENT
-from playground.render import CLASS_COLOURS, NEGATIVE, POSITIVE, hex_colour
+from playground.engine.inference import EXTENT
+from playground.server.render import CLASS_COLOURS, NEGATIVE, POSITIVE, hex_colour
+from playground.ui import plots
 
 
 def to_json(fig) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from playground.render import (
+from playground.server.render import (
     CLASS_COLOURS,
     CLASS_PALETTE,
     CONFIDENCE_LEVELS,

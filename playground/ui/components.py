@@ -14,14 +14,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from playground import plots
-from playground.activations import ACTIVATIONS
-from playground.config import Config
-from playground.datasets import DATASETS
-from playground.live import ASSET_PREFIX
-from playground.losses import HEADS, head_name
-from playground.render import CLASS_COLOURS, hex_colour
-from playground.thumbnails import dataset_thumbnail, feature_list
+from playground.engine.activations import ACTIVATIONS
+from playground.engine.config import Config
+from playground.engine.datasets import DATASETS
+from playground.engine.losses import HEADS, head_name
+from playground.server import protocol
+from playground.server.live import ASSET_PREFIX
+from playground.server.render import CLASS_COLOURS, hex_colour
+from playground.ui import plots
+from playground.ui.thumbnails import dataset_thumbnail, feature_list
 
 HERE = Path(__file__).parent
 
@@ -36,7 +37,7 @@ _picker = st.components.v2.component(
     css=(HERE / "picker.css").read_text(), isolate_styles=False)
 
 
-def live_view_data(config: Config, token: str | None, message: str = "") -> dict:
+def live_view_data(config: Config, token: str | None) -> dict:
     shape = _layout(config.dataset, config.features, config.hidden, config.activation)
     return {
         **shape,
@@ -46,7 +47,7 @@ def live_view_data(config: Config, token: str | None, message: str = "") -> dict
         "show_test": config.show_test,
         "discretize": config.discretize,
         "class_colours": [hex_colour(c) for c in CLASS_COLOURS],
-        "message": message,
+        "protocol": protocol.for_js(),
     }
 
 
@@ -107,9 +108,9 @@ def trigger_value(key: str, name: str) -> object:
 
 
 def live_view(config: Config, token: str | None, on_edit: Callable[[], None],
-              on_expired: Callable[[], None], message: str = "") -> None:
+              on_expired: Callable[[], None]) -> None:
     """Mount the live view; clicks on its drawing call ``on_edit`` before the next run."""
-    _live_view(key="live_view", data=live_view_data(config, token, message),
+    _live_view(key="live_view", data=live_view_data(config, token),
                on_edit_change=on_edit, on_expired_change=on_expired)
 
 

@@ -30,7 +30,14 @@ class LiveView {
     this.trigger = trigger;
     this.root = el("div", { class: "pg-live" });
     this.root.innerHTML = `
-      <div class="pg-status"><span class="pg-epoch" data-testid="pg-epoch">Epoch 0</span>
+      <div class="pg-status">
+        <div class="pg-transport">
+          <button class="pg-tbtn" data-testid="pg-reset" title="back to epoch 0 with new initial weights">Reset</button>
+          <button class="pg-tbtn pg-play" data-testid="pg-play" title="start or stop training">Play</button>
+          <button class="pg-tbtn" data-testid="pg-step" title="train one epoch">Step</button>
+          <button class="pg-tbtn" data-testid="pg-restart" title="back to epoch 0 with the same initial weights (a fair comparison)">Same start</button>
+        </div>
+        <span class="pg-epoch" data-testid="pg-epoch">Epoch 0</span>
         <span class="pg-rate"></span><span class="pg-msg" data-testid="pg-msg"></span>
         <button class="pg-recover" data-testid="pg-recover" hidden>
           Restart with a 10× smaller learning rate</button></div>
@@ -54,6 +61,13 @@ class LiveView {
     this.network = new NetworkDrawing(this.q(".pg-network"), (name, value) =>
       this.trigger(name, value));
     this.q(".pg-recover").onclick = () => this.trigger("edit", { op: "lower_learning_rate" });
+    // play, pause, step and "same start" go down the stream: they act within a frame
+    this.q(".pg-play").onclick = () =>
+      this.send(this.summary && this.summary.playing ? "pause" : "play");
+    this.q('[data-testid="pg-step"]').onclick = () => this.send("step", { epochs: 1 });
+    this.q('[data-testid="pg-restart"]').onclick = () => this.send("restart");
+    // a new start with new weights changes the Config (its init seed): the page does it
+    this.q('[data-testid="pg-reset"]').onclick = () => this.trigger("edit", { op: "new_weights" });
     for (const field of ["show_test", "discretize"]) {
       const box = this.q(field === "show_test" ? ".pg-show-test" : ".pg-discretize");
       box.addEventListener("change", () =>
@@ -79,7 +93,6 @@ class LiveView {
     this.data = data;
     this.q(".pg-show-test").checked = data.show_test;
     this.q(".pg-discretize").checked = data.discretize;
-    this.q(".pg-msg").textContent = data.message || "";
     loadPlotly(data.plotly_src).then(() => {
       if (data.layout_key !== this.layoutKey) this.build(data);
       else this.setTestVisible(data.show_test);
@@ -129,8 +142,8 @@ class LiveView {
   }
 
   clearHistory() {
-    this.history = { epoch: [], train_loss: [], test_loss: [], train_metric: [],
-      test_metric: [], weight_norms: [], grad_norms: [] };
+    this.history = {};
+    for (const key of this.data.protocol.history_keys) this.history[key] = [];
     this.stride = 1;
     this.emptyCurves();
   }
@@ -140,6 +153,7 @@ class LiveView {
     if (this.ws) { this.ws.onclose = null; this.ws.close(); }
     this.token = token;
     this.clearHistory();
+    if (!token) return;
     const proto = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${proto}://${location.host}${this.data.base_path}/live/${token}`);
     this.ws = ws;
@@ -147,9 +161,25 @@ class LiveView {
     ws.onclose = (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      if (event.code === 4404) { this.trigger("expired", Date.now()); return; }
+      if (event.code === this.data.protocol.close.unknown) {
+        this.trigger("expired", Date.now());
+        return;
+      }
       setTimeout(() => { if (!this.ws && this.token === token) this.connect(token); }, 1000);
     };
+  }
+
+  // one command of protocol.PAGE_COMMANDS down the stream
+  send(cmd, extra = {}) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify({ cmd, ...extra }));
+    }
+  }
+
+  // the page is going away for good: the server frees its session at once
+  unload() {
+    if (this.ws) { this.ws.onclose = null; this.ws.close(this.data.protocol.close.unloaded); }
+    this.ws = null;
   }
 
   receive(msg) {
@@ -161,7 +191,8 @@ class LiveView {
     this.summary = msg.summary;
     this.counterDirty = true;
     if (Object.values(msg.history).some((rows) => rows.length)) this.jobs[0].dirty = true;
-    if (msg.crashed) this.q(".pg-msg").textContent = msg.crashed;
+    if (msg.notice !== undefined) this.notice = msg.notice;
+    this.error = msg.error;
     this.schedule();
   }
 
@@ -178,11 +209,15 @@ class LiveView {
       stats.redraws += 1;
       stats.epoch = s.epoch;
       this.q(".pg-epoch").textContent = `Epoch ${s.epoch.toLocaleString("en-US")}`;
-      this.drawRate(s.epoch);
-      this.q(".pg-msg").textContent = s.stopped || this.data.message || "";
-      this.q(".pg-msg").classList.toggle("pg-warn", Boolean(s.stopped));
+      const play = this.q(".pg-play");
+      play.textContent = s.playing ? "Pause" : "Play";
+      play.classList.toggle("pg-playing", Boolean(s.playing));
+      this.drawRate(s.epoch, s.playing);
+      const warning = this.error || s.stopped;
+      this.q(".pg-msg").textContent = warning || this.notice || "";
+      this.q(".pg-msg").classList.toggle("pg-warn", Boolean(warning));
       this.q(".pg-recover").hidden = !(s.stopped || "").startsWith("Diverged");
-      this.drawNumbers(s.metric);
+      this.drawNumbers(s.metric, s.last);
     }
     if (this.pictureDirty) {
       this.pictureDirty = false;
@@ -221,8 +256,13 @@ class LiveView {
     requestAnimationFrame(() => { this.scheduled = false; this.draw(); });
   }
 
-  drawRate(epoch) {
+  drawRate(epoch, playing) {
     const now = performance.now();
+    if (!playing) {
+      this.rateSamples = [];
+      this.q(".pg-rate").textContent = "";
+      return;
+    }
     this.rateSamples.push([now, epoch]);
     while (this.rateSamples.length > 2 && now - this.rateSamples[0][0] > 2000) {
       this.rateSamples.shift();
@@ -280,17 +320,17 @@ class LiveView {
     if (n) Plotly.restyle(this.plots.norms, { x: Array(n).fill([]), y: Array(n).fill([]) });
   }
 
-  drawNumbers(metric) {
-    const h = this.history;
-    const last = (arr) => (arr.length ? arr[arr.length - 1] : null);
+  // the newest epoch's numbers (the server's summary), whether or not its row was kept
+  drawNumbers(metric, last) {
+    const value = (key) => (last && typeof last[key] === "number" ? last[key] : null);
     const fmt = (v) => (v === null ? "–" : v.toFixed(3));
     const pct = (v) => (v === null ? "–" : metric === "accuracy" ? `${(100 * v).toFixed(1)}%`
       : v.toFixed(3));
     const name = metric === "accuracy" ? "accuracy" : "R²";
     this.q(".pg-numbers").innerHTML =
-      `<span>Test loss <b class="pg-test-loss">${fmt(last(h.test_loss))}</b></span>` +
-      `<span>Training loss <b>${fmt(last(h.train_loss))}</b></span>` +
-      `<span>Test ${name} <b class="pg-test-metric">${pct(last(h.test_metric))}</b></span>`;
+      `<span>Test loss <b class="pg-test-loss">${fmt(value("test_loss"))}</b></span>` +
+      `<span>Training loss <b>${fmt(value("train_loss"))}</b></span>` +
+      `<span>Test ${name} <b class="pg-test-metric">${pct(value("test_metric"))}</b></span>`;
   }
 
   drawBars(div, hists) {
@@ -335,19 +375,12 @@ class LiveView {
   }
 }
 
-// The page's play/pause button is a Streamlit button (its click reruns the script);
-// the same click also goes straight down this view's stream, so training stops
-// within milliseconds. Both act on the label the visitor saw, so they agree.
-if (!window.__pgPlayListener) {
-  window.__pgPlayListener = true;
-  document.addEventListener("click", (event) => {
-    const button = event.target.closest && event.target.closest(".st-key-play button");
-    if (!button) return;
-    const command = button.innerText.includes("Pause") ? "pause" : "play";
-    for (const view of Object.values(views)) {
-      if (view.ws && view.ws.readyState === WebSocket.OPEN) view.ws.send(command);
-    }
-  }, true);
+if (!window.__pgUnloadListener) {
+  window.__pgUnloadListener = true;
+  window.addEventListener("pagehide", (event) => {
+    if (event.persisted) return; // kept in the back-forward cache: it may come back
+    for (const view of Object.values(views)) view.unload();
+  });
 }
 
 export default function (component) {

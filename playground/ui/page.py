@@ -10,8 +10,8 @@ import shlex
 
 import streamlit as st
 
-from playground.datasets import DATASETS
-from playground.edits import apply_edit
+from playground.engine.datasets import DATASETS
+from playground.engine.edits import apply_edit
 from playground.ui import components, controls, session
 
 TASK_TITLES = {"classification": "Classification", "regression": "Regression"}
@@ -23,37 +23,7 @@ div[data-testid="stWidgetLabel"] p { font-size: 0.72rem; text-transform: upperca
 </style>"""
 
 
-# -- transport (callbacks run before the script, so they act at once) ---------------------
-def _toggle_play() -> None:
-    runner = session.runner()
-    if runner is None:
-        return
-    playing = not st.session_state["playing"]
-    if playing:
-        runner.play()
-    else:
-        runner.pause()
-    st.session_state["playing"] = playing
-
-
-def _step() -> None:
-    runner = session.runner()
-    if runner is not None:
-        runner.step(1)
-        st.session_state["playing"] = False
-
-
-def _reset_new_weights() -> None:
-    config = session.config()
-    session.commit(config.replace(init_seed=(config.init_seed + 1) % 2**31))
-
-
-def _restart_same_weights() -> None:
-    runner = session.runner()
-    if runner is not None:
-        runner.reset(keep_init=True)
-
-
+# -- controls (callbacks run before the script, so they act at once) ----------------------
 def _set_speed() -> None:
     runner = session.runner()
     if runner is not None:
@@ -82,7 +52,7 @@ def _on_live_edit() -> None:
     _apply(session.config(), edit)
     runner = session.runner()
     if edit.get("op") == "lower_learning_rate" and runner is not None:
-        runner.reset(keep_init=True)  # a clean retry from the same start
+        runner.restart()  # a clean retry from the same start
 
 
 def _on_expired() -> None:
@@ -99,42 +69,30 @@ def _apply(config, edit: dict) -> None:
 
 @st.fragment
 def top_bar() -> None:
-    """The transport and training controls: a click reruns only this bar (a full
-    page rerun would delay the live view's drawing right when pause is clicked)."""
-    cols = st.columns([0.9, 0.65, 0.7, 0.95, 1, 1, 1, 0.9, 1.1, 1.1, 1.1, 0.9],
-                      vertical_alignment="bottom")
-    playing = st.session_state["playing"]
-    cols[0].button(":material/pause: Pause" if playing else ":material/play_arrow: Play",
-                   key="play", on_click=_toggle_play,
-                   type="primary", use_container_width=True, help="start or stop training")
-    cols[1].button("Step", key="step", on_click=_step, use_container_width=True,
-                   help="train one epoch")
-    cols[2].button("Reset", key="reset", on_click=_reset_new_weights,
-                   use_container_width=True, help="back to epoch 0 with new initial weights")
-    cols[3].button("Same start", key="restart", on_click=_restart_same_weights,
-                   use_container_width=True,
-                   help="back to epoch 0 with the same initial weights (a fair comparison)")
-    with cols[4]:
+    """The training controls: a click reruns only this bar. (Play, step and the
+    resets live in the live view: they go down its stream and act within a frame.)"""
+    cols = st.columns([1, 1, 1, 0.9, 1.1, 1.1, 1.1, 0.9], vertical_alignment="bottom")
+    with cols[0]:
         controls.choice("learning_rate", "Learning rate", controls.LEARNING_RATES)
-    with cols[5]:
+    with cols[1]:
         controls.choice("activation", "Activation")
-    with cols[6]:
+    with cols[2]:
         controls.choice("regularization", "Regularization")
-    with cols[7]:
+    with cols[3]:
         controls.choice("reg_rate", "Reg. rate", controls.REG_RATES)
-    with cols[8]:
+    with cols[4]:
         st.session_state["task"] = session.config().task
         st.selectbox("Problem type", list(TASK_TITLES), key="task", on_change=_set_task,
                      format_func=TASK_TITLES.get)
-    with cols[9]:
+    with cols[5]:
         controls.choice("optimizer", "Optimizer")
-    with cols[10]:
+    with cols[6]:
         if session.config().task == "regression":
             st.selectbox("Loss", ["Mean squared error"], key="loss_regression", disabled=True,
                          help="regression always uses mean squared error")
         else:
             controls.choice("loss", "Loss")
-    with cols[11]:
+    with cols[7]:
         st.selectbox("Speed", list(session.SPEEDS), key="speed", on_change=_set_speed,
                      help="epochs per second: slow it down to narrate")
     show_notes()
@@ -157,7 +115,7 @@ def data_column() -> None:
     st.button("Regenerate", key="regenerate", use_container_width=True,
               help="new random data (next data seed)",
               on_click=lambda: session.commit(session.config().replace(
-                  data_seed=(session.config().data_seed + 1) % 2**31)))
+                  data_seed=session.config().next_seed("data_seed"))))
 
 
 def live_column() -> None:
@@ -166,13 +124,9 @@ def live_column() -> None:
     if runner is None:
         st.error(st.session_state.get("busy", "The trainer is not available."))
         st.button("Try again", key="retry")
-    elif runner.crashed:
-        st.error(f"{runner.crashed} Your settings are kept.")
+    elif runner.error:
+        st.error(f"{runner.error} Your settings are kept.")
         st.button("Restart the trainer", key="restart_crashed", on_click=session.restart_crashed)
-    else:
-        snap = runner.snapshot()
-        if snap.get("stopped") and not snap.get("playing"):
-            st.session_state["playing"] = False
     components.live_view(config, runner.token if runner and runner.alive else None,
                          on_edit=_on_live_edit, on_expired=_on_expired)
 

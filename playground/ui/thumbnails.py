@@ -6,10 +6,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from playground.datasets import DATASETS
-from playground.features import FEATURES
-from playground.inference import EXTENT, feature_maps
-from playground.render import CLASS_COLOURS, diverging_rgb, png_data_url
+from playground.engine.datasets import DATASETS
+from playground.engine.features import FEATURES
+from playground.engine.inference import EXTENT, feature_maps
+from playground.server.render import CLASS_COLOURS, diverging_rgb, png_data_url
 
 DATASET_THUMBNAIL_PX = 42
 FEATURE_THUMBNAIL_PX = 34

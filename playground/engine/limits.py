@@ -8,7 +8,19 @@ an operator can change it without touching code; the defaults suit 2 cores.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
+
+SESSION_BUDGET_MIB = 20  # memory set aside per session: twice what one measured at most
+RESERVED_MIB = 1500  # the server, its workers and torch before any session
+
+
+def default_max_sessions() -> int:
+    """As many sessions as this machine's memory holds, at most 1000."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (ValueError, OSError, AttributeError):
+        total = 4096
+    return int(max(10, min(1000, (total - RESERVED_MIB) / SESSION_BUDGET_MIB)))
 
 
 @dataclass(frozen=True)
@@ -18,7 +30,9 @@ class Limits:
     max_neurons_wide: int = 64  # per hidden layer, for wide inputs such as the 8x8 digits
     max_points: int = 2000  # points generated for one data set
     max_epochs_per_run: int = 100_000  # an epoch counter past this pauses training
-    max_trainers: int = 4  # trainer processes running at once on this server
+    # sessions at once; each costs a few MiB (measured: make bench), so the cap comes
+    # from memory: past it a new visitor is told the server is full
+    max_sessions: int = field(default_factory=lambda: default_max_sessions())
     idle_timeout_s: float = 600.0  # a session with no page contact this long is stopped
     max_upload_kb: int = 512  # size of an uploaded data file
 
@@ -31,8 +45,9 @@ class Limits:
             raw = environ.get(f"PLAYGROUND_{f.name.upper()}")
             if raw is None:
                 continue
+            kind = int if f.default is MISSING else type(f.default)
             try:
-                value = type(f.default)(float(raw))
+                value = kind(float(raw))
             except ValueError:
                 continue
             if value > 0:

@@ -26,22 +26,26 @@ class Head:
     n_outputs: Callable[[int], int]  # n_classes -> width of the output layer
     predict: Callable[[Tensor], Tensor]  # raw outputs -> probabilities or values
     target: Callable[[np.ndarray], Tensor]  # labels as stored -> the form the loss takes
-    metric: Callable[[Tensor, Tensor], float]  # (raw outputs, target) -> accuracy or R²
+    metric: Callable[[Tensor, Tensor], Tensor]  # (raw outputs, target) -> accuracy or R²
     metric_name: str
 
 
-def _binary_accuracy(z: Tensor, y: Tensor) -> float:
-    return ((z > 0).to(y.dtype) == y).double().mean().item()
+# Metrics and losses reduce over the last two dimensions (points, outputs), so the
+# same functions serve one network ([n, k]) and a stack of them ([S, n, k]: one value
+# per network).
+def _binary_accuracy(z: Tensor, y: Tensor) -> Tensor:
+    return ((z > 0).to(y.dtype) == y).double().mean(dim=(-2, -1))
 
 
-def _multiclass_accuracy(z: Tensor, y: Tensor) -> float:
-    return (z.argmax(dim=1) == y).double().mean().item()
+def _multiclass_accuracy(z: Tensor, y: Tensor) -> Tensor:
+    return (z.argmax(dim=-1) == y).double().mean(dim=-1)
 
 
-def _r_squared(z: Tensor, y: Tensor) -> float:
-    total = ((y - y.mean()) ** 2).sum().item()
-    residual = ((y - z) ** 2).sum().item()
-    return 1.0 - residual / total if total > 0 else 0.0
+def _r_squared(z: Tensor, y: Tensor) -> Tensor:
+    y, z = y.double(), z.double()
+    total = ((y - y.mean(dim=-2, keepdim=True)) ** 2).sum(dim=(-2, -1))
+    residual = ((y - z) ** 2).sum(dim=(-2, -1))
+    return torch.where(total > 0, 1.0 - residual / total.clamp_min(1e-300), 0.0)
 
 
 HEADS: dict[str, Head] = {
@@ -54,7 +58,7 @@ HEADS: dict[str, Head] = {
     ),
     "multiclass": Head(
         lambda k: k,
-        lambda z: torch.softmax(z, dim=1),
+        lambda z: torch.softmax(z, dim=-1),
         lambda y: torch.as_tensor(y, dtype=torch.int64).reshape(-1),
         _multiclass_accuracy,
         "accuracy",
@@ -77,36 +81,47 @@ def head_name(task: str, n_classes: int) -> str:
 
 @dataclass(frozen=True)
 class Objective:
-    value: Callable[[Tensor, Tensor], Tensor]  # mean loss over the batch
+    value: Callable[[Tensor, Tensor], Tensor]  # mean loss over the batch (per network)
     grad: Callable[[Tensor, Tensor], Tensor]  # d value / d z
 
 
+def _mean(values: Tensor) -> Tensor:
+    return values.mean(dim=(-2, -1))
+
+
+def _count(z: Tensor) -> int:
+    return z.shape[-2] * z.shape[-1]
+
+
+def _one_hot(y: Tensor, z: Tensor) -> Tensor:
+    return F.one_hot(y, z.shape[-1]).to(z.dtype)
+
+
 def _softmax_mse_grad(z: Tensor, y: Tensor) -> Tensor:
-    p = torch.softmax(z, dim=1)
-    g = 2.0 * (p - F.one_hot(y, z.shape[1]).to(z.dtype)) / z.numel()
+    p = torch.softmax(z, dim=-1)
+    g = 2.0 * (p - _one_hot(y, z)) / _count(z)
     # back through the softmax Jacobian: dz = p * (g - sum(p * g))
-    return p * (g - (p * g).sum(dim=1, keepdim=True))
+    return p * (g - (p * g).sum(dim=-1, keepdim=True))
 
 
 def _sigmoid_mse_grad(z: Tensor, y: Tensor) -> Tensor:
     p = torch.sigmoid(z)
-    return 2.0 * (p - y) * p * (1.0 - p) / z.numel()
+    return 2.0 * (p - y) * p * (1.0 - p) / _count(z)
 
 
 OBJECTIVES: dict[tuple[str, str], Objective] = {
     ("cross_entropy", "binary"): Objective(
-        F.binary_cross_entropy_with_logits, lambda z, y: (torch.sigmoid(z) - y) / z.numel()
-    ),
+        lambda z, y: _mean(F.binary_cross_entropy_with_logits(z, y, reduction="none")),
+        lambda z, y: (torch.sigmoid(z) - y) / _count(z)),
     ("cross_entropy", "multiclass"): Objective(
-        F.cross_entropy,
-        lambda z, y: (torch.softmax(z, dim=1) - F.one_hot(y, z.shape[1]).to(z.dtype)) / z.shape[0],
-    ),
-    ("mse", "binary"): Objective(lambda z, y: F.mse_loss(torch.sigmoid(z), y), _sigmoid_mse_grad),
+        lambda z, y: -torch.log_softmax(z, dim=-1).gather(-1, y.unsqueeze(-1)).mean(dim=(-2, -1)),
+        lambda z, y: (torch.softmax(z, dim=-1) - _one_hot(y, z)) / z.shape[-2]),
+    ("mse", "binary"): Objective(lambda z, y: _mean((torch.sigmoid(z) - y) ** 2),
+                                 _sigmoid_mse_grad),
     ("mse", "multiclass"): Objective(
-        lambda z, y: F.mse_loss(torch.softmax(z, dim=1), F.one_hot(y, z.shape[1]).to(z.dtype)),
-        _softmax_mse_grad,
-    ),
-    ("mse", "regression"): Objective(F.mse_loss, lambda z, y: 2.0 * (z - y) / z.numel()),
+        lambda z, y: _mean((torch.softmax(z, dim=-1) - _one_hot(y, z)) ** 2), _softmax_mse_grad),
+    ("mse", "regression"): Objective(lambda z, y: _mean((z - y) ** 2),
+                                     lambda z, y: 2.0 * (z - y) / _count(z)),
 }
 
 

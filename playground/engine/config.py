@@ -20,14 +20,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 
-from playground.activations import ACTIVATIONS
-from playground.config_text import format_value, parse_value, plain_number, shorten
-from playground.datasets import DATASETS
-from playground.features import FEATURES
-from playground.limits import LIMITS, Limits
-from playground.losses import LOSSES
-from playground.model import INITIALIZERS
-from playground.optimizers import OPTIMIZERS, SCHEDULES
+from playground.engine.activations import ACTIVATIONS
+from playground.engine.config_text import format_value, parse_value, plain_number, shorten
+from playground.engine.datasets import DATASETS
+from playground.engine.features import FEATURES
+from playground.engine.limits import LIMITS, Limits
+from playground.engine.losses import LOSSES
+from playground.engine.model import INITIALIZERS
+from playground.engine.optimizers import OPTIMIZERS, SCHEDULES
 
 REGULARIZATIONS = ("none", "l1", "l2")
 MAX_SEED = 2**31 - 1
@@ -143,6 +143,15 @@ class Config:
         return [f.name for f in dataclasses.fields(self)
                 if getattr(self, f.name) != getattr(other, f.name)]
 
+    def effects(self, other: Config) -> set[str]:
+        """What switching to ``other`` does: any of "restart", "live", "display"."""
+        return {Config.__dataclass_fields__[name].metadata["effect"]
+                for name in self.changed_fields(other)}
+
+    def next_seed(self, name: str) -> int:
+        """The seed after this one (wrapping), for "new data" and "new weights"."""
+        return (getattr(self, name) + 1) % (MAX_SEED + 1)
+
     # -- checking ------------------------------------------------------------------------
     def validate(self, limits: Limits = LIMITS) -> None:
         """Raise ConfigError naming every field that is out of bounds or inconsistent."""
@@ -165,6 +174,8 @@ class Config:
             problems["hidden"] = f"at most {cap} neurons per layer for this data set"
         if not self.features:
             problems["features"] = "choose at least one input feature"
+        if self.optimizer == "nesterov" and self.momentum <= 0:
+            problems["momentum"] = "Nesterov needs a momentum above 0"
         return problems
 
     # -- URL query params ----------------------------------------------------------------

@@ -14,10 +14,10 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from playground import backprop
-from playground.features import feature_matrix
-from playground.losses import HEADS
-from playground.model import MLP
+from playground.engine import backprop
+from playground.engine.backprop import Net
+from playground.engine.features import feature_matrix
+from playground.engine.losses import HEADS
 
 EXTENT = 6.0  # every 2-D data set lies in [-6, 6]^2
 RESOLUTION = 100
@@ -45,19 +45,40 @@ class GridMaps:
     neurons: list[np.ndarray]  # per hidden layer: (n_neurons, res, res) activations
 
 
-def evaluate_grid(model: MLP, head: str, features: Sequence[str],
+def evaluate_grid(net: Net, head: str, features: Sequence[str],
                   resolution: int = RESOLUTION) -> GridMaps:
+    """One network over the plane."""
+    return evaluate_grids(_stacked(net), head, [features], resolution)[0]
+
+
+def evaluate_grids(net: Net, head: str, features: Sequence[Sequence[str]],
+                   resolution: int = RESOLUTION) -> list[GridMaps]:
+    """A stack of S networks over the plane in one batched pass (``features`` per network)."""
+    grids = [grid_features(tuple(f), resolution) for f in features]
+    x = grids[0] if all(f == features[0] for f in features) else torch.stack(grids)
     with torch.no_grad():
-        fp = backprop.forward(model, grid_features(tuple(features), resolution))
+        fp = backprop.forward(net, x)
         predicted = HEADS[head].predict(fp.output).numpy()
+        hidden = [a.numpy() for a in fp.activations]
 
     def maps(values: np.ndarray) -> np.ndarray:  # (res², n) -> (n, res, res)
         return values.T.reshape(-1, resolution, resolution)
 
-    if head == "multiclass":
-        classes = maps(predicted)
-        return GridMaps(classes.max(axis=0), classes, [maps(a.numpy()) for a in fp.activations])
-    return GridMaps(maps(predicted)[0], None, [maps(a.numpy()) for a in fp.activations])
+    result = []
+    for s in range(len(features)):
+        neurons = [maps(a[s]) for a in hidden]
+        if head == "multiclass":
+            classes = maps(predicted[s])
+            result.append(GridMaps(classes.max(axis=0), classes, neurons))
+        else:
+            result.append(GridMaps(maps(predicted[s])[0], None, neurons))
+    return result
+
+
+def _stacked(net: Net) -> Net:
+    """A single network as a stack of one."""
+    return Net([w.unsqueeze(0) for w in net.weights], [b.unsqueeze(0) for b in net.biases],
+               net.activations)
 
 
 def feature_maps(features: Sequence[str], resolution: int = RESOLUTION) -> np.ndarray:

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from playground.inference import EXTENT
-from playground.render import CLASS_COLOURS, MIDDLE, NEGATIVE, POSITIVE, hex_colour
+from playground.engine.inference import EXTENT
+from playground.server.render import CLASS_COLOURS, MIDDLE, NEGATIVE, POSITIVE, hex_colour
 
 FONT = dict(family="Helvetica, Arial, sans-serif", size=11)
 BLANK_PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42m"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from playground.config import Config, ConfigError
-from playground.datasets import DATASETS
-from playground.limits import LIMITS, Limits
+from playground.engine.config import Config, ConfigError
+from playground.engine.datasets import DATASETS
+from playground.engine.limits import LIMITS, Limits
 
 
 def _dataset(c: Config, e: dict) -> Config:
@@ -71,8 +71,14 @@ def _lower_learning_rate(c: Config, e: dict) -> Config:
     return c.replace(learning_rate=max(c.learning_rate / 10, 1e-5))
 
 
+def _new_weights(c: Config, e: dict) -> Config:
+    """Reset: back to epoch 0 with new initial weights (the next init seed)."""
+    return c.replace(init_seed=c.next_seed("init_seed"))
+
+
 EDITS: dict[str, Callable[[Config, dict], Config]] = {
     "lower_learning_rate": _lower_learning_rate,
+    "new_weights": _new_weights,
     "dataset": _dataset,
     "toggle_feature": _toggle_feature,
     "add_layer": _add_layer,

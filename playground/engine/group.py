@@ -1,0 +1,164 @@
+"""A group: same-shaped Trainers trained as one batched computation.
+
+Tiny networks are bound by per-call overhead, not arithmetic, so S networks of
+one shape cost about what one does when their tensors are stacked: weights
+``[S, out, in]`` through ``baddbmm``/``bmm``, and each optimizer step a few
+element-wise operations on the ``[S, P]`` parameter stack. Every member keeps
+its own data, initial weights, learning rate, momentum, penalty rate, dropout
+rates, generator and epoch, and ends with exactly the weights it would have
+reached alone (the tests check this against a group of one and against
+``torch.optim``).
+
+While a group lives, its members' tensors are views into the stacks; leaving
+the group (``dissolve``, or the end of a ``with`` block) gives each member its
+own copy again. Change a member only outside a group.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import torch
+
+from playground.engine.backprop import Net, backward, dropout_mask, forward
+from playground.engine.optimizers import OPTIMIZERS, Hyper
+from playground.engine.training import Trainer
+
+
+class Group:
+    def __init__(self, members: Sequence[Trainer]) -> None:
+        self.members = list(members)
+        first = self.members[0]
+        if any(m.group_key != first.group_key for m in self.members):
+            raise ValueError("a group's members must share one shape")
+        c = first.config
+        self.params = self._stack("params")
+        self.last_good = self._stack("last_good")
+        self.full_grad = self._stack("full_grad")
+        self.steps = self._stack("steps")
+        self.slots = {name: torch.stack([m.slots[name] for m in self.members])
+                      for name in first.slots}
+        for i, m in enumerate(self.members):
+            m.slots = {name: stack[i] for name, stack in self.slots.items()}
+        self.x_train = torch.stack([m.x_train for m in self.members])
+        self.y_train = torch.stack([m.y_train for m in self.members])
+        self.x_test = torch.stack([m.x_test for m in self.members])
+        self.y_test = torch.stack([m.y_test for m in self.members])
+        self.rows = torch.arange(len(self.members)).unsqueeze(1)
+        self.layout = first.layout
+        weights, biases = self.layout.split(self.params)
+        self.net = Net(weights, biases, c.activation)
+        self.rule = OPTIMIZERS[c.optimizer]
+        self.objective, self.head, self.penalty = first.objective, first.head, first.penalty
+        self.batch = min(c.batch_size, self.x_train.shape[1])
+        self.dropout_layers = [i for i, rate in enumerate(c.dropout) if rate > 0]
+        self.momentum = self._column([m.config.momentum for m in self.members])
+        self.penalty_rates = (self._column([m.config.reg_rate for m in self.members])
+                              * self.layout.weight_mask) if self.penalty else None
+
+    def _stack(self, name: str) -> torch.Tensor:
+        stack = torch.stack([getattr(m, name) for m in self.members])
+        for i, m in enumerate(self.members):
+            setattr(m, name, stack[i])
+        return stack
+
+    @staticmethod
+    def _column(values: list[float]) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float32).unsqueeze(1)
+
+    def dissolve(self) -> None:
+        """Every member gets its own tensors back (copies of its rows)."""
+        for m in self.members:
+            for name in ("params", "last_good", "full_grad", "steps"):
+                setattr(m, name, getattr(m, name).clone())
+            m.slots = {name: value.clone() for name, value in m.slots.items()}
+        self.members = []
+
+    def __enter__(self) -> Group:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dissolve()
+
+    # -- training ----------------------------------------------------------------------
+    def run_epochs(self, n: int) -> int:
+        """Train every member up to n epochs; stops early once any member stops (the
+        caller then regroups the others). Returns the epochs run."""
+        with torch.no_grad():
+            for done in range(n):
+                self._epoch()
+                if any(m.stopped for m in self.members):
+                    return done + 1
+        return n
+
+    def run_for(self, seconds: float, max_epochs: int | None = None) -> int:
+        """Whole epochs until the time budget is spent (at least one)."""
+        deadline = time.perf_counter() + seconds
+        done = 0
+        while max_epochs is None or done < max_epochs:
+            done += self.run_epochs(1)
+            if any(m.stopped for m in self.members) or time.perf_counter() >= deadline:
+                break
+        return done
+
+    def _epoch(self) -> None:
+        size = len(self.members)
+        n = self.x_train.shape[1]
+        hyper = Hyper(self._column([m.learning_rate for m in self.members]), self.momentum,
+                      self.steps)
+        orders = torch.stack([torch.randperm(n, generator=m.generator) for m in self.members])
+        xs, ys = self.x_train[self.rows, orders], self.y_train[self.rows, orders]
+        for start in range(0, n, self.batch):
+            xb, yb = xs[:, start:start + self.batch], ys[:, start:start + self.batch]
+            fp = forward(self.net, xb, self._dropout_masks(xb.shape[1]))
+            grads = backward(self.net, fp, self.objective.grad(fp.output, yb))
+            g = torch.cat([t.reshape(size, -1) for pair in grads for t in pair], dim=1)
+            if self.penalty_rates is not None:
+                g = g + self.penalty.grad(self.params) * self.penalty_rates
+            self.steps += 1
+            self.rule.step(self.params, g, self.slots, hyper)
+        self._record()
+
+    def _dropout_masks(self, batch: int) -> list[torch.Tensor | None] | None:
+        if not self.dropout_layers:
+            return None
+        masks: list[torch.Tensor | None] = [None] * len(self.net.activations)
+        for layer in self.dropout_layers:
+            shape = (batch, self.layout.sizes[layer + 1])
+            masks[layer] = torch.stack([dropout_mask(shape, m.config.dropout[layer], m.generator)
+                                        for m in self.members])
+        return masks
+
+    def _record(self) -> None:
+        """Each member's metrics on its whole training and test sets; a member whose loss
+        or weights are no longer finite gets its last finite weights back and stops."""
+        size = len(self.members)
+        fp = forward(self.net, self.x_train)
+        train_loss = self.objective.value(fp.output, self.y_train)
+        test_out = forward(self.net, self.x_test).output
+        test_loss = self.objective.value(test_out, self.y_test)
+        finite = (torch.isfinite(train_loss) & torch.isfinite(test_loss)
+                  & torch.isfinite(self.params).all(dim=1))
+        all_finite = bool(finite.all())
+        if not all_finite:
+            self.params.copy_(torch.where(finite.unsqueeze(1), self.params, self.last_good))
+        self.last_good.copy_(self.params)
+        grads = backward(self.net, fp, self.objective.grad(fp.output, self.y_train))
+        self.full_grad.copy_(torch.cat([t.reshape(size, -1) for pair in grads for t in pair],
+                                       dim=1))
+        # norms in float64: a float32 sum of squares overflows long before the weights do
+        weight_norms = torch.stack([w.double().flatten(1).norm(dim=1) for w in self.net.weights],
+                                   dim=1)
+        grad_norms = torch.stack([g.double().flatten(1).norm(dim=1) for g, _ in grads], dim=1)
+        columns = torch.cat([train_loss.double().unsqueeze(1), test_loss.double().unsqueeze(1),
+                             self.head.metric(fp.output, self.y_train).unsqueeze(1),
+                             self.head.metric(test_out, self.y_test).unsqueeze(1),
+                             weight_norms, grad_norms], dim=1).tolist()
+        layers = len(self.net.weights)
+        flags = finite.tolist() if not all_finite else [True] * size
+        for m, values, ok in zip(self.members, columns, flags):
+            m.finish_epoch({"epoch": m.epoch + 1, "train_loss": values[0],
+                            "test_loss": values[1], "train_metric": values[2],
+                            "test_metric": values[3], "weight_norms": values[4:4 + layers],
+                            "grad_norms": values[4 + layers:]} if ok else None)

@@ -1,0 +1,231 @@
+"""The Trainer: one experiment's whole state, step-wise and time-budgeted, no I/O.
+
+A Trainer holds its data, its parameters as one flat vector, its optimizer
+state, its random generator, its epoch and its history. It trains by a count
+(``step_epochs``) or a time budget (``train_for``) as a group of one
+(``group.py``); the server's workers put many same-shaped Trainers in one Group
+and train them together, which gives each of them exactly what it would get
+alone. Randomness is explicit: the data seed makes the data, the init seed makes
+the initial weights, the shuffling and the dropout masks, so the same Config
+gives the same weights bit for bit.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import numpy as np
+import torch
+
+from playground.engine.backprop import PENALTIES, Net
+from playground.engine.config import Config
+from playground.engine.datasets import Dataset, load_dataset
+from playground.engine.features import feature_matrix
+from playground.engine.history import History
+from playground.engine.losses import HEADS, head_name, objective
+from playground.engine.model import ParamLayout, init_params
+from playground.engine.optimizers import OPTIMIZERS, SCHEDULES
+
+torch.set_num_threads(1)  # faster than several threads for nets this small (measured)
+DATA_FIELDS = ("dataset", "noise", "train_ratio", "n_points", "data_seed", "features")
+
+
+def prepare_inputs(config: Config, dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """Feature matrices (train, test) for the network's input layer."""
+    return (torch.from_numpy(feature_matrix(dataset.x_train, config.features)),
+            torch.from_numpy(feature_matrix(dataset.x_test, config.features)))
+
+
+def _pack(tensor: torch.Tensor) -> str:
+    """Exact and compact: the raw bytes, base64 (JSON-safe, never a pickle)."""
+    return base64.b64encode(tensor.detach().contiguous().numpy().tobytes()).decode("ascii")
+
+
+def _unpack(text: str, dtype: np.dtype, size: int) -> torch.Tensor:
+    values = np.frombuffer(base64.b64decode(text), dtype=dtype)
+    if values.size != size:
+        raise ValueError("the saved weights do not fit this network")
+    return torch.from_numpy(values.copy())
+
+
+class Trainer:
+    def __init__(self, config: Config, dataset: Dataset | None = None,
+                 max_epochs: int | None = None) -> None:
+        config.validate()
+        self.config = config
+        self.max_epochs = max_epochs  # a hosted server's cap on one run
+        self._custom_dataset = dataset
+        self._build()
+
+    # -- building ----------------------------------------------------------------------
+    def _build(self, keep_data: bool = False) -> None:
+        c = self.config
+        if not keep_data:
+            self.dataset = self._custom_dataset or load_dataset(
+                c.dataset, c.n_points, c.noise, c.train_ratio, c.data_seed)
+            self.x_train, self.x_test = prepare_inputs(c, self.dataset)
+            self.head_name = head_name(self.dataset.task, self.dataset.n_classes)
+            self.head = HEADS[self.head_name]
+            self.y_train = self.head.target(self.dataset.y_train)
+            self.y_test = self.head.target(self.dataset.y_test)
+        n_out = self.head.n_outputs(self.dataset.n_classes)
+        self.layout = ParamLayout((self.x_train.shape[1], *c.hidden, n_out))
+        self.params = init_params(self.layout, c.init, c.init_seed)
+        self.last_good = self.params.clone()  # the newest finite weights
+        self.full_grad = torch.zeros_like(self.params)  # over the whole training set
+        # one generator for shuffling and dropout, seeded apart from the weights' one
+        self.generator = torch.Generator().manual_seed(c.init_seed + 1)
+        self.epoch = 0
+        self.history = History()
+        self.stopped: str | None = None  # why training stopped by itself, for the page
+        self._best_test_loss = math.inf
+        self._best_epoch = 0
+        self._apply_training_settings(new_optimizer=True)
+
+    def _apply_training_settings(self, new_optimizer: bool) -> None:
+        c = self.config
+        self.objective = objective(c.loss, self.head_name)
+        self.penalty = PENALTIES[c.regularization]
+        if new_optimizer:
+            self.slots = {name: torch.zeros_like(self.params)
+                          for name in OPTIMIZERS[c.optimizer].slots}
+            self.steps = torch.zeros(1, dtype=torch.float64)  # optimizer steps taken
+
+    # -- reading -----------------------------------------------------------------------
+    @property
+    def learning_rate(self) -> float:
+        c = self.config
+        return c.learning_rate * SCHEDULES[c.lr_schedule](self.epoch, c.schedule_epochs)
+
+    @property
+    def group_key(self) -> tuple:
+        """Trainers with equal keys can be trained as one batched computation."""
+        c = self.config
+        return (self.layout.sizes, c.activation, tuple(rate > 0 for rate in c.dropout),
+                self.head_name, self.objective, c.optimizer, c.regularization,
+                self.x_train.shape[0], self.x_test.shape[0], min(c.batch_size,
+                                                                   self.x_train.shape[0]))
+
+    def net(self) -> Net:
+        weights, biases = self.layout.split(self.params)
+        return Net(weights, biases, self.config.activation)
+
+    def weights(self) -> list[torch.Tensor]:
+        return self.layout.split(self.params)[0]
+
+    def biases(self) -> list[torch.Tensor]:
+        return self.layout.split(self.params)[1]
+
+    @property
+    def full_gradients(self) -> list[torch.Tensor]:
+        """Each layer's weight gradient over the whole training set (last epoch)."""
+        return self.layout.split(self.full_grad)[0]
+
+    def metrics(self) -> dict[str, float | int | str | None]:
+        last = self.history.last or {}
+        return {"epoch": self.epoch, "train_loss": last.get("train_loss"),
+                "test_loss": last.get("test_loss"), "metric": self.head.metric_name,
+                "train_metric": last.get("train_metric"),
+                "test_metric": last.get("test_metric"), "stopped": self.stopped}
+
+    # -- controls ----------------------------------------------------------------------
+    def reset(self, keep_init: bool = True) -> None:
+        """Back to epoch 0: the same initial weights, or new ones (next init seed)."""
+        if not keep_init:
+            self.config = self.config.replace(init_seed=self.config.next_seed("init_seed"))
+        self._build(keep_data=True)
+
+    def apply_config(self, config: Config) -> bool:
+        """Switch to a new Config; returns True when that restarted training at epoch 0."""
+        config.validate()
+        old = self.config
+        self.config = config
+        if "restart" in old.effects(config):
+            self._build(keep_data=all(getattr(old, n) == getattr(config, n)
+                                      for n in DATA_FIELDS))
+            return True
+        new_optimizer = old.optimizer != config.optimizer or old.momentum != config.momentum
+        self._apply_training_settings(new_optimizer=new_optimizer)
+        # new settings deserve a new chance; after a divergence, from the last finite weights
+        self.stopped = None
+        self._best_test_loss, self._best_epoch = math.inf, self.epoch
+        self._check_epoch_limit()
+        return False
+
+    # -- training ----------------------------------------------------------------------
+    def step_epochs(self, n: int = 1) -> int:
+        """Train up to n epochs; returns how many ran (fewer once training stops)."""
+        from playground.engine.group import Group
+
+        if self.stopped or n <= 0:
+            return 0
+        with Group([self]) as group:
+            return group.run_epochs(n)
+
+    def train_for(self, seconds: float, max_epochs: int | None = None) -> int:
+        """Train whole epochs until the time budget is spent; returns how many ran."""
+        from playground.engine.group import Group
+
+        if self.stopped:
+            return 0
+        with Group([self]) as group:
+            return group.run_for(seconds, max_epochs)
+
+    def finish_epoch(self, row: dict | None) -> None:
+        """The group's report on the epoch it just trained: its metrics, or None when the
+        loss or the weights stopped being finite (the group kept the last finite ones)."""
+        if row is None:
+            self.stopped = (f"Diverged at epoch {self.epoch + 1}: the loss or the weights "
+                            "became infinite. Showing the last finite weights; try a smaller "
+                            "learning rate.")
+            return
+        self.epoch = row["epoch"]
+        self.history.append(row)
+        test_loss = row["test_loss"]
+        if test_loss < self._best_test_loss:
+            self._best_test_loss, self._best_epoch = test_loss, self.epoch
+        patience = self.config.patience
+        if patience and self.epoch - self._best_epoch >= patience:
+            self.stopped = (f"Stopped early at epoch {self.epoch}: the test loss has not "
+                            f"improved for {patience} epochs (best at epoch {self._best_epoch}).")
+        self._check_epoch_limit()
+
+    def _check_epoch_limit(self) -> None:
+        if self.max_epochs is not None and self.epoch >= self.max_epochs:
+            self.stopped = (f"Reached this server's limit of {self.max_epochs:,} epochs for one "
+                            "run; press Reset to start again.")
+
+    # -- snapshots ---------------------------------------------------------------------
+    def state(self) -> dict:
+        """Everything needed to continue exactly: weights, optimizer state, generator,
+        epoch (JSON-safe text, never a pickle)."""
+        best = self._best_test_loss
+        return {"epoch": self.epoch, "config": self.config.to_params(),
+                "params": _pack(self.params),
+                "slots": {name: _pack(value) for name, value in self.slots.items()},
+                "steps": float(self.steps.item()),
+                "generator": _pack(self.generator.get_state()),
+                "best": [best if math.isfinite(best) else None, self._best_epoch]}
+
+    def restore(self, state: dict) -> None:
+        """Continue from a ``state()``; shapes must match this Config's network."""
+        size = self.layout.size
+        params = _unpack(state["params"], np.float32, size)
+        slots = {name: _unpack(state.get("slots", {}).get(name, ""), np.float32, size)
+                 if name in state.get("slots", {}) else torch.zeros(size)
+                 for name in self.slots}
+        with torch.no_grad():
+            self.params.copy_(params)
+            self.last_good.copy_(params)
+            for name, value in slots.items():
+                self.slots[name].copy_(value)
+            self.steps.fill_(float(state.get("steps", 0.0)))
+        if "generator" in state:
+            raw = base64.b64decode(state["generator"])
+            self.generator.set_state(torch.frombuffer(bytearray(raw), dtype=torch.uint8))
+        self.epoch = int(state["epoch"])
+        best, best_epoch = state.get("best", [None, self.epoch])
+        self._best_test_loss = math.inf if best is None else float(best)
+        self._best_epoch = int(best_epoch)
+        self.history.truncate_after(self.epoch)

@@ -1,0 +1,1 @@
+"""The server layer: the trainer pool, frames, the live stream. Imports the engine only."""

@@ -1,0 +1,192 @@
+"""The live stream: one WebSocket per page relays its session's frames and commands.
+
+The page's live view connects to ``/live/<token>``; the token is the session's
+unguessable id, so one visitor cannot watch (or stop) another's session. The
+stream sends only the newest state whenever the session has a new frame: history
+rows the page has not seen yet, the latest picture, and the data points when
+they changed. A slow browser simply skips frames.
+
+Commands from the page (``protocol.PAGE_COMMANDS``) go into the pool's bounded
+outbox and never block the server's event loop. A stream from another site, a
+message over 1 KB, more than ``PAGE_BURST`` messages at once or more than a few
+watchers on one session are refused with a close code (``protocol``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import plotly
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from playground.server import protocol as p
+from playground.server.pool import get_pool
+from playground.server.runner import Runner, active_runners, find_runner
+
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+ASSET_PREFIX = "/playground-assets"
+
+
+class StreamState:
+    """What one connection has already sent."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.generation: int | None = None
+        self.rewrites = 0
+        self.sent_epoch = 0
+        self.points_version = 0
+        self.notice: str | None = None
+
+
+def next_message(runner: Runner, sent: StreamState) -> str | None:
+    """The JSON text to send now, or None when the page is up to date."""
+    with runner.lock:
+        if runner.version == sent.version:
+            return None
+        message: p.StreamMessage = {"summary": runner.summary, "error": runner.error}
+        if runner.generation != sent.generation or runner.rewrites != sent.rewrites:
+            sent.generation, sent.rewrites, sent.sent_epoch = (runner.generation,
+                                                               runner.rewrites, 0)
+            message["restart"] = True
+        rows = runner.history.since(sent.sent_epoch)
+        if rows["epoch"]:
+            sent.sent_epoch = rows["epoch"][-1]
+        message["history"] = rows
+        if runner.points_version != sent.points_version:
+            sent.points_version = runner.points_version
+            message["points"] = runner.points
+        if runner.picture is not None:
+            message["picture"] = runner.picture
+        if runner.notice != sent.notice:
+            sent.notice = message["notice"] = runner.notice
+        sent.version = runner.version
+    return p.dumps(message)
+
+
+class TokenBucket:
+    """PAGE_RATE messages a second with bursts of PAGE_BURST."""
+
+    def __init__(self, rate: float = p.PAGE_RATE, burst: int = p.PAGE_BURST) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.at = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+async def _commands(websocket: WebSocket, runner: Runner) -> int | None:
+    """Apply the page's commands until it goes; returns the close code it sent."""
+    bucket = TokenBucket()
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return message.get("code")
+        text = message.get("text") or ""
+        if len(text) > p.MAX_PAGE_MESSAGE or message.get("bytes") or not bucket.take():
+            await websocket.close(code=p.CLOSE_FLOOD, reason="too many or too large messages")
+            return None
+        command = p.parse_page_command(text)
+        if command is not None:
+            runner.command(command[0], *command[1])
+
+
+OriginCheck = Callable[[str | None, str | None], bool]  # (Origin, Host) -> allowed
+
+
+async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None:
+    if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host")):
+        await websocket.close(code=p.CLOSE_ORIGIN)  # before accept: the handshake fails (403)
+        return
+    runner = find_runner(websocket.path_params["token"])
+    await websocket.accept()  # before closing, or the page sees 1006 instead of our code
+    if runner is None or runner.closed:
+        await websocket.close(code=p.CLOSE_UNKNOWN, reason="unknown or expired session")
+        return
+    if runner.attached >= p.MAX_WATCHERS:
+        await websocket.close(code=p.CLOSE_WATCHERS, reason="too many watchers")
+        return
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+
+    def listener() -> None:  # called from the pool's reader thread
+        loop.call_soon_threadsafe(wake.set)
+
+    runner.listeners.append(listener)
+    runner.attached += 1
+    runner.touch()
+    sent = StreamState()
+    # a closed tab must end this handler at once: the janitor counts open streams,
+    # and the server cannot shut down while a handler waits
+    commands = asyncio.create_task(_commands(websocket, runner))
+    try:
+        while not runner.closed and not commands.done():
+            wake.clear()
+            message = next_message(runner, sent)
+            if message is not None:
+                await websocket.send_text(message)
+                continue
+            woken = asyncio.create_task(wake.wait())
+            await asyncio.wait({woken, commands}, return_when=asyncio.FIRST_COMPLETED)
+            woken.cancel()
+    except (WebSocketDisconnect, RuntimeError, ConnectionError):
+        pass
+    finally:
+        commands.cancel()
+        runner.listeners.remove(listener)
+        runner.attached -= 1
+        runner.touch()
+        if runner.attached == 0:
+            unloaded = commands.done() and not commands.cancelled() and (
+                commands.exception() is None and commands.result() == p.CLOSE_UNLOADED)
+            if unloaded:
+                runner.close()  # the page went away for good: free its session at once
+            else:
+                runner.pause()  # nobody watches: stop spending CPU until the page is back
+
+
+async def plotly_js(request: Request) -> Response:
+    # the page must work with no internet: Plotly comes from the installed package
+    return FileResponse(PLOTLY_JS, media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
+def _loopback(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
+async def status(request: Request) -> Response:
+    """Workers and sessions, for operators and benchmarks on this machine only."""
+    if not _loopback(request.client.host if request.client else ""):
+        return Response(status_code=404)
+    return JSONResponse({"workers": get_pool().status(), "sessions": len(active_runners())})
+
+
+def routes(origin_allowed: OriginCheck) -> list:
+    """The server's own routes. ``origin_allowed`` is the check Streamlit applies to its
+    own stream (the entry point passes it in: this layer does not import the page's)."""
+
+    async def stream(websocket: WebSocket) -> None:
+        await live_stream(websocket, origin_allowed)
+
+    return [WebSocketRoute("/live/{token}", stream),
+            Route(f"{ASSET_PREFIX}/plotly.min.js", plotly_js),
+            Route("/playground-status", status)]

@@ -1,0 +1,223 @@
+"""The trainer pool: a few worker processes (one per core) host every session.
+
+The server talks to each worker through one pipe. Nothing here blocks the
+caller: ``send`` puts a command in a small per-session outbox (a flood of
+play/pause clicks collapses to the last one; beyond a few pending commands new
+ones are dropped) and a writer thread does the blocking pipe write. A reader
+thread hands each frame to its session's Runner. A worker that dies is
+started again and its sessions reopen from their last snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from playground.server import protocol as p
+from playground.server.worker import serve
+
+MAX_PENDING = 16  # commands waiting for one session; more are dropped
+RESPAWN_WINDOW_S, MAX_RESPAWNS = 60.0, 5  # a worker dying this often is not restarted
+
+
+class Session(Protocol):
+    """What the pool needs of a session's handle (``runner.Runner``)."""
+
+    sid: str
+
+    def merge(self, frame: dict) -> None: ...
+    def open_spec(self) -> dict: ...
+    def resumed(self, failed: bool) -> None: ...
+
+
+def queue_command(pending: list, name: str, args: list) -> bool:
+    """Add a command to a session's pending ones: play/pause and speed replace their
+    earlier selves, steps add up; False (dropped) once MAX_PENDING are waiting."""
+    if name in p.TOGGLES or name == p.SPEED:
+        same = p.TOGGLES if name in p.TOGGLES else (p.SPEED,)
+        pending[:] = [c for c in pending if c[0] not in same]
+    elif name == p.STEP and pending and pending[-1][0] == p.STEP:
+        pending[-1][1][0] = min(pending[-1][1][0] + args[0], p.MAX_STEP)
+        return True
+    if len(pending) >= MAX_PENDING:
+        return False
+    pending.append([name, args])
+    return True
+
+
+def worker_count() -> int:
+    raw = os.environ.get("PLAYGROUND_WORKERS", "")
+    return max(1, int(raw)) if raw.isdigit() and int(raw) > 0 else (os.cpu_count() or 1)
+
+
+_context: mp.context.BaseContext | None = None
+
+
+def process_context() -> mp.context.BaseContext:
+    """A forkserver that has imported torch once, so a worker starts in milliseconds
+    (a killed worker is back before its visitors notice)."""
+    global _context
+    if _context is None:
+        _context = mp.get_context("forkserver")
+        _context.set_forkserver_preload(["playground.server.worker_preload"])
+    return _context
+
+
+class WorkerLink:
+    """One worker and the two threads that talk to it."""
+
+    def __init__(self, index: int, use_process: bool) -> None:
+        self.index = index
+        self.use_process = use_process
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.outbox: dict[str, list] = {}
+        self.sessions: dict[str, Session] = {}
+        self.deaths: list[float] = []
+        self.closed = False
+        self.process: mp.process.BaseProcess | threading.Thread | None = None
+        self._start()
+
+    @property
+    def pid(self) -> int | None:
+        return getattr(self.process, "pid", None)
+
+    def _start(self) -> None:
+        here, there = mp.Pipe()
+        if self.use_process:
+            self.process = process_context().Process(
+                target=serve, args=(there,), daemon=True, name=f"playground-worker-{self.index}")
+        else:
+            self.process = threading.Thread(target=serve, args=(there,), daemon=True)
+        self.process.start()
+        if self.use_process:
+            there.close()  # the child holds its own copy; ours would hide the child's exit
+        with self.lock:
+            self.conn = here
+        threading.Thread(target=self._write, args=(here,), daemon=True).start()
+        threading.Thread(target=self._read, args=(here,), daemon=True).start()
+
+    # -- the non-blocking side ------------------------------------------------------------
+    def send(self, sid: str, name: str, args: list) -> bool:
+        """Queue a command; False if it was dropped (too many pending)."""
+        with self.lock:
+            queued = queue_command(self.outbox.setdefault(sid, []), name, args)
+        self.wake.set()
+        return queued
+
+    def add(self, session: Session) -> None:
+        with self.lock:
+            self.sessions[session.sid] = session
+        self.send(session.sid, p.OPEN, [session.open_spec()])
+
+    def remove(self, sid: str) -> None:
+        with self.lock:
+            self.sessions.pop(sid, None)
+        self.send(sid, p.CLOSE, [])
+
+    # -- the threads -----------------------------------------------------------------------
+    def _write(self, conn) -> None:
+        while True:
+            self.wake.wait()
+            with self.lock:
+                if self.closed or conn is not self.conn:
+                    self.wake.set()  # the new writer (after a restart) may need this wake
+                    return
+                self.wake.clear()
+                batch, self.outbox = self.outbox, {}
+            try:
+                for sid, commands in batch.items():
+                    conn.send_bytes(json.dumps([sid, commands]).encode())
+            except OSError:
+                return  # the reader sees the worker's end and restarts it
+
+    def _read(self, conn) -> None:
+        while True:
+            try:
+                message = json.loads(conn.recv_bytes())
+            except (EOFError, OSError, TypeError):  # TypeError: closed under our feet
+                if not self.closed and conn is self.conn:
+                    self._respawn()
+                return
+            for sid, frame in message["frames"]:
+                session = self.sessions.get(sid)
+                if session is not None:
+                    session.merge(frame)
+
+    def _respawn(self) -> None:
+        """Start the worker again; its sessions reopen from their last snapshots."""
+        now = time.monotonic()
+        self.deaths = [t for t in self.deaths if now - t < RESPAWN_WINDOW_S] + [now]
+        failed = len(self.deaths) > MAX_RESPAWNS
+        if isinstance(self.process, mp.process.BaseProcess):
+            self.process.join(timeout=1.0)  # reap it
+        with self.lock:
+            self.outbox = {}
+            sessions = list(self.sessions.values())
+            if failed:
+                self.sessions = {}
+        if not failed:
+            self._start()
+        for session in sessions:
+            if not failed:
+                self.send(session.sid, p.OPEN, [session.open_spec()])
+            session.resumed(failed)
+
+    def close(self) -> None:
+        self.closed = True
+        self.wake.set()
+        try:
+            self.conn.close()  # the worker sees EOF and exits
+        except OSError:
+            pass
+        process = self.process
+        if process is not None:
+            process.join(timeout=2.0)
+            if isinstance(process, mp.process.BaseProcess) and process.is_alive():
+                process.kill()
+                process.join(timeout=2.0)
+
+
+class Pool:
+    def __init__(self, workers: int | None = None, use_process: bool = True) -> None:
+        self.links = [WorkerLink(i, use_process) for i in range(workers or worker_count())]
+
+    def place(self, session: Session) -> WorkerLink:
+        """The worker with the fewest sessions takes the new one."""
+        link = min(self.links, key=lambda link: len(link.sessions))
+        link.add(session)
+        return link
+
+    def status(self) -> list[dict]:
+        return [{"index": link.index, "pid": link.pid, "sessions": len(link.sessions),
+                 "restarts": len(link.deaths)} for link in self.links]
+
+    def close(self) -> None:
+        for link in self.links:
+            link.close()
+
+
+_pool: Pool | None = None
+_pool_lock = threading.Lock()
+
+
+def get_pool(factory: Callable[[], Pool] | None = None) -> Pool:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            use_process = os.environ.get("PLAYGROUND_RUNNER", "process") != "thread"
+            _pool = factory() if factory else Pool(use_process=use_process)
+        return _pool
+
+
+def close_pool() -> None:
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.close()

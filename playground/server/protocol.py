@@ -1,0 +1,140 @@
+"""Every message between the workers, the server, the live stream and the page, defined once.
+
+Three legs, all JSON text (never pickles):
+
+- server -> worker: ``[session id, [[command, args], ...]]``, commands from ``COMMANDS``;
+- worker -> server: ``{"frames": [[session id, Frame], ...]}``;
+- server -> page (the live stream): ``StreamMessage``; page -> server: ``{"cmd": name, ...}``
+  with a name from ``PAGE_COMMANDS``, at most ``MAX_PAGE_MESSAGE`` bytes.
+
+The live view's JavaScript gets ``for_js()`` in its component data, so the command
+names, the history keys and the close codes it uses come from here too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, TypedDict
+
+from playground.engine.history import HISTORY_KEYS
+
+# -- commands ------------------------------------------------------------------------------
+OPEN, CLOSE = "open", "close"
+PLAY, PAUSE, STEP, RESTART, CONFIG, SPEED = "play", "pause", "step", "restart", "config", "speed"
+COMMANDS = (OPEN, CLOSE, PLAY, PAUSE, STEP, RESTART, CONFIG, SPEED)
+PAGE_COMMANDS = (PLAY, PAUSE, STEP, RESTART)  # what a page may say over its stream
+TOGGLES = (PLAY, PAUSE)  # only the last one pending counts (a flood of clicks is one click)
+MAX_STEP = 100  # epochs one step command may ask for
+
+MAX_PAGE_MESSAGE = 1024  # bytes; a command is a few dozen
+PAGE_RATE = 20.0  # page commands per second, sustained ...
+PAGE_BURST = 40  # ... with this many at once (a visitor double-clicking is fine)
+MAX_WATCHERS = 3  # live streams on one session (a second tab, a projector)
+
+# close codes of the live stream (4000-4999 are the application's own)
+CLOSE_UNKNOWN = 4404  # no such session, or it ended: the page starts a fresh one
+CLOSE_ORIGIN = 4403  # another site's page
+CLOSE_WATCHERS = 4409  # too many streams on one session
+CLOSE_FLOOD = 4429  # too many or too large messages
+CLOSE_UNLOADED = 4001  # the page says it is going away: free its session at once
+
+
+class History(TypedDict):
+    epoch: list[int]
+    train_loss: list[float]
+    test_loss: list[float]
+    train_metric: list[float]
+    test_metric: list[float]
+    weight_norms: list[list[float]]
+    grad_norms: list[list[float]]
+
+
+class Picture(TypedDict, total=False):
+    """What the page draws of one moment; parts left out keep their last value."""
+
+    sizes: list[int]  # neurons per layer, inputs first
+    weights: list[list[list[float]]]  # per layer [out][in]
+    biases: list[list[float]]
+    boundary: str | None  # PNG data URL of the output over the plane
+    neurons: list[list[str]]  # per hidden layer, a PNG per neuron
+    hist_weights: list[dict]  # per layer {"counts", "lo", "hi"}
+    hist_grads: list[dict]
+    confusion: list[list[int]] | None
+
+
+class Summary(TypedDict):
+    epoch: int
+    generation: int  # bumps when training restarts at epoch 0 (the page clears its curves)
+    playing: bool
+    stopped: str | None  # why training stopped by itself
+    metric: str  # "accuracy" or "r2"
+    config: dict[str, str]  # the Config's URL params
+    last: dict | None  # the newest epoch's metrics (a kept history row or not)
+
+
+class Frame(Summary, total=False):
+    history: History  # rows since the previous frame
+    points: dict | None  # the data, when it changed
+    picture: Picture
+    state: dict  # an exact snapshot (Trainer.state), about once a second
+
+
+class StreamMessage(TypedDict, total=False):
+    summary: Summary
+    restart: bool  # the history below replaces what the page has
+    history: History
+    points: dict | None
+    picture: Picture
+    notice: str | None  # one line for the visitor (e.g. the trainer was restarted)
+    error: str | None  # the session cannot go on; the page offers a fresh start
+
+
+def empty_history() -> dict[str, list]:
+    return {key: [] for key in HISTORY_KEYS}
+
+
+def dumps(message: Any) -> str:
+    """Strict JSON: a non-finite number becomes null (browsers' JSON.parse refuses
+    NaN and Infinity, and one such frame would freeze the view)."""
+    try:
+        return json.dumps(message, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(message), separators=(",", ":"), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def parse_page_command(text: str | None) -> tuple[str, list] | None:
+    """A page's command as (name, args), or None if it is not one."""
+    if not text or len(text) > MAX_PAGE_MESSAGE:
+        return None
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or message.get("cmd") not in PAGE_COMMANDS:
+        return None
+    name = message["cmd"]
+    if name == STEP:
+        epochs = message.get("epochs", 1)
+        if not isinstance(epochs, int) or isinstance(epochs, bool):
+            return None
+        return name, [max(1, min(epochs, MAX_STEP))]
+    return name, []
+
+
+def for_js() -> dict:
+    """The constants the live view's JavaScript needs, from this one definition."""
+    return {"page_commands": list(PAGE_COMMANDS), "history_keys": list(HISTORY_KEYS),
+            "close": {"unknown": CLOSE_UNKNOWN, "origin": CLOSE_ORIGIN,
+                      "watchers": CLOSE_WATCHERS, "flood": CLOSE_FLOOD,
+                      "unloaded": CLOSE_UNLOADED}}

@@ -1,0 +1,222 @@
+"""Runners: the page's handle on one session in the trainer pool.
+
+A Runner offers the small interface the UI uses (play, pause, step, restart,
+apply_config, set_speed, snapshot, close); where the training runs is the
+pool's business. It keeps what the page draws: the (bounded) metric history,
+the latest picture and data points, the summary, and the last exact snapshot
+of the weights, from which a restarted worker resumes the session.
+
+Runners are registered under an unguessable token (the live stream's URL). A
+janitor closes runners whose page went away or stayed idle too long. The number
+of sessions is capped by memory, not by cores: past the cap a new visitor is
+told the server is full.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+
+from playground.engine.config import Config
+from playground.engine.history import History
+from playground.engine.limits import LIMITS, Limits
+from playground.server import protocol as p
+from playground.server.pool import get_pool
+
+DETACHED_GRACE_S = 20.0  # a page without a stream this long is gone (slow loads included)
+
+
+class ServerBusy(RuntimeError):
+    """Raised when the server holds as many sessions as its memory allows."""
+
+
+class Runner:
+    def __init__(self, config: Config, resume: dict | None = None) -> None:
+        self.token = secrets.token_urlsafe(24)  # the live stream's secret
+        self.sid = secrets.token_hex(8)  # the worker's name for the session
+        self.lock = threading.Lock()
+        self.history = History()
+        self.generation = 0
+        self.rewrites = 0  # bumps when the history was cut back (a worker restart)
+        self.summary: dict = {"epoch": 0, "playing": False, "stopped": None, "generation": 0,
+                              "config": config.to_params(), "last": None}
+        self.params = config.to_params()
+        self.speed = 0.0
+        self.picture: dict | None = None
+        self.points: dict | None = None
+        self.version = 0  # bumps with every change the stream should send
+        self.points_version = 0
+        self.notice: str | None = None
+        self.error: str | None = None
+        self.last_state: dict | None = resume
+        self.closed = False
+        self.attached = 0  # live streams open on this runner
+        self.last_contact = time.monotonic()
+        self.listeners: list[Callable[[], None]] = []
+        self.link = get_pool().place(self)
+
+    # -- the interface the page uses -------------------------------------------------------
+    def play(self) -> None:
+        self.command(p.PLAY)
+
+    def pause(self) -> None:
+        self.command(p.PAUSE)
+
+    def step(self, epochs: int = 1) -> None:
+        self.command(p.STEP, epochs)
+
+    def restart(self) -> None:
+        """Back to epoch 0 with the same initial weights."""
+        self.command(p.RESTART)
+
+    def apply_config(self, config: Config) -> None:
+        self.params = config.to_params()
+        self.command(p.CONFIG, self.params)
+
+    def set_speed(self, epochs_per_second: float) -> None:
+        self.speed = float(epochs_per_second)
+        self.command(p.SPEED, self.speed)
+
+    def command(self, name: str, *args: object) -> bool:
+        """Queue a command for the worker; never blocks. False if it was dropped."""
+        self.touch()
+        if self.closed:
+            return False
+        return self.link.send(self.sid, name, list(args))
+
+    def snapshot(self) -> dict:
+        """The latest summary (epoch, playing, stopped, metrics, config) as plain values."""
+        with self.lock:
+            return {**self.summary, "crashed": self.error, "notice": self.notice}
+
+    @property
+    def alive(self) -> bool:
+        return not self.closed and self.error is None
+
+    def wait_for(self, condition: Callable[[dict], bool], timeout: float = 5.0) -> dict:
+        """Block until the snapshot satisfies condition (for tests and scripts)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            snap = self.snapshot()
+            if condition(snap) or snap["crashed"]:
+                return snap
+            time.sleep(0.01)
+        raise TimeoutError(f"runner state not reached within {timeout} s: {self.snapshot()}")
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.link.remove(self.sid)
+        self._notify()
+        _unregister(self)
+
+    def touch(self) -> None:
+        """The page is still there (it sent a command or closed its stream just now)."""
+        self.last_contact = time.monotonic()
+
+    # -- what the pool calls -----------------------------------------------------------------
+    def open_spec(self) -> dict:
+        """How a worker (re)creates this session: config, snapshot, playing, speed."""
+        with self.lock:
+            return {"params": self.params, "state": self.last_state,
+                    "playing": self.summary["playing"], "speed": self.speed,
+                    "generation": self.generation}
+
+    def merge(self, frame: dict) -> None:
+        """A frame from the worker (called on the pool's reader thread)."""
+        with self.lock:
+            if "error" in frame:
+                self.error = frame["error"]
+            else:
+                if frame["generation"] != self.generation:
+                    self.generation = frame["generation"]
+                    self.history = History()
+                self.history.extend(frame.pop("history"))
+                if "state" in frame:
+                    self.last_state = frame.pop("state")
+                if "points" in frame:
+                    self.points = frame.pop("points")
+                    self.points_version += 1
+                if "picture" in frame:  # parts missing from this picture keep their last value
+                    self.picture = {**(self.picture or {}), **frame.pop("picture")}
+                self.summary = frame
+            self.version += 1
+        self._notify()
+
+    def resumed(self, failed: bool) -> None:
+        """The worker died; it was restarted (or, dying again and again, given up on)."""
+        with self.lock:
+            if failed:
+                self.error = "The trainer keeps failing; your settings are kept."
+            else:
+                epoch = self.last_state["epoch"] if self.last_state else 0
+                self.history.truncate_after(epoch)
+                self.rewrites += 1
+                self.notice = (f"The trainer process stopped and was restarted; training goes "
+                               f"on from epoch {epoch:,}.")
+            self.version += 1
+        self._notify()
+
+    def _notify(self) -> None:
+        for listener in list(self.listeners):
+            listener()
+
+
+# -- the server-wide registry -----------------------------------------------------------
+_runners: dict[str, Runner] = {}
+_registry_lock = threading.Lock()
+_janitor: threading.Thread | None = None
+
+
+def start_runner(config: Config, limits: Limits = LIMITS, resume: dict | None = None) -> Runner:
+    """A new registered runner; ServerBusy when the server holds all it can."""
+    global _janitor
+    with _registry_lock:
+        if len(_runners) >= limits.max_sessions:
+            raise ServerBusy(f"The server is full ({limits.max_sessions} sessions at once); "
+                             "try again in a few minutes.")
+        runner = Runner(config, resume)
+        _runners[runner.token] = runner
+        if _janitor is None:
+            _janitor = threading.Thread(target=_sweep, args=(limits,), daemon=True)
+            _janitor.start()
+    return runner
+
+
+def find_runner(token: str) -> Runner | None:
+    with _registry_lock:
+        return _runners.get(token)
+
+
+def _unregister(runner: Runner) -> None:
+    with _registry_lock:
+        _runners.pop(runner.token, None)
+
+
+def active_runners() -> list[Runner]:
+    with _registry_lock:
+        return list(_runners.values())
+
+
+def sweep_once(limits: Limits = LIMITS, now: float | None = None) -> None:
+    """Close runners whose page went away or stayed idle too long."""
+    now = time.monotonic() if now is None else now
+    for runner in active_runners():
+        idle = now - runner.last_contact
+        gone = runner.attached == 0 and idle > DETACHED_GRACE_S
+        if gone or idle > limits.idle_timeout_s:
+            runner.close()
+
+
+def _sweep(limits: Limits) -> None:
+    while True:
+        time.sleep(2.0)
+        sweep_once(limits)
+
+
+def close_all() -> None:
+    for runner in active_runners():
+        runner.close()

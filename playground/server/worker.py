@@ -1,0 +1,251 @@
+"""A worker process: hosts many sessions and trains same-shaped ones as one group.
+
+Commands arrive on a connection from the server (``protocol``); frames go back
+on it. Each cycle the worker trains every playing session for its share of a
+short time slice (a group of S same-shaped sessions gets S shares and spends
+them in one batched computation), then sends a frame to each session that is
+due one. Frames slow down under load (never below ``MIN_FPS``) before training
+does; a paused session costs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+
+import torch
+
+from playground.engine.config import Config
+from playground.engine.group import Group
+from playground.engine.limits import LIMITS
+from playground.engine.training import Trainer
+from playground.server import protocol as p
+from playground.server.frames import FrameBuilder, picture_key, pictures
+
+MAX_FPS, MIN_FPS = 30.0, 10.0
+FRAME_SHARE = 0.3  # of the worker's time for pictures before frames slow down
+CYCLE_S = 0.03  # training time per cycle at most, shared by the playing sessions
+MIN_SLICE_S = 0.003
+SNAPSHOT_EVERY_S = 1.0  # a crashed worker's sessions resume from here
+IDLE_POLL_S = 0.5
+MAX_CREDIT = 1000.0  # epochs a slow speed setting may owe
+
+
+@dataclass(eq=False)  # compared by identity
+class Hosted:
+    trainer: Trainer
+    frames: FrameBuilder
+    playing: bool = False
+    speed: float = 0.0  # epochs per second; 0: as fast as the worker's share allows
+    credit: float = 0.0
+    last_tick: float = field(default_factory=time.perf_counter)
+    dirty: bool = True  # something changed that the page has not seen
+    next_frame: float = 0.0
+    snapshot_at: float = 0.0
+    snapshot_of: tuple = ()
+
+    @property
+    def key(self) -> tuple:
+        return self.trainer.group_key, self.speed
+
+
+class Worker:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.sessions: dict[str, Hosted] = {}
+        self.groups: dict[tuple, tuple[Group, list[Hosted]]] = {}
+        self.stale: set[tuple] = set()  # keys whose group must be formed anew
+        self.frame_cost = 0.001  # seconds per session frame, a running mean
+        self.handlers = {p.OPEN: self.open, p.CLOSE: self.close, p.PLAY: self.play,
+                         p.PAUSE: self.pause, p.STEP: self.step, p.RESTART: self.restart,
+                         p.CONFIG: self.config, p.SPEED: self.set_speed}
+
+    # -- commands ------------------------------------------------------------------------
+    def open(self, sid: str, spec: dict) -> None:
+        config, _ = Config.from_params(spec["params"])
+        trainer = Trainer(config, max_epochs=LIMITS.max_epochs_per_run)
+        state = spec.get("state")
+        if state and state.get("config") == config.to_params():
+            trainer.restore(state)
+        hosted = Hosted(trainer, FrameBuilder(int(spec.get("generation", 0))),
+                        speed=max(0.0, float(spec.get("speed", 0.0))))
+        hosted.playing = bool(spec.get("playing")) and not trainer.stopped
+        self.sessions[sid] = hosted
+        self._invalidate(hosted)
+
+    def close(self, sid: str) -> None:
+        self._invalidate(self.sessions[sid])
+        del self.sessions[sid]
+
+    def play(self, sid: str) -> None:
+        h = self._release(sid)
+        h.playing = not h.trainer.stopped
+        h.credit, h.last_tick = 0.0, time.perf_counter()
+
+    def pause(self, sid: str) -> None:
+        self._release(sid).playing = False
+
+    def step(self, sid: str, epochs: int = 1) -> None:
+        h = self._release(sid)
+        h.playing = False
+        h.trainer.step_epochs(max(1, min(int(epochs), p.MAX_STEP)))
+
+    def restart(self, sid: str) -> None:
+        h = self._release(sid)
+        h.trainer.reset(keep_init=True)
+        h.frames.restart()
+
+    def config(self, sid: str, params: dict) -> None:
+        h = self._release(sid)
+        config, _ = Config.from_params(params)
+        if h.trainer.apply_config(config):
+            h.frames.restart()
+        h.playing = h.playing and not h.trainer.stopped
+        self._invalidate(h)
+
+    def set_speed(self, sid: str, epochs_per_second: float) -> None:
+        h = self._release(sid)
+        h.speed = max(0.0, float(epochs_per_second))
+        h.credit, h.last_tick = 0.0, time.perf_counter()
+        self._invalidate(h)
+
+    def _release(self, sid: str) -> Hosted:
+        """The session, out of any group (so it can change), with a frame due at once."""
+        h = self.sessions[sid]
+        self._invalidate(h)
+        h.dirty, h.next_frame = True, 0.0
+        return h
+
+    def _invalidate(self, h: Hosted) -> None:
+        """The group of this session's shape forms anew before it trains next."""
+        entry = self.groups.pop(h.key, None)
+        if entry is not None:
+            entry[0].dissolve()
+        self.stale.add(h.key)
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self) -> None:
+        torch.set_num_threads(1)
+        while True:
+            busy = any(h.playing or h.dirty for h in self.sessions.values())
+            if self.conn.poll(0 if busy else IDLE_POLL_S):
+                self.receive()
+                continue
+            self.train()
+            self.send_frames()
+
+    def receive(self) -> None:
+        while self.conn.poll():
+            sid, commands = json.loads(self.conn.recv_bytes())
+            for name, args in commands:
+                if sid not in self.sessions and name != p.OPEN:
+                    continue  # closed already
+                try:
+                    self.handlers[name](sid, *args)
+                except Exception as error:  # one session's bad command must not stop the rest
+                    self.fail(sid, error)
+
+    def train(self) -> None:
+        for key in self.stale:
+            members = [h for h in self.sessions.values() if h.playing and h.key == key]
+            if members:
+                self.groups[key] = (Group([h.trainer for h in members]), members)
+        self.stale.clear()
+        total = sum(len(members) for _, members in self.groups.values())
+        if not total:
+            return
+        now = time.perf_counter()
+        # train until the next frame is due (so frames keep their rate), at most one cycle
+        due = min((h.next_frame for h in self.sessions.values() if h.playing), default=now)
+        budget = min(max(due - now, MIN_SLICE_S), CYCLE_S)
+        for group, members in list(self.groups.values()):
+            try:
+                self._train_group(group, members, budget * len(members) / total, now)
+            except Exception as error:
+                for sid in [sid for sid, h in self.sessions.items() if h in members]:
+                    self.fail(sid, error)
+                continue
+            if any(h.trainer.stopped for h in members):
+                for h in members:
+                    h.playing = h.playing and not h.trainer.stopped
+                self._invalidate(members[0])
+
+    def _train_group(self, group: Group, members: list[Hosted], budget: float,
+                     now: float) -> None:
+        speed = members[0].speed
+        if speed <= 0:
+            group.run_for(budget)
+        else:
+            for h in members:
+                h.credit = min(h.credit + (now - h.last_tick) * speed, MAX_CREDIT)
+                h.last_tick = now
+            owed = int(min(h.credit for h in members))
+            if not owed:
+                return
+            ran = group.run_epochs(owed)
+            for h in members:
+                h.credit -= ran
+        for h in members:
+            h.dirty = True
+
+    def fps(self) -> float:
+        playing = sum(h.playing for h in self.sessions.values()) or 1
+        return max(MIN_FPS, min(MAX_FPS, FRAME_SHARE / (self.frame_cost * playing)))
+
+    def send_frames(self) -> None:
+        now = time.perf_counter()
+        due = [(sid, h) for sid, h in self.sessions.items() if h.dirty and now >= h.next_frame]
+        if not due:
+            if not any(h.speed <= 0 and h.playing for h in self.sessions.values()):
+                time.sleep(0.002)  # only slow speeds (or nothing) to serve: do not spin
+            return
+        batches: dict[tuple, list[tuple[str, Hosted]]] = {}
+        for sid, h in due:
+            batches.setdefault(picture_key(h.trainer), []).append((sid, h))
+        frames = []
+        interval = 1.0 / self.fps()
+        for batch in batches.values():
+            every = [h.frames.wants_every_part(h.playing) for _, h in batch]
+            with torch.no_grad():
+                pics = pictures([h.trainer for _, h in batch], every)
+            for (sid, h), picture in zip(batch, pics):
+                frame = h.frames.build(h.trainer, h.playing, picture)
+                self._maybe_snapshot(h, frame, now)
+                frames.append([sid, frame])
+                h.dirty, h.next_frame = False, now + interval
+        self.conn.send_bytes(p.dumps({"frames": frames}).encode())
+        cost = (time.perf_counter() - now) / len(due)
+        self.frame_cost = 0.8 * self.frame_cost + 0.2 * cost
+
+    def _maybe_snapshot(self, h: Hosted, frame: dict, now: float) -> None:
+        """An exact snapshot about once a second while playing, and after every change."""
+        of = (h.trainer.epoch, h.frames.generation, tuple(frame["config"].items()))
+        if of != h.snapshot_of and (not h.playing or now - h.snapshot_at >= SNAPSHOT_EVERY_S):
+            frame["state"] = h.trainer.state()
+            h.snapshot_at, h.snapshot_of = now, of
+
+    def fail(self, sid: str, error: Exception) -> None:
+        """A bug hit one session: log it, stop that session, tell its page in a sentence."""
+        traceback.print_exc()
+        h = self.sessions.pop(sid, None)
+        if h is not None:
+            self._invalidate(h)
+        message = f"The trainer hit an internal error ({type(error).__name__})."
+        self.conn.send_bytes(p.dumps({"frames": [[sid, {"error": message}]]}).encode())
+
+
+def serve(conn: Connection) -> None:
+    """Entry point of a worker process (or thread, in tests)."""
+    try:
+        Worker(conn).run()
+    except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
+        pass  # the server is gone: nothing left to serve
+    except KeyboardInterrupt:
+        pass
+    finally:
+        conn.close()
+        sys.stdout.flush()

@@ -30,7 +30,7 @@ bench: $(STAMP)
 cluster: $(STAMP)
 	$(BIN)/python -m benchmarks.cluster
 
-# 12 browser sessions through the cluster for about 3 minutes
+# the class test: 30 simulated students and 2 browser tabs on one server, about 4 minutes
 loadtest: $(STAMP)
 	$(BIN)/python -m benchmarks.loadtest
 

@@ -190,3 +190,25 @@ def test_spiral_learns_and_screenshot(visit):
     screenshot(page, "screenshot-spiral.png")
     print(f"spiral test accuracy {accuracy:.3f} at epoch {shown_epoch(page)}")
     v.assert_clean()
+
+
+def sessions_on(server) -> int:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server.url}/playground-status", timeout=5) as reply:
+        return json.loads(reply.read())["sessions"]
+
+
+def test_a_reload_frees_the_old_session_at_once(server, visit):
+    before = sessions_on(server)
+    v = visit("/?dataset=xor")
+    wait_until(lambda: sessions_on(server) == before + 1, 10, "the page's session")
+    for _ in range(5):  # five reloads in a row: nobody locks themselves out
+        v.page.reload(wait_until="domcontentloaded")
+        v.page.wait_for_function("() => (window.__pgStats || {}).messages > 0", timeout=30_000)
+    # the unloaded pages' sessions are gone well before any grace period would end
+    wait_until(lambda: sessions_on(server) == before + 1, 5, "the old sessions to be freed")
+    transport(v.page, "play").click()
+    wait_until(lambda: shown_epoch(v.page) > 20, 10, "training after the reloads")
+    v.assert_clean()

@@ -154,3 +154,14 @@ def test_a_failed_session_restarts_from_its_last_snapshot(app):
     fresh = app.session_state["runner"]
     assert fresh is not runner and runner.closed and fresh.error is None
     assert fresh.wait_for(lambda s: s["epoch"] >= 30)["epoch"] == 30
+
+
+def test_url_text_is_shown_as_plain_text_in_one_toast(app):
+    run(app, **{"[Session expired: log in](https://ev.il)": "1",
+                "![x](http://127.0.0.1:9/x.png)": "1", "noise": "1e9", "bogus": "2"})
+    assert len(app.toast) == 1  # four ignored settings, one message
+    text = app.toast[0].value
+    for name in ("Session expired", "noise", "bogus"):
+        assert name in text
+    # every markdown character is escaped: no link, no image, no emphasis
+    assert "](" not in text and "![" not in text and r"\]\(" in text

@@ -131,7 +131,7 @@ class LiveView {
     this.clearHistory();
     if (this.points) this.drawPoints(this.points);
     this.network.build(data.network);
-    if (this.picture) this.pictureDirty = true;
+    if (this.picture) { this.pictureDirty = true; this.schedule(); }
   }
 
   placeBoundaryImage() {

@@ -95,7 +95,8 @@ class NetworkDrawing {
         g.addEventListener("click", () =>
           this.trigger("edit", { op: "toggle_feature", value: f.name }));
       }
-      if (f.on) activeInputs.push(p);
+      // the first layer's weights follow the Config's feature order, not the menu's
+      if (f.on) activeInputs[net.wide_input ? i : f.column] = p;
     });
     const sources = [activeInputs, ...pos.slice(1)];
     // links of layer l: from every source of layer l to every node of layer l + 1

@@ -6,6 +6,7 @@ stream. The page talks to training only through the session's Runner.
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import streamlit as st
@@ -14,6 +15,7 @@ from playground.engine.datasets import DATASETS
 from playground.engine.edits import apply_edit
 from playground.ui import components, controls, session
 
+MARKDOWN_CHARACTERS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=/])")
 TASK_TITLES = {"classification": "Classification", "regression": "Regression"}
 COMPACT_CSS = """<style>
 header[data-testid="stHeader"] { display: none; }
@@ -144,9 +146,17 @@ def share_section() -> None:
         st.text(f"python -m playground train {options} --epochs 500".replace("  ", " "))
 
 
+def plain(text: str) -> str:
+    """Text shown as it is: every markdown character escaped (a URL's text may say
+    anything; it must never become a link, an image or a styled line)."""
+    return MARKDOWN_CHARACTERS.sub(r"\\\1", text)
+
+
 def show_notes() -> None:
-    for text in st.session_state.pop("notes", []):
-        st.toast(text)
+    """The notes of this run, in one toast however many there are."""
+    notes = st.session_state.pop("notes", [])
+    if notes:
+        st.toast(plain(" ".join(notes)))
 
 
 def main() -> None:

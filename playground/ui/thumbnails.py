@@ -46,5 +46,8 @@ def feature_thumbnail(name: str, size: int = FEATURE_THUMBNAIL_PX) -> str:
 
 
 def feature_list(active: tuple[str, ...]) -> list[dict]:
+    """Every feature in the menu's order; ``column`` is its place in the network's input
+    (the order of ``active``, which the first layer's weights follow), or None."""
     return [{"name": name, "label": spec.label, "png": feature_thumbnail(name),
-             "on": name in active} for name, spec in FEATURES.items()]
+             "on": name in active, "column": active.index(name) if name in active else None}
+            for name, spec in FEATURES.items()]

@@ -1,14 +1,16 @@
-"""``python -m benchmarks``: every figure, with targets, in a few minutes.
+"""``python -m benchmarks``: every figure, with targets, in about ten minutes.
 
-Order: raw trainer speed (no server), then one app server (with room for 10
-trainers, so 8 sessions fit) for the single-session page figures, pause latency,
-time to interactive (against a bare Streamlit page on a second server) and the
-concurrency runs. A failing section is recorded and the rest still run; servers
-and the browser are always stopped.
+Order: raw trainer and group speed (no server); then one app server, started as
+``make run`` starts it, for the page figures of one visitor in a real browser
+(epochs/s seen, redraws/s, pause latency, time to interactive against a bare
+Streamlit page), then a class of simulated students (1, 30, 100 at once), then
+the floods and a killed worker (``attacks.py``). A failing section is recorded and
+the rest still run; servers and the browser are always stopped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import os
 import platform
@@ -19,9 +21,9 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks import concurrency, raw, report, scaling, targets
+from benchmarks import attacks, classroom, concurrency, raw, report, targets
 from benchmarks import page as pg
-from benchmarks.common import ROOT, browser, log, median, tree_memory_mib
+from benchmarks.common import ROOT, browser, log, median
 
 PAUSE_TRIES = 20
 TTI_TRIES = 3
@@ -73,18 +75,6 @@ def first_page(chromium, server, errors) -> list:
     return []
 
 
-def idle_memory(server) -> dict:
-    """Server memory before any session, once the forkserver (started with the server,
-    or by the first session) has had a moment to import what it preloads."""
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if any("forkserver" in " ".join(p.cmdline()) for p in server.tree()[1:]):
-            time.sleep(3)
-            break
-        time.sleep(0.5)
-    return tree_memory_mib(server)
-
-
 def time_to_interactive(chromium, server) -> dict:
     """Fresh loads of the playground and of a bare Streamlit page, alternating so that
     drifting background load hits both alike; medians of each milestone."""
@@ -105,7 +95,7 @@ def time_to_interactive(chromium, server) -> dict:
             for name, values in marks.items()}
 
 
-def page_benchmarks(sections: Sections, figures: dict, page_errors: list[str]) -> None:
+def page_benchmarks(sections: Sections, figures: dict, page_errors: list[str], server) -> None:
     from playwright.sync_api import sync_playwright
 
     if browser.find_chromium() is None:
@@ -114,15 +104,12 @@ def page_benchmarks(sections: Sections, figures: dict, page_errors: list[str]) -
     with sync_playwright() as p:
         chromium = browser.launch_chromium(p)
         try:
-            with browser.running_app(env={"PLAYGROUND_MAX_TRAINERS": "10"}) as server:
-                run_on_server(sections, figures, page_errors, chromium, server)
+            run_on_server(sections, figures, page_errors, chromium, server)
         finally:
             chromium.close()
 
 
 def run_on_server(sections, figures, page_errors, chromium, server) -> None:
-    conc = figures.setdefault("concurrency", {"runs": {}})
-    idle = idle_memory(server)
     pages = sections.run("first page load", lambda: first_page(chromium, server, page_errors))
     if not pages:
         return  # the page does not load; nothing below can work
@@ -134,23 +121,10 @@ def run_on_server(sections, figures, page_errors, chromium, server) -> None:
                             "stable_s": stable_s}
         log(f"pause latency ms: {figures['pause']['all_ms']}")
 
-    single = sections.run("1 session + pause latency", lambda: concurrency.one_run(
-        chromium, server, 1, page_errors, keep_first_page=pause_20, pages=pages))
-    if single:
-        conc["runs"][1] = single
+    figures["single"] = sections.run("1 session + pause latency", lambda: concurrency.one_run(
+        chromium, server, page_errors, keep_first_page=pause_20, pages=pages))
     figures["tti"] = sections.run("time to interactive",
                                   lambda: time_to_interactive(chromium, server))
-    largest = max(concurrency.COUNTS)
-    for count in concurrency.COUNTS[1:]:
-        # only the largest run times the cleanup (and starts clean: its memory counts)
-        last = count == largest
-        tries = concurrency.PAUSE_TRIES_PER_SESSION if last else 0
-        run = sections.run(f"{count} sessions", lambda c=count, t=tries, x=last:
-                           concurrency.one_run(chromium, server, c, page_errors, pause_tries=t,
-                                               clean_start=x, time_cleanup=x))
-        if run:
-            conc["runs"][count] = run
-    conc["summary"] = concurrency.summarize(conc["runs"], idle)
 
 
 def main() -> int:
@@ -166,8 +140,13 @@ def main() -> int:
     figures: dict = {}
     page_errors: list[str] = []
     figures["raw"] = sections.run("raw trainer", raw.run)
-    figures["scaling"] = sections.run("server-side scaling", scaling.run)
-    sections.run("page benchmarks", lambda: page_benchmarks(sections, figures, page_errors))
+    with browser.running_app() as server:
+        sections.run("page benchmarks",
+                     lambda: page_benchmarks(sections, figures, page_errors, server))
+        figures["class"] = sections.run("a class of simulated students",
+                                        lambda: classroom.run(server))
+        figures["attacks"] = sections.run("floods and a killed worker",
+                                          lambda: asyncio.run(attacks.run_all(server.url)))
     figures["page_errors"] = page_errors
     meta.update(wall_s=time.monotonic() - start, durations_s=sections.durations,
                 load_avg_end=[round(x, 2) for x in os.getloadavg()],

@@ -7,10 +7,12 @@ does it, so both import the module under the same name.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
 import time
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -47,36 +49,19 @@ def sleep_until(moment: float) -> None:
     time.sleep(max(0.0, moment - time.monotonic()))
 
 
-def trainer_processes(server: browser.AppServer) -> list[psutil.Process]:
-    """The server's trainer processes: multiprocessing children, minus the helpers.
-
-    Trainers are forked by the forkserver (a child of the server), so they share its
-    command line; the forkserver itself and the resource tracker are not trainers.
-    """
-    found = []
-    for proc in server.tree()[1:]:
-        try:
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                continue  # exited, only not yet reaped by the forkserver
-            cmdline = " ".join(proc.cmdline())
-            parent = proc.ppid()
-        except psutil.Error:
-            continue
-        if "multiprocessing" not in cmdline or "resource_tracker" in cmdline:
-            continue
-        if "forkserver" in cmdline and parent == server.pid:
-            continue  # the forkserver itself
-        found.append(proc)
-    return found
+def worker_pids(server: browser.AppServer) -> set[int]:
+    """The pool's worker processes, as the server itself reports them."""
+    try:
+        with urllib.request.urlopen(f"{server.url}/playground-status", timeout=5) as reply:
+            return {w["pid"] for w in json.loads(reply.read())["workers"] if w["pid"]}
+    except OSError:
+        return set()
 
 
 def tree_memory_mib(server: browser.AppServer) -> dict[str, float]:
     """RSS summed over the server and all descendants (counts pages shared with the
-    forkserver once per trainer, so it overstates), PSS (shares them out fairly), and
-    the mean USS of one trainer (memory only that trainer holds)."""
+    forkserver once per process, so it overstates) and PSS (shares them out fairly)."""
     rss = pss = 0
-    trainers = {p.pid for p in trainer_processes(server)}
-    trainer_uss = []
     for proc in server.tree():
         try:
             info = proc.memory_full_info()
@@ -84,35 +69,15 @@ def tree_memory_mib(server: browser.AppServer) -> dict[str, float]:
             continue
         rss += info.rss
         pss += getattr(info, "pss", info.rss)
-        if proc.pid in trainers:
-            trainer_uss.append(info.uss)
-    return {"rss": rss / 2**20, "pss": pss / 2**20,
-            "trainer_uss_mean": sum(trainer_uss) / len(trainer_uss) / 2**20
-            if trainer_uss else None}
-
-
-def wait_for_no_trainers(server: browser.AppServer, timeout: float, poll: float = 1.0
-                         ) -> tuple[float | None, list[tuple[float, int]]]:
-    """Seconds until no trainer process is left (None on timeout), and the samples."""
-    start = time.monotonic()
-    samples = []
-    while True:
-        elapsed = time.monotonic() - start
-        count = len(trainer_processes(server))
-        samples.append((round(elapsed, 1), count))
-        if count == 0:
-            return elapsed, samples
-        if elapsed > timeout:
-            return None, samples
-        time.sleep(poll)
+    return {"rss": rss / 2**20, "pss": pss / 2**20}
 
 
 def cpu_seconds(server: browser.AppServer) -> dict[int, tuple[str, float]]:
-    """CPU time used so far per process, with its kind: the server itself, a trainer,
+    """CPU time used so far per process, with its kind: the server itself, a worker,
     another server helper, or the browser (this process's other descendants: the
     playwright driver and chromium). cpu_share turns two readings into cores used."""
     tree = server.tree()
-    trainers = {p.pid for p in trainer_processes(server)}
+    workers = worker_pids(server)
     tree_pids = {p.pid for p in tree}
     browser_procs = [p for p in psutil.Process().children(recursive=True)
                      if p.pid not in tree_pids]
@@ -120,8 +85,8 @@ def cpu_seconds(server: browser.AppServer) -> dict[int, tuple[str, float]]:
     for proc in tree + browser_procs:
         if proc.pid == server.pid:
             kind = "server"
-        elif proc.pid in trainers:
-            kind = "trainers"
+        elif proc.pid in workers:
+            kind = "workers"
         elif proc.pid in tree_pids:
             kind = "server_helpers"
         else:
@@ -138,7 +103,7 @@ def cpu_share(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, 
               seconds: float) -> dict[str, float]:
     """Cores used per kind over a window (1.0 = one core fully busy). Only processes
     alive at both ends count: one that exits in between takes its CPU time with it."""
-    used = {"server": 0.0, "trainers": 0.0, "server_helpers": 0.0, "browser": 0.0}
+    used = {"server": 0.0, "workers": 0.0, "server_helpers": 0.0, "browser": 0.0}
     for pid, (kind, end) in after.items():
         if pid in before:
             used[kind] += end - before[pid][1]

@@ -32,7 +32,7 @@ PROBE_JS = """() => {
     const epoch = window.__pgStats.epoch;
     if (epoch !== probe.last) { probe.last = epoch; probe.changes.push(now); }
     if (probe.clickAt !== null && probe.labelAt === null) {
-      const button = [...document.querySelectorAll(".st-key-play button")]
+      const button = [...document.querySelectorAll("[data-testid=pg-play]")]
         .find((b) => b.offsetParent !== null);
       if (button && button.innerText.includes("Play")) probe.labelAt = now;
     }
@@ -85,7 +85,7 @@ def close_pages(pages) -> None:
 
 def play_all(pages) -> None:
     for page in pages:
-        browser.button(page, "play").click()
+        browser.transport(page, "play").click()
     for page in pages:
         browser.wait_label(page, "Pause", timeout=20)
 
@@ -95,7 +95,7 @@ def pause_all(pages) -> None:
     for page in pages:
         try:
             if "Pause" in browser.play_label(page):
-                browser.button(page, "play").click()
+                browser.transport(page, "play").click()
                 browser.wait_label(page, "Play", timeout=5)
         except Exception:
             pass
@@ -142,7 +142,7 @@ def pause_once(page, stable_s: float = PAUSE_STABLE_S) -> dict | None:
     drawn epoch has not changed for stable_s.
     """
     page.evaluate(PROBE_JS)
-    browser.button(page, "play").click()
+    browser.transport(page, "play").click()
     deadline = time.monotonic() + PAUSE_GIVE_UP_S + stable_s
     while time.monotonic() < deadline:
         time.sleep(0.05)
@@ -165,7 +165,7 @@ def resume(page, play_s: float = 1.0) -> None:
         time.sleep(play_s)  # the pause never took: it is still playing
         return
     before = browser.stats(page)["epoch"]
-    browser.button(page, "play").click()
+    browser.transport(page, "play").click()
     browser.wait_label(page, "Pause")
     time.sleep(play_s)
     if browser.stats(page)["epoch"] == before:
@@ -224,12 +224,12 @@ def playground_ready(page, start: float | None = None,
     """
     since = (lambda: time.monotonic() - start) if start is not None else (lambda: 0.0)
     marks = {}
-    browser.button(page, "play").wait_for(state="visible", timeout=timeout_ms)
+    browser.transport(page, "play").wait_for(state="visible", timeout=timeout_ms)
     marks["button_s"] = since()
     page.locator('[data-testid="pg-epoch"]').wait_for(state="visible", timeout=timeout_ms)
     marks["live_s"] = since()
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.st-key-play button')]"
+        "() => [...document.querySelectorAll('[data-testid=pg-play]')]"
         ".some(b => b.offsetParent !== null && !b.disabled)", timeout=timeout_ms, polling=20)
     marks["ready_s"] = since()
     if start is not None:

@@ -1,5 +1,6 @@
 """Raw trainer speed: epochs per second of ``Trainer.train_for`` on the default config,
-and of the textbook autograd loop on the same data, model and optimizer.
+of the textbook autograd loop on the same data, model and optimizer, and per session
+of groups of S sessions trained as one batched computation (``Group``).
 
 The reference loop is the one ``tests/test_training.py::reference_weights`` checks the
 fast path against (model(x), loss.backward(), torch.optim). It only trains: it does
@@ -19,7 +20,11 @@ import torch
 
 from benchmarks.common import log, median
 from playground.engine.config import Config
+from playground.engine.group import Group
+from playground.engine.model import MLP
+from playground.engine.optimizers import TORCH_OPTIMIZERS
 from playground.engine.training import Trainer
+from playground.server.frames import FrameBuilder, pictures
 
 WARMUP_S = 0.5
 WINDOWS = 3
@@ -28,11 +33,11 @@ WINDOW_S = 1.0
 
 def reference_epoch(config: Config):
     """One epoch of the textbook loop, as a function to call repeatedly."""
-    trainer = Trainer(config)  # only for its data, initial model and objective
-    model, objective = trainer.model, trainer.objective
-    optimizers = {"sgd": lambda p: torch.optim.SGD(p, lr=config.learning_rate),
-                  "adam": lambda p: torch.optim.Adam(p, lr=config.learning_rate)}
-    optimizer = optimizers[config.optimizer](model.parameters())
+    trainer = Trainer(config)  # only for its data, initial weights and objective
+    model = MLP.from_flat(trainer.layout, config.activation, config.dropout, trainer.params)
+    objective = trainer.objective
+    optimizer = TORCH_OPTIMIZERS[config.optimizer](model.parameters(), config.learning_rate,
+                                                   config.momentum)
     generator = torch.Generator().manual_seed(config.init_seed + 1)
     n, batch = trainer.x_train.shape[0], config.batch_size
 
@@ -63,21 +68,32 @@ def timed(run_for, *args) -> float:
     return epochs / (time.perf_counter() - start)
 
 
-def frame_build_ms(trainer: Trainer, repeats: int = 20) -> float | None:
-    """Milliseconds the trainer process spends building one full frame (pictures and
-    all); at 40 frames a second this time is taken from training."""
-    try:
-        from playground.server.frames import FrameBuilder
-
-        builder = FrameBuilder()
-        builder.build(trainer, True)  # the first frame also carries the data points
-        start = time.perf_counter()
+def frame_build_ms(trainer: Trainer, repeats: int = 20) -> float:
+    """Milliseconds a worker spends on one session's frame (pictures and all); this
+    time is taken from training."""
+    builder = FrameBuilder()
+    builder.build(trainer, True)  # the first frame also carries the data points
+    start = time.perf_counter()
+    with torch.no_grad():
         for _ in range(repeats):
-            builder.build(trainer, True)
-        return (time.perf_counter() - start) / repeats * 1000
-    except Exception as error:  # the frame API may change; the rest still counts
-        log(f"frame build timing skipped: {error!r}")
-        return None
+            builder.build(trainer, True, pictures([trainer], [False])[0])
+    return (time.perf_counter() - start) / repeats * 1000
+
+
+GROUP_SIZES = (1, 8, 30, 100)
+
+
+def group_speeds() -> dict:
+    """Epochs per second per session of S default sessions trained as one group."""
+    speeds = {}
+    for size in GROUP_SIZES:
+        members = [Trainer(Config(init_seed=i, data_seed=i)) for i in range(size)]
+        with Group(members) as group:
+            group.run_for(WARMUP_S / 2)
+            rates = [timed(group.run_for) for _ in range(WINDOWS)]
+        speeds[size] = max(rates)
+        log(f"group of {size}: {max(rates):.0f} epochs/s per session {rates}")
+    return speeds
 
 
 def run() -> dict:
@@ -100,4 +116,5 @@ def run() -> dict:
         log(f"raw {optimizer}: {max(fast):.0f} epochs/s {results[optimizer]['windows']}, "
             f"reference {max(slow):.0f} ({max(fast) / max(slow):.2f}x), "
             f"frame build {results[optimizer]['frame_build_ms']} ms")
+    results["groups"] = group_speeds()
     return results

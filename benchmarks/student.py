@@ -160,7 +160,9 @@ class Student:
             if message.get("error"):
                 self.errors.append((now, message["error"]))
         epoch, generation = summary.get("epoch", self.epoch), summary.get("generation")
-        if generation == self.generation and epoch >= self.epoch:
+        if generation == self.generation:
+            # a step back within a generation is a restarted worker resuming from its
+            # last snapshot: the epochs it lost are taken off again
             self.total += epoch - self.epoch
         else:  # a restart (or the first message): training began again at epoch 0
             self.total += epoch if self.arrivals else 0

@@ -65,8 +65,9 @@ def next_message(runner: Runner, sent: StreamState) -> str | None:
             message["points"] = runner.points
         if runner.picture is not None:
             message["picture"] = runner.picture
-        if runner.notice != sent.notice:
-            sent.notice = message["notice"] = runner.notice
+        notice = runner.notice if time.monotonic() < runner.notice_until else None
+        if notice != sent.notice:
+            sent.notice = message["notice"] = notice
         sent.version = runner.version
     return p.dumps(message)
 
@@ -89,7 +90,11 @@ class TokenBucket:
 
 
 async def _commands(websocket: WebSocket, runner: Runner) -> int | None:
-    """Apply the page's commands until it goes; returns the close code it sent."""
+    """Apply the page's commands until it goes; returns the close code it sent.
+
+    A flood ends the handler at once without a closing handshake: the server then
+    drops the connection, and with it whatever the flooder has queued (a polite
+    close would read, and decode, every queued frame until the client answered)."""
     bucket = TokenBucket()
     while True:
         message = await websocket.receive()
@@ -97,8 +102,7 @@ async def _commands(websocket: WebSocket, runner: Runner) -> int | None:
             return message.get("code")
         text = message.get("text") or ""
         if len(text) > p.MAX_PAGE_MESSAGE or message.get("bytes") or not bucket.take():
-            await websocket.close(code=p.CLOSE_FLOOD, reason="too many or too large messages")
-            return None
+            return p.CLOSE_FLOOD
         command = p.parse_page_command(text)
         if command is not None:
             runner.command(command[0], *command[1])
@@ -112,6 +116,9 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
         await websocket.close(code=p.CLOSE_ORIGIN)  # before accept: the handshake fails (403)
         return
     runner = find_runner(websocket.path_params["token"])
+    if runner is not None and runner.flooded_until > time.monotonic():
+        await websocket.close()  # refused at the handshake: costs the server next to nothing
+        return
     await websocket.accept()  # before closing, or the page sees 1006 instead of our code
     if runner is None or runner.closed:
         await websocket.close(code=p.CLOSE_UNKNOWN, reason="unknown or expired session")
@@ -145,10 +152,14 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
     except (WebSocketDisconnect, RuntimeError, ConnectionError):
         pass
     finally:
+        flooded = commands.done() and not commands.cancelled() and (
+            commands.exception() is None and commands.result() == p.CLOSE_FLOOD)
         commands.cancel()
         runner.listeners.remove(listener)
         runner.attached -= 1
         runner.touch()
+        if flooded:
+            runner.flooded_until = time.monotonic() + p.FLOOD_COOLDOWN_S
         if runner.attached == 0:
             unloaded = commands.done() and not commands.cancelled() and (
                 commands.exception() is None and commands.result() == p.CLOSE_UNLOADED)
@@ -156,6 +167,11 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
                 runner.close()  # the page went away for good: free its session at once
             else:
                 runner.pause()  # nobody watches: stop spending CPU until the page is back
+    if not flooded:
+        try:
+            await websocket.close()
+        except RuntimeError:
+            pass  # already closed by the other side
 
 
 async def plotly_js(request: Request) -> Response:

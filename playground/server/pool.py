@@ -162,7 +162,11 @@ class WorkerLink:
             if failed:
                 self.sessions = {}
         if not failed:
-            self._start()
+            try:
+                self._start()
+            except (OSError, EOFError, ValueError):  # the server is going down
+                self.closed = True
+                return
         for session in sessions:
             if not failed:
                 self.send(session.sid, p.OPEN, [session.open_spec()])
@@ -176,7 +180,10 @@ class WorkerLink:
         except OSError:
             pass
         process = self.process
-        if process is not None:
+        started = process is not None and (
+            process.ident is not None if isinstance(process, threading.Thread)
+            else process.pid is not None)
+        if started:
             process.join(timeout=2.0)
             if isinstance(process, mp.process.BaseProcess) and process.is_alive():
                 process.kill()

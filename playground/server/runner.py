@@ -25,6 +25,7 @@ from playground.engine.limits import LIMITS, Limits
 from playground.server import protocol as p
 from playground.server.pool import get_pool
 
+NOTICE_S = 60.0  # how long a notice is news
 DETACHED_GRACE_S = 20.0  # a page without a stream this long is gone (slow loads included)
 
 
@@ -49,10 +50,12 @@ class Runner:
         self.version = 0  # bumps with every change the stream should send
         self.points_version = 0
         self.notice: str | None = None
+        self.notice_until = 0.0  # a page that connects later need not hear old news
         self.error: str | None = None
         self.last_state: dict | None = resume
         self.closed = False
         self.attached = 0  # live streams open on this runner
+        self.flooded_until = 0.0  # a stream flooded it: new streams wait until then
         self.last_contact = time.monotonic()
         self.listeners: list[Callable[[], None]] = []
         self.link = get_pool().place(self)
@@ -157,6 +160,7 @@ class Runner:
                 self.rewrites += 1
                 self.notice = (f"The trainer process stopped and was restarted; training goes "
                                f"on from epoch {epoch:,}.")
+                self.notice_until = time.monotonic() + NOTICE_S
             self.version += 1
         self._notify()
 

@@ -11,7 +11,9 @@ does; a paused session costs nothing.
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from playground.engine.training import Trainer
 from playground.server import protocol as p
 from playground.server.frames import FrameBuilder, picture_key, pictures
 
-MAX_FPS, MIN_FPS = 30.0, 10.0
+MAX_FPS, MIN_FPS = 40.0, 10.5  # 10.5: a frame late by a cycle still leaves 10/s
 FRAME_SHARE = 0.3  # of the worker's time for pictures before frames slow down
 CYCLE_S = 0.03  # training time per cycle at most, shared by the playing sessions
 MIN_SLICE_S = 0.003
@@ -133,8 +135,7 @@ class Worker:
         while True:
             busy = any(h.playing or h.dirty for h in self.sessions.values())
             if self.conn.poll(0 if busy else IDLE_POLL_S):
-                self.receive()
-                continue
+                self.receive()  # then train on: a stream of commands must not starve it
             self.train()
             self.send_frames()
 
@@ -216,7 +217,10 @@ class Worker:
                 frame = h.frames.build(h.trainer, h.playing, picture)
                 self._maybe_snapshot(h, frame, now)
                 frames.append([sid, frame])
-                h.dirty, h.next_frame = False, now + interval
+                # keep the cadence (a frame sent late does not push the next one back),
+                # but never owe a burst of frames after a pause
+                cadence = h.next_frame + interval
+                h.dirty, h.next_frame = False, cadence if cadence > now else now + interval
         self.conn.send_bytes(p.dumps({"frames": frames}).encode())
         cost = (time.perf_counter() - now) / len(due)
         self.frame_cost = 0.8 * self.frame_cost + 0.2 * cost
@@ -240,6 +244,11 @@ class Worker:
 
 def serve(conn: Connection) -> None:
     """Entry point of a worker process (or thread, in tests)."""
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C or a stop signal reaches the whole process group: the server decides
+        # when its workers end (it closes their pipes), so they outlive its shutdown
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         Worker(conn).run()
     except (EOFError, BrokenPipeError, ConnectionResetError, OSError):

@@ -28,7 +28,8 @@ def _config_option(parser: argparse.ArgumentParser, f: dataclasses.Field) -> Non
         extra = f" [{', '.join(meta['choices'])}]"
     elif meta["lo"] is not None and not callable(meta["lo"]):
         hi = meta["hi"]
-        extra = f" [{plain_number(meta['lo'])}..{'limit' if callable(hi) else plain_number(hi)}]"
+        top = "limit" if hi is None or callable(hi) else plain_number(hi)
+        extra = f" [{plain_number(meta['lo'])}..{top}]"
 
     def parse(text: str, name: str = f.name) -> object:
         try:

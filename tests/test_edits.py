@@ -117,9 +117,24 @@ def test_wide_layers_shrink_when_leaving_the_digits():
     assert with_defaults.hidden == (8, 8)
 
 
-def test_narrow_layers_stay_when_entering_the_digits():
-    edited = ok(BASE, {"op": "dataset", "value": "digits"})
-    assert edited.hidden == BASE.hidden
+def test_entering_the_digits_takes_their_defaults_where_the_settings_were_default():
+    server = Limits()  # the real caps: the digits' 32 neurons fit
+    edited = ok(Config(), {"op": "dataset", "value": "digits"}, server)
+    assert edited == Config.defaults_for("digits")
+    assert (edited.hidden, edited.optimizer) == ((32,), "adam")
+    custom = Config(hidden=(3, 3), learning_rate=0.1)
+    edited = ok(custom, {"op": "dataset", "value": "digits"}, server)
+    assert (edited.hidden, edited.learning_rate, edited.optimizer) == ((3, 3), 0.1, "adam")
+    back = ok(Config.defaults_for("digits"), {"op": "dataset", "value": "circle"}, server)
+    assert back == Config()  # and back again: the general defaults
+
+
+def test_a_digits_link_leaves_out_what_equals_their_defaults():
+    digits = Config.defaults_for("digits")
+    assert digits.to_params() == {"dataset": "digits"}
+    assert Config.from_params({"dataset": "digits"}) == (digits, [])
+    small = digits.with_hidden((4, 2))
+    assert Config.from_params(small.to_params())[0] == small
 
 
 def test_wide_layers_allowed_only_for_the_digits():

@@ -98,11 +98,12 @@ def test_the_session_follows_the_page_config(app):
     assert snap["generation"] == 1  # a new network starts at epoch 0
 
 
-def test_the_speed_menu_reaches_the_session(app):
+def test_the_speed_menu_is_in_the_url_and_reaches_the_session(app):
     run(app)
     runner = app.session_state["runner"]
-    app.selectbox(key="speed").select("10/s").run()
-    assert runner.speed == 10.0
+    app.selectbox(key="cfg_speed").select(10.0).run()
+    assert app.query_params["speed"] == "10.0" and config(app).speed == 10.0
+    assert runner.wait_for(lambda s: s["config"].get("speed") == "10.0")["epoch"] == 0
 
 
 def test_regenerate_draws_new_data(app):

@@ -45,7 +45,10 @@ def parse_value(kind: type, is_tuple: bool, text: str) -> object:
         raise ValueError("too long")
     if not is_tuple:
         return parse_scalar(kind, text)
-    return tuple(parse_scalar(kind, p) for p in text.split(",") if p.strip())
+    items = [p for p in text.split(",") if p.strip()]
+    if text.strip() and not items:
+        raise ValueError("only commas")  # ",,,," is a typo, not an empty list
+    return tuple(parse_scalar(kind, p) for p in items)
 
 
 def shorten(text: str, limit: int = 40) -> str:

@@ -16,7 +16,10 @@ from playground.engine.limits import LIMITS, Limits
 
 
 def _dataset(c: Config, e: dict) -> Config:
-    return c.replace(dataset=str(e["value"]))
+    name = str(e["value"])
+    if name not in DATASETS:
+        raise ValueError(name)
+    return c.with_dataset(name)
 
 
 def _toggle_feature(c: Config, e: dict) -> Config:
@@ -101,7 +104,7 @@ def apply_edit(config: Config, edit: dict, limits: Limits = LIMITS) -> tuple[Con
         edited = EDITS[edit["op"]](config, edit)
         if edited.dataset != config.dataset and not _fits(edited, limits):
             # wide layers of the digits do not fit a 2-D data set: shrink them
-            cap = limits.max_neurons
+            cap = edited.neuron_cap(limits)
             edited = edited.with_hidden(tuple(min(n, cap) for n in edited.hidden))
         edited.validate(limits)
     except ConfigError as error:
@@ -115,6 +118,4 @@ def apply_edit(config: Config, edit: dict, limits: Limits = LIMITS) -> tuple[Con
 
 
 def _fits(config: Config, limits: Limits) -> bool:
-    wide = DATASETS[config.dataset].n_inputs > 2
-    return all(n <= (limits.max_neurons_wide if wide else limits.max_neurons)
-               for n in config.hidden)
+    return all(n <= config.neuron_cap(limits) for n in config.hidden)

@@ -131,34 +131,43 @@ class Group:
         return masks
 
     def _record(self) -> None:
-        """Each member's metrics on its whole training and test sets; a member whose loss
-        or weights are no longer finite gets its last finite weights back and stops."""
-        size = len(self.members)
-        fp = forward(self.net, self.x_train)
-        train_loss = self.objective.value(fp.output, self.y_train)
-        test_out = forward(self.net, self.x_test).output
-        test_loss = self.objective.value(test_out, self.y_test)
-        finite = (torch.isfinite(train_loss) & torch.isfinite(test_loss)
-                  & torch.isfinite(self.params).all(dim=1))
-        all_finite = bool(finite.all())
-        if not all_finite:
-            self.params.copy_(torch.where(finite.unsqueeze(1), self.params, self.last_good))
+        """Book the epoch just trained; a member whose loss or weights are no longer
+        finite gets its last finite weights back and stops."""
+        rows, finite = self.measure(ahead=1)
+        if not all(finite):
+            keep = torch.tensor(finite).unsqueeze(1)
+            self.params.copy_(torch.where(keep, self.params, self.last_good))
         self.last_good.copy_(self.params)
-        grads = backward(self.net, fp, self.objective.grad(fp.output, self.y_train))
-        self.full_grad.copy_(torch.cat([t.reshape(size, -1) for pair in grads for t in pair],
-                                       dim=1))
-        # norms in float64: a float32 sum of squares overflows long before the weights do
-        weight_norms = torch.stack([w.double().flatten(1).norm(dim=1) for w in self.net.weights],
-                                   dim=1)
-        grad_norms = torch.stack([g.double().flatten(1).norm(dim=1) for g, _ in grads], dim=1)
-        columns = torch.cat([train_loss.double().unsqueeze(1), test_loss.double().unsqueeze(1),
-                             self.head.metric(fp.output, self.y_train).unsqueeze(1),
-                             self.head.metric(test_out, self.y_test).unsqueeze(1),
-                             weight_norms, grad_norms], dim=1).tolist()
+        for m, row, ok in zip(self.members, rows, finite):
+            m.finish_epoch(row if ok else None)
+
+    def measure(self, ahead: int = 0) -> tuple[list[dict], list[bool]]:
+        """Each member's metrics on its whole training and test sets (a history row for
+        epoch + ahead), whether they are finite, and its full-set gradient."""
+        size = len(self.members)
+        with torch.no_grad():
+            fp = forward(self.net, self.x_train)
+            train_loss = self.objective.value(fp.output, self.y_train)
+            test_out = forward(self.net, self.x_test).output
+            test_loss = self.objective.value(test_out, self.y_test)
+            finite = (torch.isfinite(train_loss) & torch.isfinite(test_loss)
+                      & torch.isfinite(self.params).all(dim=1)).tolist()
+            grads = backward(self.net, fp, self.objective.grad(fp.output, self.y_train))
+            self.full_grad.copy_(torch.cat([t.reshape(size, -1) for pair in grads for t in pair],
+                                           dim=1))
+            # norms in float64: a float32 sum of squares overflows long before the weights do
+            weight_norms = torch.stack([w.double().flatten(1).norm(dim=1)
+                                        for w in self.net.weights], dim=1)
+            grad_norms = torch.stack([g.double().flatten(1).norm(dim=1) for g, _ in grads],
+                                     dim=1)
+            columns = torch.cat([train_loss.double().unsqueeze(1),
+                                 test_loss.double().unsqueeze(1),
+                                 self.head.metric(fp.output, self.y_train).unsqueeze(1),
+                                 self.head.metric(test_out, self.y_test).unsqueeze(1),
+                                 weight_norms, grad_norms], dim=1).tolist()
         layers = len(self.net.weights)
-        flags = finite.tolist() if not all_finite else [True] * size
-        for m, values, ok in zip(self.members, columns, flags):
-            m.finish_epoch({"epoch": m.epoch + 1, "train_loss": values[0],
-                            "test_loss": values[1], "train_metric": values[2],
-                            "test_metric": values[3], "weight_norms": values[4:4 + layers],
-                            "grad_norms": values[4 + layers:]} if ok else None)
+        rows = [{"epoch": m.epoch + ahead, "train_loss": values[0], "test_loss": values[1],
+                 "train_metric": values[2], "test_metric": values[3],
+                 "weight_norms": values[4:4 + layers], "grad_norms": values[4 + layers:]}
+                for m, values in zip(self.members, columns)]
+        return rows, finite

@@ -82,6 +82,16 @@ class Trainer:
         self._best_test_loss = math.inf
         self._best_epoch = 0
         self._apply_training_settings(new_optimizer=True)
+        self._measure_now()
+
+    def _measure_now(self) -> None:
+        """The metrics of the weights as they are (shown before the next epoch; not a
+        history row): at epoch 0, or after a restore."""
+        from playground.engine.group import Group
+
+        with Group([self]) as group:
+            rows, finite = group.measure()
+        self.history.last = rows[0] if finite[0] else None
 
     def _apply_training_settings(self, new_optimizer: bool) -> None:
         c = self.config
@@ -229,3 +239,4 @@ class Trainer:
         self._best_test_loss = math.inf if best is None else float(best)
         self._best_epoch = int(best_epoch)
         self.history.truncate_after(self.epoch)
+        self._measure_now()

@@ -36,10 +36,10 @@ class Session(Protocol):
 
 
 def queue_command(pending: list, name: str, args: list) -> bool:
-    """Add a command to a session's pending ones: play/pause and speed replace their
+    """Add a command to a session's pending ones: play/pause and config replace their
     earlier selves, steps add up; False (dropped) once MAX_PENDING are waiting."""
-    if name in p.TOGGLES or name == p.SPEED:
-        same = p.TOGGLES if name in p.TOGGLES else (p.SPEED,)
+    if name in p.TOGGLES or name in p.REPLACED:
+        same = p.TOGGLES if name in p.TOGGLES else (name,)
         pending[:] = [c for c in pending if c[0] not in same]
     elif name == p.STEP and pending and pending[-1][0] == p.STEP:
         pending[-1][1][0] = min(pending[-1][1][0] + args[0], p.MAX_STEP)

@@ -21,10 +21,11 @@ from playground.engine.history import HISTORY_KEYS
 
 # -- commands ------------------------------------------------------------------------------
 OPEN, CLOSE = "open", "close"
-PLAY, PAUSE, STEP, RESTART, CONFIG, SPEED = "play", "pause", "step", "restart", "config", "speed"
-COMMANDS = (OPEN, CLOSE, PLAY, PAUSE, STEP, RESTART, CONFIG, SPEED)
+PLAY, PAUSE, STEP, RESTART, CONFIG = "play", "pause", "step", "restart", "config"
+COMMANDS = (OPEN, CLOSE, PLAY, PAUSE, STEP, RESTART, CONFIG)
 PAGE_COMMANDS = (PLAY, PAUSE, STEP, RESTART)  # what a page may say over its stream
 TOGGLES = (PLAY, PAUSE)  # only the last one pending counts (a flood of clicks is one click)
+REPLACED = (CONFIG,)  # a newer one makes the pending one moot
 MAX_STEP = 100  # epochs one step command may ask for
 
 MAX_PAGE_MESSAGE = 1024  # bytes; a command is a few dozen

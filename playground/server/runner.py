@@ -1,7 +1,7 @@
 """Runners: the page's handle on one session in the trainer pool.
 
 A Runner offers the small interface the UI uses (play, pause, step, restart,
-apply_config, set_speed, snapshot, close); where the training runs is the
+apply_config, snapshot, close); where the training runs is the
 pool's business. It keeps what the page draws: the (bounded) metric history,
 the latest picture and data points, the summary, and the last exact snapshot
 of the weights, from which a restarted worker resumes the session.
@@ -44,7 +44,6 @@ class Runner:
         self.summary: dict = {"epoch": 0, "playing": False, "stopped": None, "generation": 0,
                               "config": config.to_params(), "last": None}
         self.params = config.to_params()
-        self.speed = 0.0
         self.picture: dict | None = None
         self.points: dict | None = None
         self.version = 0  # bumps with every change the stream should send
@@ -77,10 +76,6 @@ class Runner:
     def apply_config(self, config: Config) -> None:
         self.params = config.to_params()
         self.command(p.CONFIG, self.params)
-
-    def set_speed(self, epochs_per_second: float) -> None:
-        self.speed = float(epochs_per_second)
-        self.command(p.SPEED, self.speed)
 
     def command(self, name: str, *args: object) -> bool:
         """Queue a command for the worker; never blocks. False if it was dropped."""
@@ -122,11 +117,10 @@ class Runner:
 
     # -- what the pool calls -----------------------------------------------------------------
     def open_spec(self) -> dict:
-        """How a worker (re)creates this session: config, snapshot, playing, speed."""
+        """How a worker (re)creates this session: config, snapshot, playing."""
         with self.lock:
             return {"params": self.params, "state": self.last_state,
-                    "playing": self.summary["playing"], "speed": self.speed,
-                    "generation": self.generation}
+                    "playing": self.summary["playing"], "generation": self.generation}
 
     def merge(self, frame: dict) -> None:
         """A frame from the worker (called on the pool's reader thread)."""

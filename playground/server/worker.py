@@ -42,13 +42,17 @@ class Hosted:
     trainer: Trainer
     frames: FrameBuilder
     playing: bool = False
-    speed: float = 0.0  # epochs per second; 0: as fast as the worker's share allows
-    credit: float = 0.0
+    credit: float = 0.0  # epochs a slow speed setting owes
     last_tick: float = field(default_factory=time.perf_counter)
     dirty: bool = True  # something changed that the page has not seen
     next_frame: float = 0.0
     snapshot_at: float = 0.0
     snapshot_of: tuple = ()
+
+    @property
+    def speed(self) -> float:
+        """Epochs per second the Config asks for; 0: as fast as its share allows."""
+        return self.trainer.config.speed
 
     @property
     def key(self) -> tuple:
@@ -64,7 +68,7 @@ class Worker:
         self.frame_cost = 0.001  # seconds per session frame, a running mean
         self.handlers = {p.OPEN: self.open, p.CLOSE: self.close, p.PLAY: self.play,
                          p.PAUSE: self.pause, p.STEP: self.step, p.RESTART: self.restart,
-                         p.CONFIG: self.config, p.SPEED: self.set_speed}
+                         p.CONFIG: self.config}
 
     # -- commands ------------------------------------------------------------------------
     def open(self, sid: str, spec: dict) -> None:
@@ -73,8 +77,7 @@ class Worker:
         state = spec.get("state")
         if state and state.get("config") == config.to_params():
             trainer.restore(state)
-        hosted = Hosted(trainer, FrameBuilder(int(spec.get("generation", 0))),
-                        speed=max(0.0, float(spec.get("speed", 0.0))))
+        hosted = Hosted(trainer, FrameBuilder(int(spec.get("generation", 0))))
         hosted.playing = bool(spec.get("playing")) and not trainer.stopped
         self.sessions[sid] = hosted
         self._invalidate(hosted)
@@ -104,15 +107,11 @@ class Worker:
     def config(self, sid: str, params: dict) -> None:
         h = self._release(sid)
         config, _ = Config.from_params(params)
+        if config.speed != h.speed:
+            h.credit, h.last_tick = 0.0, time.perf_counter()
         if h.trainer.apply_config(config):
             h.frames.restart()
         h.playing = h.playing and not h.trainer.stopped
-        self._invalidate(h)
-
-    def set_speed(self, sid: str, epochs_per_second: float) -> None:
-        h = self._release(sid)
-        h.speed = max(0.0, float(epochs_per_second))
-        h.credit, h.last_tick = 0.0, time.perf_counter()
         self._invalidate(h)
 
     def _release(self, sid: str) -> Hosted:

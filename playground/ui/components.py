@@ -79,6 +79,11 @@ def _layout(dataset: str, features: tuple[str, ...], hidden: tuple[int, ...],
         "activation": list(activation),
         "activations": {name: a.title for name, a in ACTIVATIONS.items()},
         "n_outputs": HEADS[head].n_outputs(spec.n_classes),
+        # a node per class (multi-class): its colour and its name
+        "output_labels": ([str(k) if dataset == "digits" else f"class {k + 1}"
+                           for k in range(spec.n_classes)] if head == "multiclass" else None),
+        "output_colours": [hex_colour(CLASS_COLOURS[k % len(CLASS_COLOURS)])
+                           for k in range(spec.n_classes)],
     }
     layout_key = "|".join([dataset, ",".join(features), ",".join(map(str, hidden)),
                            ",".join(activation)])

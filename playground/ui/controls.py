@@ -22,6 +22,7 @@ from playground.ui import session
 # The TensorFlow Playground's menus; a value from a URL that is not listed is added.
 LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 REG_RATES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+SPEEDS = (0.0, 1.0, 10.0, 100.0)  # epochs per second; 0: as fast as it goes
 TITLES: dict[str, dict[str, str]] = {
     "activation": {n: a.title for n, a in ACTIVATIONS.items()},
     "optimizer": OPTIMIZER_TITLES,
@@ -32,6 +33,7 @@ TITLES: dict[str, dict[str, str]] = {
                     "exponential": "Exponential (half-life = period)",
                     "cosine": "Cosine (period)"},
     "init": {"xavier": "Xavier / Glorot", "he": "He / Kaiming", "uniform": "Uniform ±0.5"},
+    "speed": {0.0: "max", 1.0: "1 epoch/s", 10.0: "10/s", 100.0: "100/s"},
 }
 Widget = Callable[..., object]
 
@@ -84,7 +86,7 @@ def advanced_settings() -> None:
     """Every knob the main view leaves out, generated from the Config's fields."""
     shown_elsewhere = {"dataset", "noise", "train_ratio", "batch_size", "features", "hidden",
                        "activation", "learning_rate", "regularization", "reg_rate", "optimizer",
-                       "loss", "show_test", "discretize"}
+                       "loss", "show_test", "discretize", "speed"}
     columns = st.columns(4)
     fields = [f for f in dataclasses.fields(Config) if f.name not in shown_elsewhere]
     for i, f in enumerate(fields):

@@ -78,6 +78,7 @@ class NetworkDrawing {
     this.neuronImages = [];
     this.links = [];
     this.nodeTitles = [];
+    this.outputImage = null;
     // input nodes: thumbnails; inactive features dimmed, click toggles
     const activeInputs = [];
     inputs.forEach((f, i) => {
@@ -102,13 +103,14 @@ class NetworkDrawing {
     // links of layer l: from every source of layer l to every node of layer l + 1
     for (let l = 0; l < sources.length - 1; l++) {
       const rows = [];
-      pos[l + 1].forEach((q) => {
+      pos[l + 1].forEach((q, j) => {
         const row = [];
-        sources[l].forEach((p) => {
+        sources[l].forEach((p, i) => {
           const x1 = p.x + node, y1 = p.y + node / 2, x2 = q.x, y2 = q.y + node / 2;
           const mid = (x1 + x2) / 2;
           const path = el("path", { d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`,
             class: "pg-link" }, linkLayer, SVG);
+          path.setAttribute("data-link", `${l},${j},${i}`); // layer, to, from (weight index)
           row.push({ path, title: el("title", {}, path, SVG) });
         });
         rows.push(row);
@@ -122,11 +124,16 @@ class NetworkDrawing {
       pos[l].forEach((p, j) => {
         const out = l === pos.length - 1;
         const g = el("g", { class: `pg-node ${out ? "pg-out" : "pg-hidden"}` }, nodeLayer, SVG);
-        const size = out ? node * 0.6 : node;
-        const y = out ? p.y + node * 0.2 : p.y;
-        if (!out) images.push(el("image", { x: p.x, y, width: size, height: size,
-          preserveAspectRatio: "none" }, g, SVG));
-        el("rect", { x: p.x, y, width: size, height: size }, g, SVG);
+        const image = el("image", { x: p.x, y: p.y, width: node, height: node,
+          preserveAspectRatio: "none" }, g, SVG);
+        if (!out) images.push(image);
+        else if (net.n_outputs === 1) this.outputImage = image; // the output over the plane
+        const rect = el("rect", { x: p.x, y: p.y, width: node, height: node }, g, SVG);
+        if (out && net.output_labels) { // one node per class: its colour and its name
+          rect.setAttribute("style", `fill: ${net.output_colours[j]}; fill-opacity: 0.85`);
+          const label = el("text", { x: p.x + node + 4, y: p.y + node / 2 + 4 }, g, SVG);
+          label.textContent = net.output_labels[j];
+        }
         titles.push(el("title", {}, g, SVG));
       });
       this.neuronImages.push(images);
@@ -141,12 +148,14 @@ class NetworkDrawing {
       if (rows.length !== w.length || (rows[0] && rows[0].length !== w[0].length)) return;
       rows.forEach((row, j) => row.forEach((link, i) => {
         const v = w[j][i];
+        link.path.setAttribute("data-weight", v);
         link.path.setAttribute("stroke", v >= 0 ? POSITIVE : NEGATIVE);
         link.path.setAttribute("stroke-width", Math.min(0.4 + Math.abs(v) * 1.6, 7).toFixed(2));
         link.path.setAttribute("stroke-opacity", Math.min(0.25 + Math.abs(v) / 2, 1).toFixed(2));
         link.title.textContent = `weight ${v.toFixed(3)}`;
       }));
     });
+    if (this.outputImage && pic.boundary) this.outputImage.setAttribute("href", pic.boundary);
     pic.neurons.forEach((layer, l) => layer.forEach((png, j) => {
       const img = this.neuronImages[l] && this.neuronImages[l][j];
       if (img) img.setAttribute("href", png);

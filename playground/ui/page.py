@@ -26,12 +26,6 @@ div[data-testid="stWidgetLabel"] p { font-size: 0.72rem; text-transform: upperca
 
 
 # -- controls (callbacks run before the script, so they act at once) ----------------------
-def _set_speed() -> None:
-    runner = session.runner()
-    if runner is not None:
-        runner.set_speed(session.SPEEDS[st.session_state["speed"]])
-
-
 def _set_task() -> None:
     task = st.session_state["task"]
     config = session.config()
@@ -73,30 +67,30 @@ def _apply(config, edit: dict) -> None:
 def top_bar() -> None:
     """The training controls: a click reruns only this bar. (Play, step and the
     resets live in the live view: they go down its stream and act within a frame.)"""
-    cols = st.columns([1, 1, 1, 0.9, 1.1, 1.1, 1.1, 0.9], vertical_alignment="bottom")
+    cols = st.columns([0.9, 1, 1.1, 0.8, 1.1, 1.2, 0.9], vertical_alignment="bottom")
     with cols[0]:
         controls.choice("learning_rate", "Learning rate", controls.LEARNING_RATES)
     with cols[1]:
-        controls.choice("activation", "Activation")
+        if session.config().hidden:
+            controls.choice("activation", "Activation")
+        else:  # nothing to choose: the inputs go straight to the output
+            st.selectbox("Activation", ["No hidden layer"], key="activation_none",
+                         disabled=True)
     with cols[2]:
         controls.choice("regularization", "Regularization")
     with cols[3]:
         controls.choice("reg_rate", "Reg. rate", controls.REG_RATES)
     with cols[4]:
-        st.session_state["task"] = session.config().task
-        st.selectbox("Problem type", list(TASK_TITLES), key="task", on_change=_set_task,
-                     format_func=TASK_TITLES.get)
-    with cols[5]:
         controls.choice("optimizer", "Optimizer")
-    with cols[6]:
+    with cols[5]:
         if session.config().task == "regression":
             st.selectbox("Loss", ["Mean squared error"], key="loss_regression", disabled=True,
                          help="regression always uses mean squared error")
         else:
             controls.choice("loss", "Loss")
-    with cols[7]:
-        st.selectbox("Speed", list(session.SPEEDS), key="speed", on_change=_set_speed,
-                     help="epochs per second: slow it down to narrate")
+    with cols[6]:
+        controls.choice("speed", "Speed", controls.SPEEDS,
+                        help="epochs per second: slow it down to narrate")
     show_notes()
     if st.session_state.pop("rerun_page", False):
         st.rerun(scope="app")
@@ -105,6 +99,9 @@ def top_bar() -> None:
 
 def data_column() -> None:
     config = session.config()
+    st.session_state["task"] = config.task
+    st.selectbox("Problem type", list(TASK_TITLES), key="task", on_change=_set_task,
+                 format_func=TASK_TITLES.get)
     st.caption("DATA · which data set?")
     names = [name for name, spec in DATASETS.items() if spec.task == config.task]
     components.dataset_picker(config, names, on_pick=_on_pick)

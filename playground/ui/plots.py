@@ -73,13 +73,16 @@ def curves_figure(metric: str) -> go.Figure:
         fig.add_trace(go.Scatter(x=[], y=[], name=name, mode="lines", yaxis=axis,
                                  line=dict(color=colour, dash=dash, width=1.5)))
     metric_range = [0, 1.02] if metric == "accuracy" else [-0.5, 1.02]
+    # round ticks: 0/25/50/75/100 %, or -0.5/0/0.5/1 for R²
+    metric_ticks = [0, 0.25, 0.5, 0.75, 1] if metric == "accuracy" else [-0.5, 0, 0.5, 1]
     fig.update_layout(**_base_layout(
         height=190, margin=dict(l=36, r=30, t=44, b=24),
         legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0, font=dict(size=10)),
         xaxis=dict(title=None, rangemode="tozero"),
         yaxis=dict(title="loss", rangemode="tozero"),
         yaxis2=dict(overlaying="y", side="right", range=metric_range, showgrid=False,
-                    zeroline=False, tickformat=".0%" if metric == "accuracy" else None)))
+                    zeroline=False, tickvals=metric_ticks,
+                    tickformat=".0%" if metric == "accuracy" else None)))
     return fig
 
 

@@ -12,9 +12,6 @@ from playground.engine.config import Config, ConfigError
 from playground.engine.limits import LIMITS, Limits
 from playground.server.runner import Runner, ServerBusy, start_runner
 
-# the speed menu: epochs per second (0: as fast as the trainer goes)
-SPEEDS = {"1 epoch/s": 1.0, "10/s": 10.0, "100/s": 100.0, "max": 0.0}
-
 
 def limits() -> Limits:
     return LIMITS
@@ -33,7 +30,6 @@ def start(params: dict[str, str | list[str]]) -> None:
     """First run of a session: the Config from the URL, and no runner yet."""
     config_, warnings = Config.from_params(params, limits())
     st.session_state["config"] = config_
-    st.session_state["speed"] = "max"
     for warning in warnings:
         note(warning)
 
@@ -52,8 +48,6 @@ def runner() -> Runner | None:
     if current is not None:
         note("Training was paused after a long idle time; press play to go on.")
     st.session_state["runner"] = fresh
-    if _speed():
-        fresh.set_speed(_speed())
     return fresh
 
 
@@ -64,10 +58,6 @@ def restart_crashed() -> None:
         old.close()
         if old.last_state and old.last_state.get("config") == config().to_params():
             st.session_state["resume"] = old.last_state
-
-
-def _speed() -> float:
-    return SPEEDS[st.session_state.get("speed", "max")]
 
 
 def commit(new: Config) -> None:

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from playground.engine.config import Config, ConfigError
+from playground.engine.datasets import DATASETS
 from playground.engine.limits import LIMITS, Limits
 from playground.engine.training import Trainer
 
@@ -39,6 +40,8 @@ def valid_configs(draw):
               if name not in ("dataset", "hidden", "activation", "dropout", "features")}
     if values["optimizer"] == "nesterov" and values["momentum"] <= 0:
         values["momentum"] = draw(st.floats(0.01, 0.999))  # Nesterov needs momentum
+    if DATASETS[dataset].n_classes > 2:
+        values["tf_math"] = False  # TF math needs two classes or regression
     return Config(dataset=dataset, hidden=hidden,
                   activation=tuple(draw(st.lists(_scalar("activation"), min_size=n,
                                                  max_size=n))),
@@ -79,12 +82,16 @@ def test_nesterov_without_momentum_is_refused_with_a_sentence():
     assert warnings and "momentum" in warnings[0]
 
 
-def test_defaults_are_the_tensorflow_playground_defaults():
+def test_knobs_start_where_the_tensorflow_playground_starts():
     c = Config()
     assert (c.dataset, c.noise, c.train_ratio, c.batch_size) == ("circle", 0, 50, 10)
     assert (c.features, c.hidden, c.activation) == (("x1", "x2"), (4, 2), ("tanh", "tanh"))
     assert (c.learning_rate, c.regularization, c.reg_rate) == (0.03, "none", 0.0)
     assert Config().to_params() == {}
+    # but not its training math (the module docstring says what differs), unless asked
+    assert (c.init, c.loss, c.tf_math) == ("xavier", "cross_entropy", False)
+    assert c.replace(dataset="plane").points() == 500
+    assert c.replace(dataset="plane", tf_math=True).points() == 1200
 
 
 def test_validate_names_the_field():

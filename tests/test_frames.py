@@ -13,6 +13,7 @@ from PIL import Image
 from playground.engine.config import Config
 from playground.engine.history import HISTORY_KEYS
 from playground.engine.inference import RESOLUTION
+from playground.engine.model import MLP
 from playground.engine.training import Trainer
 from playground.server.frames import (
     HISTOGRAM_BINS,
@@ -125,13 +126,28 @@ def test_new_data_resends_points():
     assert "points" in builder.build(trainer, playing=True)  # same points, new input layer
 
 
-def test_digits_frame_has_no_plane_pictures():
+def test_digits_frame_shows_weights_as_images_and_predictions():
     trainer = trained(2, dataset="digits", hidden=(16,), activation=("relu",))
     frame = FrameBuilder().build(trainer, playing=False, picture=picture(trainer))
-    assert frame["points"] is None
+    points = frame["points"]
+    assert len(points["digits"]) == len(points["truth"]) == 40
+    assert points["truth"] == trainer.dataset.y_test[:40].tolist()
+    assert pixels(points["digits"][0]).shape == (8, 8, 3)
     pic = frame["picture"]
-    assert pic["boundary"] is None and pic["neurons"] == []
-    assert pic["sizes"] == [64, 16, 10]
+    assert pic["boundary"] is None and pic["sizes"] == [64, 16, 10]
+    # a first-layer neuron's picture: its 64 incoming weights as 8x8, the largest in colour
+    assert len(pic["neurons"][0]) == 16 and pixels(pic["neurons"][0][0]).shape == (8, 8, 3)
+    w = trainer.weights()[0][0].reshape(8, 8)
+    image = pixels(pic["neurons"][0][0]).astype(int)
+    strongest = divmod(int(w.abs().argmax()), 8)
+    colour = tuple(image[strongest])
+    assert colour == (POSITIVE if w[strongest] > 0 else NEGATIVE)
+    # the predictions are the network's own (nn.Module forward as the oracle)
+    model = MLP.from_flat(trainer.layout, trainer.config.activation, trainer.config.dropout,
+                          trainer.params).eval()
+    with torch.no_grad():
+        expected = model(trainer.x_test[:40]).argmax(dim=1).tolist()
+    assert pic["predictions"] == expected
     assert np.array(pic["confusion"]).shape == (10, 10)
     assert strict_json(frame) == frame
 

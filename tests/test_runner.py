@@ -272,3 +272,37 @@ def test_page_commands_are_parsed_strictly(text, expected):
 def test_frames_are_strict_json():
     assert p.dumps({"a": [1.0, float("inf"), float("nan")], "b": {"c": -float("inf")}}) == (
         '{"a":[1.0,null,null],"b":{"c":null}}')
+
+
+def test_a_weight_or_bias_typed_in_while_paused_is_set_and_measured():
+    worker, _ = hosted_worker()
+    worker.open("a", {"params": CONFIG.to_params()})
+    worker.step("a", 2)
+    trainer = worker.sessions["a"].trainer
+    worker.set_param("a", "weight", 0, 1, 0, 2.5)
+    worker.set_param("a", "bias", 1, 0, 0, -1.25)
+    assert trainer.weights()[0][1, 0].item() == 2.5 and trainer.biases()[1][0].item() == -1.25
+    assert trainer.history.last["epoch"] == 2  # the numbers show the edited network
+    alone = Trainer(CONFIG)
+    alone.step_epochs(2)
+    alone.set_param("weight", 0, 1, 0, 2.5)
+    alone.set_param("bias", 1, 0, 0, -1.25)
+    assert trainer.history.last["train_loss"] == pytest.approx(alone.history.last["train_loss"])
+    before = trainer.params.clone()
+    worker.set_param("a", "weight", 5, 0, 0, 1.0)  # no such layer: ignored
+    worker.set_param("a", "weight", 0, 0, 9, 1.0)  # no such input
+    worker.play("a")
+    worker.set_param("a", "bias", 0, 0, 0, 9.0)  # playing: ignored
+    assert torch.equal(trainer.params, before)
+
+
+def test_a_set_param_command_is_parsed_strictly():
+    ok = p.parse_page_command('{"cmd": "set_param", "kind": "weight", "layer": 0, "to": 1, '
+                              '"from": 2, "value": 99}')
+    assert ok == (p.SET_PARAM, ["weight", 0, 1, 2, p.MAX_PARAM])
+    for bad in ('{"cmd": "set_param", "kind": "gamma", "value": 1}',
+                '{"cmd": "set_param", "kind": "bias", "layer": -1, "value": 1}',
+                '{"cmd": "set_param", "kind": "bias", "layer": true, "value": 1}',
+                '{"cmd": "set_param", "kind": "bias", "value": "1"}',
+                '{"cmd": "set_param", "kind": "bias", "value": NaN}'):
+        assert p.parse_page_command(bad) is None, bad

@@ -83,7 +83,9 @@ GROUP_CASES = (
     + [dict(dataset="circle", loss="mse"), dict(dataset="spiral3"),
        dict(dataset="spiral3", loss="mse"), dict(dataset="multigauss"),
        dict(regularization="l1", reg_rate=0.01), dict(regularization="l2", reg_rate=0.01),
-       dict(dropout=0.3, optimizer="adam"), dict(lr_schedule="cosine", schedule_epochs=7)])
+       dict(dropout=0.3, optimizer="adam"), dict(lr_schedule="cosine", schedule_epochs=7),
+       dict(tf_math=True, batch_size=7),
+       dict(tf_math=True, dataset="plane", regularization="l1", reg_rate=0.01)])
 
 
 @pytest.mark.parametrize("changes", GROUP_CASES, ids=lambda c: ",".join(map(str, c.values())))

@@ -9,7 +9,14 @@ says what it means (``help``), what values it takes (``lo``/``hi`` or
 - ``live``: applied to the running trainer without losing progress;
 - ``display``: only changes the picture.
 
-Defaults are the TensorFlow Playground's.
+The data, network and training knobs start where the TensorFlow Playground
+starts (circle, 0 % noise, 50 % training data, x1 and x2, a 4-2 tanh network,
+learning rate 0.03, batch 10, no regularization, test points hidden), but the
+training underneath differs: Xavier weights and zero biases (TF: uniform in
+-0.5..0.5 and 0.1), a sigmoid output with cross-entropy (TF: tanh with ±1 labels
+and squared error), the points reshuffled every epoch (TF: one fixed order),
+500 points for every data set (TF: 1,200 for regression) and data seed 0 (TF: a
+random one). ``tf_math`` switches the training to TF's (``tfplayground.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from functools import cache
 
 from playground.engine.activations import ACTIVATIONS
 from playground.engine.config_text import format_value, parse_value, plain_number, shorten
-from playground.engine.datasets import DATASETS
+from playground.engine.datasets import DATASETS, TF_REGRESSION_POINTS
 from playground.engine.features import FEATURES
 from playground.engine.limits import LIMITS, Limits
 from playground.engine.losses import LOSSES
@@ -30,6 +37,13 @@ from playground.engine.model import INITIALIZERS
 from playground.engine.optimizers import OPTIMIZERS, SCHEDULES
 
 REGULARIZATIONS = ("none", "l1", "l2")
+# the parts of the page a link can hide (``hide=``), as the TensorFlow Playground's
+# hideable UI: controls of the top bar, the data column, the network's edit buttons,
+# and the live view's panels
+HIDEABLE = ("learning_rate", "activation", "regularization", "optimizer", "loss", "speed",
+            "problem", "data", "noise", "batch", "features", "layers", "transport",
+            "toggles", "numbers", "curves", "histograms", "norms", "confusion", "settings",
+            "share")
 # Settings that suit a data set better than the general defaults: the digits' 64
 # inputs need a wider network (the 4-2 tanh default reaches 63 % test accuracy,
 # 32 ReLU with Adam over 95 %). The URL leaves out what equals its data set's defaults.
@@ -72,7 +86,8 @@ class Config:
     noise: int = knob(0, "noise in percent", "restart", lo=0, hi=50)
     train_ratio: int = knob(50, "share of points used for training, in percent", "restart",
                             lo=10, hi=90)
-    n_points: int = knob(500, "number of points", "restart", lo=20,
+    n_points: int = knob(500, "number of points (TF math on regression data: 1,200)", "restart",
+                         lo=20,
                          hi=lambda lim: lim.max_points)
     data_seed: int = knob(0, "seed of the data generator", "restart", lo=0, hi=MAX_SEED)
     features: tuple[str, ...] = knob(("x1", "x2"), "input features (2-D data sets)", "restart",
@@ -109,9 +124,17 @@ class Config:
                          "live", lo=0, hi=100_000)
     speed: float = knob(0.0, "epochs per second, slow enough to narrate (0: as fast as it goes)",
                         "live", lo=0.0, hi=1000.0)
+    # replaces loss, optimizer, init and the number of regression points (tfplayground.py)
+    tf_math: bool = knob(False, "TensorFlow Playground math: tanh output, ±1 labels, squared "
+                         "error, its init, one fixed batch order, 1,200 regression points",
+                         "restart")
     # picture
     show_test: bool = knob(False, "show the test points", "display")
     discretize: bool = knob(False, "discretize the output", "display")
+    presenter: bool = knob(False, "presenter mode: large type and plots for a projector",
+                           "display")
+    hide: tuple[str, ...] = knob((), "parts of the page to hide (a lesson shows what it needs)",
+                                 "display", choices=HIDEABLE, max_len=len(HIDEABLE))
 
     def __post_init__(self) -> None:
         # Accept a bare value for a tuple field; a per-layer list whose values are all
@@ -176,6 +199,13 @@ class Config:
         return {Config.__dataclass_fields__[name].metadata["effect"]
                 for name in self.changed_fields(other)}
 
+    def points(self, limits: Limits = LIMITS) -> int:
+        """The number of points generated: ``n_points``, except that TF math on a
+        regression data set uses the TF Playground's 1,200 (within this server's cap)."""
+        if self.tf_math and self.task == "regression":
+            return min(TF_REGRESSION_POINTS, limits.max_points)
+        return self.n_points
+
     def neuron_cap(self, limits: Limits = LIMITS) -> int:
         """Neurons one hidden layer may have for this data set (wide inputs get more)."""
         wide = DATASETS[self.dataset].n_inputs > 2
@@ -208,6 +238,9 @@ class Config:
             problems["features"] = "choose at least one input feature"
         if self.optimizer == "nesterov" and self.momentum <= 0:
             problems["momentum"] = "Nesterov needs a momentum above 0"
+        if self.tf_math and DATASETS[self.dataset].n_classes > 2:
+            problems["tf_math"] = ("TensorFlow Playground math needs a two-class or regression "
+                                   "data set")
         return problems
 
     # -- URL query params ----------------------------------------------------------------
@@ -305,8 +338,8 @@ def field_problem(name: str, value: object, limits: Limits = LIMITS) -> str | No
     max_len = _bound(meta["max_len"], limits)
     if is_tuple and max_len is not None and len(items) > max_len:
         return f"at most {int(max_len)} values"
-    if is_tuple and len(set(items)) != len(items) and meta["choices"] and name == "features":
-        return "each feature at most once"
+    if is_tuple and len(set(items)) != len(items) and name in ("features", "hide"):
+        return "each value at most once"
     lo, hi = _bound(meta["lo"], limits), _bound(meta["hi"], limits)
     for item in items:
         if meta["choices"] and item not in meta["choices"]:

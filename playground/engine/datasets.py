@@ -18,6 +18,9 @@ from sklearn.datasets import load_digits
 Generator = Callable[[int, float, np.random.Generator], tuple[np.ndarray, np.ndarray]]
 
 BOX = 6.0  # every 2-D point lies in [-BOX, BOX]^2, the area the plots show
+# the TF Playground's NUM_SAMPLES_REGRESS (src/playground.ts): its regression data sets have
+# 1,200 points (classification: 500, our default); ``Config.points`` applies it under tf_math
+TF_REGRESSION_POINTS = 1200
 TAU = 2 * np.pi
 
 

@@ -12,6 +12,10 @@ reached alone (the tests check this against a group of one and against
 While a group lives, its members' tensors are views into the stacks; leaving
 the group (``dissolve``, or the end of a ``with`` block) gives each member its
 own copy again. Change a member only outside a group.
+
+Members with ``tf_math`` train as the TensorFlow Playground does (``tfplayground.py``):
+the points in their stored order, TF's update after every full batch, a leftover partial
+batch carried over to the next epoch; ``group_key`` keeps them apart from the others.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Sequence
 
 import torch
 
+from playground.engine import tfplayground
 from playground.engine.backprop import Net, backward, dropout_mask, forward
 from playground.engine.optimizers import OPTIMIZERS, Hyper
 from playground.engine.training import Trainer
@@ -49,7 +54,9 @@ class Group:
         self.layout = first.layout
         weights, biases = self.layout.split(self.params)
         self.net = Net(weights, biases, c.activation)
-        self.rule = OPTIMIZERS[c.optimizer]
+        self.tf_math = c.tf_math
+        self.rule = None if c.tf_math else OPTIMIZERS[c.optimizer]
+        self.l1 = c.regularization == "l1"
         self.objective, self.head, self.penalty = first.objective, first.head, first.penalty
         self.batch = min(c.batch_size, self.x_train.shape[1])
         self.dropout_layers = [i for i, rate in enumerate(c.dropout) if rate > 0]
@@ -103,22 +110,45 @@ class Group:
         return done
 
     def _epoch(self) -> None:
-        size = len(self.members)
+        if self.tf_math:
+            self._tf_epoch()
+            return
         n = self.x_train.shape[1]
         hyper = Hyper(self._column([m.learning_rate for m in self.members]), self.momentum,
                       self.steps)
         orders = torch.stack([torch.randperm(n, generator=m.generator) for m in self.members])
         xs, ys = self.x_train[self.rows, orders], self.y_train[self.rows, orders]
         for start in range(0, n, self.batch):
-            xb, yb = xs[:, start:start + self.batch], ys[:, start:start + self.batch]
-            fp = forward(self.net, xb, self._dropout_masks(xb.shape[1]))
-            grads = backward(self.net, fp, self.objective.grad(fp.output, yb))
-            g = torch.cat([t.reshape(size, -1) for pair in grads for t in pair], dim=1)
+            g = self._gradient(xs[:, start:start + self.batch], ys[:, start:start + self.batch])
             if self.penalty_rates is not None:
                 g = g + self.penalty.grad(self.params) * self.penalty_rates
             self.steps += 1
             self.rule.step(self.params, g, self.slots, hyper)
         self._record()
+
+    def _tf_epoch(self) -> None:
+        """TF's oneStep: the points in their stored order, an update after every
+        batch_size-th point of the epoch; a leftover partial batch stays in the sums."""
+        n = self.x_train.shape[1]
+        lr = self._column([m.learning_rate for m in self.members])
+        for start in range(0, n, self.batch):
+            batch = slice(start, start + self.batch)
+            xb, yb = self.x_train[:, batch], self.y_train[:, batch]
+            points = xb.shape[1]
+            # the loss's gradient is the batch's mean; TF sums and averages at its update
+            tfplayground.accumulate(self.slots, self._gradient(xb, yb) * points, points)
+            if points == self.batch:
+                self.steps += 1
+                tfplayground.update(self.params, self.slots, lr, self.penalty,
+                                    self.penalty_rates, self.l1)
+        self._record()
+
+    def _gradient(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        """``[S, P]``: each member's gradient of its mean loss over this batch."""
+        fp = forward(self.net, xb, self._dropout_masks(xb.shape[1]))
+        grads = backward(self.net, fp, self.objective.grad(fp.output, yb))
+        return torch.cat([t.reshape(len(self.members), -1) for pair in grads for t in pair],
+                         dim=1)
 
     def _dropout_masks(self, batch: int) -> list[torch.Tensor | None] | None:
         if not self.dropout_layers:

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 Tensor = torch.Tensor
 
-LOSSES: dict[str, str] = {"cross_entropy": "Cross-entropy", "mse": "Mean squared error"}
+LOSSES: dict[str, str] = {"cross_entropy": "Cross-entropy", "mse": "Squared error"}
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,17 @@ def _sigmoid_mse_grad(z: Tensor, y: Tensor) -> Tensor:
     return 2.0 * (p - y) * p * (1.0 - p) / _count(z)
 
 
+# The TF Playground's error (src/nn.ts Errors.SQUARE: 0.5 * (output - target)^2) on its
+# output node: tanh for classification, with our class 1 as its +1 and class 0 as its -1;
+# linear for regression (src/playground.ts reset). ``tf_math`` trains with these.
+TF_LOSS = "tf_square"
+
+
+def _tf_tanh_square_grad(z: Tensor, y: Tensor) -> Tensor:
+    t = torch.tanh(z)
+    return (t - (2.0 * y - 1.0)) * (1.0 - t * t) / _count(z)
+
+
 OBJECTIVES: dict[tuple[str, str], Objective] = {
     ("cross_entropy", "binary"): Objective(
         lambda z, y: _mean(F.binary_cross_entropy_with_logits(z, y, reduction="none")),
@@ -122,9 +133,18 @@ OBJECTIVES: dict[tuple[str, str], Objective] = {
         lambda z, y: _mean((torch.softmax(z, dim=-1) - _one_hot(y, z)) ** 2), _softmax_mse_grad),
     ("mse", "regression"): Objective(lambda z, y: _mean((z - y) ** 2),
                                      lambda z, y: 2.0 * (z - y) / _count(z)),
+    (TF_LOSS, "binary"): Objective(
+        lambda z, y: _mean(0.5 * (torch.tanh(z) - (2.0 * y - 1.0)) ** 2), _tf_tanh_square_grad),
+    (TF_LOSS, "regression"): Objective(lambda z, y: _mean(0.5 * (z - y) ** 2),
+                                       lambda z, y: (z - y) / _count(z)),
 }
 
 
-def objective(loss: str, head: str) -> Objective:
-    """The loss for this head; regression always uses mean squared error."""
+def objective(loss: str, head: str, tf_math: bool = False) -> Objective:
+    """The loss for this head; regression always uses mean squared error, and TF math
+    the TF Playground's error (two classes or regression only)."""
+    if tf_math:
+        if (TF_LOSS, head) not in OBJECTIVES:
+            raise ValueError("TensorFlow Playground math needs two classes or regression")
+        return OBJECTIVES[(TF_LOSS, head)]
     return OBJECTIVES[("mse", head) if head == "regression" else (loss, head)]

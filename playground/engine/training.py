@@ -7,7 +7,8 @@ state, its random generator, its epoch and its history. It trains by a count
 and train them together, which gives each of them exactly what it would get
 alone. Randomness is explicit: the data seed makes the data, the init seed makes
 the initial weights, the shuffling and the dropout masks, so the same Config
-gives the same weights bit for bit.
+gives the same weights bit for bit. With ``tf_math`` the initialization, the loss, the
+optimizer state and the batch order are the TensorFlow Playground's (``tfplayground.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import math
 import numpy as np
 import torch
 
+from playground.engine import tfplayground
 from playground.engine.backprop import PENALTIES, Net
 from playground.engine.config import Config
 from playground.engine.datasets import Dataset, load_dataset
@@ -28,7 +30,8 @@ from playground.engine.model import ParamLayout, init_params
 from playground.engine.optimizers import OPTIMIZERS, SCHEDULES
 
 torch.set_num_threads(1)  # faster than several threads for nets this small (measured)
-DATA_FIELDS = ("dataset", "noise", "train_ratio", "n_points", "data_seed", "features")
+DATA_FIELDS = ("dataset", "noise", "train_ratio", "n_points", "data_seed", "features",
+               "tf_math")  # TF math has its own number of regression points
 
 
 def prepare_inputs(config: Config, dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,7 +66,7 @@ class Trainer:
         c = self.config
         if not keep_data:
             self.dataset = self._custom_dataset or load_dataset(
-                c.dataset, c.n_points, c.noise, c.train_ratio, c.data_seed)
+                c.dataset, c.points(), c.noise, c.train_ratio, c.data_seed)
             self.x_train, self.x_test = prepare_inputs(c, self.dataset)
             self.head_name = head_name(self.dataset.task, self.dataset.n_classes)
             self.head = HEADS[self.head_name]
@@ -71,7 +74,8 @@ class Trainer:
             self.y_test = self.head.target(self.dataset.y_test)
         n_out = self.head.n_outputs(self.dataset.n_classes)
         self.layout = ParamLayout((self.x_train.shape[1], *c.hidden, n_out))
-        self.params = init_params(self.layout, c.init, c.init_seed)
+        self.params = init_params(self.layout, tfplayground.INIT if c.tf_math else c.init,
+                                  c.init_seed)
         self.last_good = self.params.clone()  # the newest finite weights
         self.full_grad = torch.zeros_like(self.params)  # over the whole training set
         # one generator for shuffling and dropout, seeded apart from the weights' one
@@ -93,13 +97,25 @@ class Trainer:
             rows, finite = group.measure()
         self.history.last = rows[0] if finite[0] else None
 
+    def set_param(self, kind: str, layer: int, to: int, frm: int, value: float) -> None:
+        """Set one weight (``frm`` -> ``to`` of a layer) or bias (of ``to``) by hand, as a
+        visitor does on the drawing; the metrics follow at once."""
+        weights, biases = self.layout.split(self.params)
+        with torch.no_grad():
+            if kind == "weight":
+                weights[layer][to, frm] = value
+            else:
+                biases[layer][to] = value
+            self.last_good.copy_(self.params)
+        self._measure_now()
+
     def _apply_training_settings(self, new_optimizer: bool) -> None:
         c = self.config
-        self.objective = objective(c.loss, self.head_name)
+        self.objective = objective(c.loss, self.head_name, tf_math=c.tf_math)
         self.penalty = PENALTIES[c.regularization]
         if new_optimizer:
-            self.slots = {name: torch.zeros_like(self.params)
-                          for name in OPTIMIZERS[c.optimizer].slots}
+            names = tfplayground.SLOTS if c.tf_math else OPTIMIZERS[c.optimizer].slots
+            self.slots = {name: torch.zeros_like(self.params) for name in names}
             self.steps = torch.zeros(1, dtype=torch.float64)  # optimizer steps taken
 
     # -- reading -----------------------------------------------------------------------
@@ -113,7 +129,8 @@ class Trainer:
         """Trainers with equal keys can be trained as one batched computation."""
         c = self.config
         return (self.layout.sizes, c.activation, tuple(rate > 0 for rate in c.dropout),
-                self.head_name, self.objective, c.optimizer, c.regularization,
+                self.head_name, self.objective, c.tf_math,
+                None if c.tf_math else c.optimizer, c.regularization,
                 self.x_train.shape[0], self.x_test.shape[0], min(c.batch_size,
                                                                    self.x_train.shape[0]))
 
@@ -155,8 +172,12 @@ class Trainer:
             self._build(keep_data=all(getattr(old, n) == getattr(config, n)
                                       for n in DATA_FIELDS))
             return True
-        new_optimizer = old.optimizer != config.optimizer or old.momentum != config.momentum
+        # TF math keeps its sums: it has no optimizer to change
+        new_optimizer = not config.tf_math and (old.optimizer != config.optimizer
+                                                or old.momentum != config.momentum)
         self._apply_training_settings(new_optimizer=new_optimizer)
+        if config.tf_math and old.regularization != config.regularization:
+            self.slots["dead"].zero_()  # the links L1 killed come back with another penalty
         # new settings deserve a new chance; after a divergence, from the last finite weights
         self.stopped = None
         self._best_test_loss, self._best_epoch = math.inf, self.epoch

@@ -17,7 +17,7 @@ from playground.engine.backprop import Net, forward
 from playground.engine.inference import evaluate_grids
 from playground.engine.training import Trainer
 from playground.server.protocol import Frame, Picture
-from playground.server.render import classes_png, diverging_png
+from playground.server.render import classes_png, diverging_png, grey_png
 
 HISTOGRAM_BINS = 24
 SLOW_PARTS_EVERY = 4  # histograms and confusion ride on every 4th picture while playing
@@ -50,9 +50,25 @@ def confusion_matrix(trainer: Trainer) -> list[list[int]] | None:
     return counts.reshape(k, k).tolist()
 
 
+DIGITS_SHOWN = 40  # test digits drawn with their predictions
+
+
+def _side(n_inputs: int) -> int | None:
+    """The side of a square image of n_inputs pixels (8 for the digits), or None."""
+    side = int(round(n_inputs ** 0.5))
+    return side if side * side == n_inputs and n_inputs > 2 else None
+
+
 def data_points(trainer: Trainer) -> dict | None:
-    """Training and test points of a 2-D data set as [x1, x2, label] rows."""
+    """Training and test points of a 2-D data set as [x1, x2, label] rows; for image
+    inputs (the digits), the first test images and their true labels."""
     d = trainer.dataset
+    side = _side(d.x_train.shape[1])
+    if side:
+        images = d.x_test[:DIGITS_SHOWN].reshape(-1, side, side)
+        return {"task": d.task, "n_classes": d.n_classes,
+                "digits": [grey_png(image[::-1]) for image in images],
+                "truth": d.y_test[:DIGITS_SHOWN].tolist()}
     if d.x_train.shape[1] != 2:
         return None
 
@@ -85,8 +101,19 @@ def pictures(trainers: Sequence[Trainer], every_part: Sequence[bool]) -> list[Pi
             picture["hist_grads"] = [histogram(g) for g in trainer.full_gradients]
             picture["confusion"] = confusion_matrix(trainer)
         result.append(picture)
+    side = _side(first.dataset.x_train.shape[1])
+    if side:  # images (the digits): no plane, but each first-layer neuron's weights are one
+        for s, (trainer, picture) in enumerate(zip(trainers, result)):
+            # each neuron scaled to its own largest weight: its pattern in full contrast
+            picture["neurons"] = [[diverging_png(
+                (row / (float(row.abs().max()) or 1.0)).reshape(side, side).numpy()[::-1])
+                for row in weights[0][s]]] + [[] for _ in weights[1:-1]]
+            with torch.no_grad():
+                out = forward(trainer.net(), trainer.x_test[:DIGITS_SHOWN]).output
+            picture["predictions"] = out.argmax(dim=1).tolist()
+        return result
     if first.dataset.x_train.shape[1] != 2:
-        return result  # wide inputs (the digits) have no plane to draw on
+        return result  # other wide inputs have no plane to draw on
     maps = evaluate_grids(Net(weights, biases, first.config.activation), first.head_name,
                           [t.config.features for t in trainers])
     for trainer, grid, picture in zip(trainers, maps, result):

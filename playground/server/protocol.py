@@ -22,8 +22,10 @@ from playground.engine.history import HISTORY_KEYS
 # -- commands ------------------------------------------------------------------------------
 OPEN, CLOSE = "open", "close"
 PLAY, PAUSE, STEP, RESTART, CONFIG = "play", "pause", "step", "restart", "config"
-COMMANDS = (OPEN, CLOSE, PLAY, PAUSE, STEP, RESTART, CONFIG)
-PAGE_COMMANDS = (PLAY, PAUSE, STEP, RESTART)  # what a page may say over its stream
+SET_PARAM = "set_param"  # one weight or bias, typed in by the visitor while paused
+COMMANDS = (OPEN, CLOSE, PLAY, PAUSE, STEP, RESTART, CONFIG, SET_PARAM)
+PAGE_COMMANDS = (PLAY, PAUSE, STEP, RESTART, SET_PARAM)  # what a page may say over its stream
+MAX_PARAM = 10.0  # a typed-in weight or bias is clipped to ±this
 TOGGLES = (PLAY, PAUSE)  # only the last one pending counts (a flood of clicks is one click)
 REPLACED = (CONFIG,)  # a newer one makes the pending one moot
 MAX_STEP = 100  # epochs one step command may ask for
@@ -59,7 +61,8 @@ class Picture(TypedDict, total=False):
     weights: list[list[list[float]]]  # per layer [out][in]
     biases: list[list[float]]
     boundary: str | None  # PNG data URL of the output over the plane
-    neurons: list[list[str]]  # per hidden layer, a PNG per neuron
+    neurons: list[list[str]]  # per hidden layer, a PNG per neuron (digits: its 8x8 weights)
+    predictions: list[int]  # image inputs: the predicted class of the first test images
     hist_weights: list[dict]  # per layer {"counts", "lo", "hi"}
     hist_grads: list[dict]
     confusion: list[list[int]] | None
@@ -126,12 +129,26 @@ def parse_page_command(text: str | None) -> tuple[str, list] | None:
     if not isinstance(message, dict) or message.get("cmd") not in PAGE_COMMANDS:
         return None
     name = message["cmd"]
+    if name == SET_PARAM:
+        return _set_param(message)
     if name == STEP:
         epochs = message.get("epochs", 1)
         if not isinstance(epochs, int) or isinstance(epochs, bool):
             return None
         return name, [max(1, min(epochs, MAX_STEP))]
     return name, []
+
+
+def _set_param(message: dict) -> tuple[str, list] | None:
+    """[kind, layer, to, from, value]: weight `from` -> `to` of a layer, or bias of `to`."""
+    kind, value = message.get("kind"), message.get("value")
+    indices = [message.get(k, 0) for k in ("layer", "to", "from")]
+    if kind not in ("weight", "bias") or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 1024 for i in indices):
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return None
+    return SET_PARAM, [kind, *indices, max(-MAX_PARAM, min(MAX_PARAM, float(value)))]
 
 
 def for_js() -> dict:

@@ -59,6 +59,12 @@ def _data_url(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def grey_png(values: np.ndarray) -> str:
+    """(H, W) values in [0, 1], ink dark on white (a digit), row 0 at the bottom."""
+    grey = (255 - np.clip(values, 0.0, 1.0) * 255).astype(np.uint8)
+    return _data_url(Image.fromarray(np.ascontiguousarray(grey[::-1]), mode="L"))
+
+
 def png_data_url(rgb: np.ndarray) -> str:
     """(H, W, 3) uint8 with row 0 at the bottom of the plane -> a PNG data URL."""
     return _data_url(Image.fromarray(np.ascontiguousarray(rgb[::-1])))

@@ -68,7 +68,7 @@ class Worker:
         self.frame_cost = 0.001  # seconds per session frame, a running mean
         self.handlers = {p.OPEN: self.open, p.CLOSE: self.close, p.PLAY: self.play,
                          p.PAUSE: self.pause, p.STEP: self.step, p.RESTART: self.restart,
-                         p.CONFIG: self.config}
+                         p.CONFIG: self.config, p.SET_PARAM: self.set_param}
 
     # -- commands ------------------------------------------------------------------------
     def open(self, sid: str, spec: dict) -> None:
@@ -113,6 +113,18 @@ class Worker:
             h.frames.restart()
         h.playing = h.playing and not h.trainer.stopped
         self._invalidate(h)
+
+    def set_param(self, sid: str, kind: str, layer: int, to: int, frm: int,
+                  value: float) -> None:
+        """One weight or bias, typed in on the drawing; only while paused, and only one
+        that exists (anything else is ignored, as a stale click may be)."""
+        h = self._release(sid)
+        sizes = h.trainer.layout.sizes
+        if h.playing or not 0 <= layer < len(sizes) - 1 or not 0 <= to < sizes[layer + 1]:
+            return
+        if kind == "weight" and not 0 <= frm < sizes[layer]:
+            return
+        h.trainer.set_param(kind, layer, to, frm, value)
 
     def _release(self, sid: str) -> Hosted:
         """The session, out of any group (so it can change), with a frame due at once."""

@@ -41,6 +41,8 @@ def live_view_data(config: Config, token: str | None) -> dict:
     shape = _layout(config.dataset, config.features, config.hidden, config.activation)
     return {
         **shape,
+        "layout_key": f"{shape['layout_key']}|{int(config.presenter)}",
+        "presenter": config.presenter,
         "token": token,
         "base_path": _base_path(),
         "plotly_src": _base_path() + f"{ASSET_PREFIX}/plotly.min.js",
@@ -87,7 +89,21 @@ def _layout(dataset: str, features: tuple[str, ...], hidden: tuple[int, ...],
     }
     layout_key = "|".join([dataset, ",".join(features), ",".join(map(str, hidden)),
                            ",".join(activation)])
-    return {"figures": _plain(figures), "network": network, "layout_key": layout_key}
+    return {"figures": _plain(figures), "network": network, "layout_key": layout_key,
+            "legend": _legend(spec, head, network)}
+
+
+def _legend(spec, head: str, network: dict) -> dict | None:
+    """What the output's colours mean (None where there is no plane to colour)."""
+    if spec.n_inputs != 2:
+        return None
+    if head == "multiclass":
+        return {"kind": "classes",
+                "items": list(zip(network["output_labels"], network["output_colours"]))}
+    if head == "binary":
+        return {"kind": "scale", "low": "orange", "high": "blue",
+                "title": "probability of blue, 0 … 1"}
+    return {"kind": "scale", "low": "−1", "high": "1", "title": "predicted value"}
 
 
 def _base_path() -> str:
@@ -113,10 +129,12 @@ def trigger_value(key: str, name: str) -> object:
 
 
 def live_view(config: Config, token: str | None, on_edit: Callable[[], None],
-              on_expired: Callable[[], None]) -> None:
-    """Mount the live view; clicks on its drawing call ``on_edit`` before the next run."""
+              on_expired: Callable[[], None], on_tf_link: Callable[[], None]) -> None:
+    """Mount the live view; clicks on its drawing call ``on_edit`` before the next run,
+    a TensorFlow Playground link's hash (``#activation=tanh&...``) calls ``on_tf_link``."""
     _live_view(key="live_view", data=live_view_data(config, token),
-               on_edit_change=on_edit, on_expired_change=on_expired)
+               on_edit_change=on_edit, on_expired_change=on_expired,
+               on_tf_link_change=on_tf_link)
 
 
 def dataset_picker(config: Config, names: list[str], on_pick: Callable[[], None]) -> None:

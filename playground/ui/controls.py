@@ -91,11 +91,17 @@ def advanced_settings() -> None:
     fields = [f for f in dataclasses.fields(Config) if f.name not in shown_elsewhere]
     for i, f in enumerate(fields):
         with columns[i % 4]:
-            label = f.metadata["help"].capitalize()
+            text = f.metadata["help"]
+            label = text[:1].upper() + text[1:]  # "TensorFlow", not "Tensorflow"
             if f.name == "dropout":
                 bind(st.slider, "dropout", "Dropout rate (every hidden layer)",
                      min_value=0.0, max_value=0.9, step=0.05,
                      to_widget=lambda v: v[0] if v else 0.0, to_config=lambda v: (v,))
+            elif isinstance(f.default, bool):
+                bind(st.checkbox, f.name, label)
+            elif f.name == "hide":  # several parts at once
+                bind(st.multiselect, "hide", label, options=list(f.metadata["choices"]),
+                     to_widget=list, to_config=tuple)
             elif f.metadata["choices"]:
                 choice(f.name, label)
             else:

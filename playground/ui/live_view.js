@@ -25,6 +25,17 @@ function loadPlotly(src) {
   return window.__pgPlotly;
 }
 
+// larger type, thicker lines and taller plots for a projector
+function presenterFigure(fig) {
+  fig.layout.font = { ...(fig.layout.font || {}), size: 16 };
+  if (fig.layout.height) fig.layout.height = Math.round(fig.layout.height * 1.35);
+  if (fig.layout.legend) fig.layout.legend.font = { size: 15 };
+  for (const trace of fig.data) {
+    if (trace.line) trace.line = { ...trace.line, width: 3 };
+    if (trace.marker && trace.mode === "markers") trace.marker = { ...trace.marker, size: 9 };
+  }
+}
+
 class LiveView {
   constructor(trigger) {
     this.trigger = trigger;
@@ -45,11 +56,14 @@ class LiveView {
         <div class="pg-network"></div>
         <div class="pg-output">
           <div class="pg-boundary-wrap"><img class="pg-boundary-img" alt="">
-            <div class="pg-boundary"></div></div>
+            <div class="pg-boundary"></div>
+            <div class="pg-hover-label" data-testid="pg-hover-label" hidden></div></div>
+          <div class="pg-legend" data-testid="pg-legend"></div>
           <div class="pg-toggles">
             <label><input type="checkbox" class="pg-show-test"> Show test data</label>
             <label><input type="checkbox" class="pg-discretize"> Discretize output</label></div>
           <div class="pg-numbers" data-testid="pg-numbers"></div>
+          <div class="pg-digits" data-testid="pg-digits"></div>
           <div class="pg-curves"></div>
         </div>
       </div>
@@ -60,6 +74,15 @@ class LiveView {
     this.q = (sel) => this.root.querySelector(sel);
     this.network = new NetworkDrawing(this.q(".pg-network"), (name, value) =>
       this.trigger(name, value));
+    // weights and biases can be typed in while paused; they go down the stream
+    this.network.canEdit = () => Boolean(this.summary && !this.summary.playing);
+    this.network.onEdit = (target) => this.send("set_param", target);
+    // hovering a neuron shows its picture in the big plot, as in the TF Playground
+    this.network.onHover = (which) => {
+      this.hovered = which;
+      this.pictureDirty = Boolean(this.picture);
+      this.schedule();
+    };
     this.q(".pg-recover").onclick = () => this.trigger("edit", { op: "lower_learning_rate" });
     // play, pause, step and "same start" go down the stream: they act within a frame
     this.q(".pg-play").onclick = () =>
@@ -103,6 +126,9 @@ class LiveView {
   // -- building ------------------------------------------------------------------------
   build(data) {
     this.layoutKey = data.layout_key;
+    // a projector: large type, thicker lines, the key plots bigger (CSS does the sizes)
+    this.root.classList.toggle("pg-presenter", Boolean(data.presenter));
+    this.network.scale = data.presenter ? 1.6 : 1;
     // wide inputs (the digits) have no plane to draw a boundary on
     this.root.classList.toggle("pg-wide", Boolean(data.network.wide_input));
     // ... so their confusion matrix takes the boundary's place
@@ -124,14 +150,35 @@ class LiveView {
       const div = this.plots[name];
       if (!fig) { Plotly.purge(div); div.style.display = "none"; continue; }
       div.style.display = "";
+      if (data.presenter) presenterFigure(fig);
       Plotly.newPlot(div, fig.data, fig.layout, config);
     }
     this.placeBoundaryImage();
+    this.drawLegend(data.legend);
     this.slowKey = null;
     this.clearHistory();
     if (this.points) this.drawPoints(this.points);
     this.network.build(data.network);
     if (this.picture) { this.pictureDirty = true; this.schedule(); }
+  }
+
+  // what the output's colours mean: a scale (binary, regression) or one swatch per class
+  drawLegend(legend) {
+    const box = this.q(".pg-legend");
+    box.innerHTML = "";
+    if (!legend) return;
+    if (legend.kind === "classes") {
+      for (const [name, colour] of legend.items) {
+        const item = el("span", { class: "pg-swatch" }, box);
+        el("i", { style: `background: ${colour}` }, item);
+        item.append(name);
+      }
+      return;
+    }
+    el("span", {}, box).textContent = legend.low;
+    el("span", { class: "pg-scale" }, box);
+    el("span", {}, box).textContent = legend.high;
+    el("span", { class: "pg-legend-title" }, box).textContent = legend.title;
   }
 
   placeBoundaryImage() {
@@ -222,8 +269,17 @@ class LiveView {
     if (this.pictureDirty) {
       this.pictureDirty = false;
       const pic = this.picture;
-      if (pic.boundary) this.q(".pg-boundary-img").src = pic.boundary;
+      const [l, j] = this.hovered || [];
+      const hovered = this.hovered && pic.neurons[l] && pic.neurons[l][j];
+      const shown = hovered || pic.boundary;
+      if (shown) this.q(".pg-boundary-img").src = shown;
+      const label = this.q(".pg-hover-label");
+      label.hidden = !hovered;
+      // the digits have no plane: the big plot appears only to show a hovered neuron
+      this.root.classList.toggle("pg-hovering", Boolean(hovered));
+      if (hovered) label.textContent = `layer ${l + 1}, neuron ${j + 1}`;
       this.network.draw(pic);
+      if (pic.predictions) this.drawPredictions(pic.predictions);
       // the server sends these a few times a second; between, the picture repeats them
       const slowKey = JSON.stringify([pic.hist_weights, pic.hist_grads, pic.confusion]);
       if (slowKey !== this.slowKey) {
@@ -350,8 +406,30 @@ class LiveView {
     if (counts && div.data && div.data.length) Plotly.restyle(div, { z: [counts] });
   }
 
+  // image inputs (the digits): the first test images, each captioned with its prediction
+  drawDigits(points) {
+    const box = this.q(".pg-digits");
+    box.innerHTML = "";
+    this.digitCaptions = points.digits.map((png, i) => {
+      const figure = el("figure", {}, box);
+      el("img", { src: png, alt: `a ${points.truth[i]}` }, figure);
+      return el("figcaption", {}, figure);
+    });
+    this.digitTruth = points.truth;
+  }
+
+  drawPredictions(predicted) {
+    (this.digitCaptions || []).forEach((caption, i) => {
+      const miss = predicted[i] !== this.digitTruth[i];
+      caption.textContent = miss ? `${predicted[i]} ✗` : `${predicted[i]}`;
+      caption.classList.toggle("pg-miss", miss);
+      caption.title = miss ? `predicted ${predicted[i]}, is ${this.digitTruth[i]}` : "right";
+    });
+  }
+
   drawPoints(points) {
     if (!this.plots || !points) return;
+    if (points.digits) { this.drawDigits(points); return; }
     const split = (rows) => ({ x: rows.map((r) => r[0]), y: rows.map((r) => r[1]) });
     const train = split(points.train), test = split(points.test);
     const colour = this.data.class_colours;
@@ -383,11 +461,23 @@ if (!window.__pgUnloadListener) {
   });
 }
 
+// A TensorFlow Playground link keeps its settings in the hash (#activation=tanh&...):
+// hand it to the page once, then drop it so a reload does not apply it again.
+function takeTensorFlowLink(trigger) {
+  const fragment = window.location.hash;
+  if (!/^#[A-Za-z]+=/.test(fragment)) return;
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+  trigger("tf_link", fragment);
+}
+
 export default function (component) {
   const { data, parentElement, setTriggerValue, key } = component;
   const id = key || "live";
   let view = views[id];
-  if (!view) view = views[id] = new LiveView(setTriggerValue);
+  if (!view) {
+    view = views[id] = new LiveView(setTriggerValue);
+    takeTensorFlowLink(setTriggerValue);
+  }
   view.trigger = setTriggerValue;
   clearTimeout(view.pendingDestroy);
   if (view.root.parentNode !== parentElement) parentElement.appendChild(view.root);

@@ -18,6 +18,7 @@ class NetworkDrawing {
   constructor(box, trigger) {
     this.box = box;
     this.trigger = trigger;
+    this.scale = 1; // line widths: 1.6 for a projector
   }
 
   build(net) {
@@ -36,7 +37,8 @@ class NetworkDrawing {
       `${net.hidden.length} hidden layer${net.hidden.length === 1 ? "" : "s"}`;
     const width = box.clientWidth || 560;
     const layers = net.hidden.length;
-    const colW = (width - INPUT_X) / (layers + 2.2);
+    const inputX = INPUT_X * this.scale; // room for the feature labels
+    const colW = (width - inputX) / (layers + 2.2);
     const inputs = net.wide_input ? [{ name: "pixels", label: net.wide_input, on: true }]
       : net.features;
     const maxRows = Math.max(inputs.length, ...net.hidden, net.n_outputs);
@@ -49,7 +51,8 @@ class NetworkDrawing {
     controls.style.height = "48px";
     net.hidden.forEach((n, l) => {
       const c = el("div", { class: "pg-layer-ctl" }, controls);
-      c.style.left = `${INPUT_X + colW * (l + 1.1) - 18}px`;
+      c.style.left = `${inputX + colW * (l + 1.1) - 18}px`;
+      c.style.width = `${Math.min(96, colW - 6)}px`; // never over the next layer's controls
       const plus = el("button", { class: "pg-btn pg-small", title: "add a neuron" }, c);
       plus.textContent = "+";
       plus.onclick = () => this.trigger("edit", { op: "neurons", layer: l, delta: 1 });
@@ -72,9 +75,9 @@ class NetworkDrawing {
     const column = (count, x) => Array.from({ length: count }, (_, i) =>
       ({ x, y: 20 + (maxRows - count) * rowH / 2 + i * rowH }));
     // positions: inputs, hidden layers, outputs
-    const pos = [column(inputs.length, INPUT_X)];
-    net.hidden.forEach((n, l) => pos.push(column(n, INPUT_X + colW * (l + 1.1))));
-    pos.push(column(net.n_outputs, INPUT_X + colW * (layers + 1.1)));
+    const pos = [column(inputs.length, inputX)];
+    net.hidden.forEach((n, l) => pos.push(column(n, inputX + colW * (l + 1.1))));
+    pos.push(column(net.n_outputs, inputX + colW * (layers + 1.1)));
     this.neuronImages = [];
     this.links = [];
     this.nodeTitles = [];
@@ -83,7 +86,9 @@ class NetworkDrawing {
     const activeInputs = [];
     inputs.forEach((f, i) => {
       const p = pos[0][i];
-      const g = el("g", { class: `pg-node pg-input ${f.on ? "on" : "off"}` }, nodeLayer, SVG);
+      const g = el("g", { class: `pg-node pg-input ${f.on ? "on" : "off"}`,
+        "data-name": f.name, "data-column": f.on ? (net.wide_input ? i : f.column) : "" },
+      nodeLayer, SVG);
       if (f.png) el("image", { href: f.png, x: p.x, y: p.y, width: node, height: node }, g, SVG);
       el("rect", { x: p.x, y: p.y, width: node, height: node }, g, SVG);
       const t = net.wide_input ? el("text", { x: p.x, y: p.y - 4 }, g, SVG)
@@ -111,6 +116,8 @@ class NetworkDrawing {
           const path = el("path", { d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`,
             class: "pg-link" }, linkLayer, SVG);
           path.setAttribute("data-link", `${l},${j},${i}`); // layer, to, from (weight index)
+          path.addEventListener("click", (event) => this.editParam(event,
+            { kind: "weight", layer: l, to: j, from: i }, `weight ${j + 1} ← ${i + 1}`));
           row.push({ path, title: el("title", {}, path, SVG) });
         });
         rows.push(row);
@@ -118,9 +125,12 @@ class NetworkDrawing {
       this.links.push(rows);
     }
     // hidden neurons and outputs
+    this.biasMarks = [];
     for (let l = 1; l < pos.length; l++) {
       const images = [];
       const titles = [];
+      const biases = [];
+      this.biasMarks.push(biases);
       pos[l].forEach((p, j) => {
         const out = l === pos.length - 1;
         const g = el("g", { class: `pg-node ${out ? "pg-out" : "pg-hidden"}` }, nodeLayer, SVG);
@@ -129,6 +139,15 @@ class NetworkDrawing {
         if (!out) images.push(image);
         else if (net.n_outputs === 1) this.outputImage = image; // the output over the plane
         const rect = el("rect", { x: p.x, y: p.y, width: node, height: node }, g, SVG);
+        // the bias: a small square at the node's corner, coloured like a weight
+        biases.push(el("rect", { class: "pg-bias", x: p.x - 4, y: p.y + node - 6,
+          width: 7, height: 7 }, g, SVG));
+        if (!out) {
+          g.addEventListener("mouseenter", () => this.onHover && this.onHover([l - 1, j]));
+          g.addEventListener("mouseleave", () => this.onHover && this.onHover(null));
+        }
+        g.addEventListener("click", (event) => this.editParam(event,
+          { kind: "bias", layer: l - 1, to: j, from: 0 }, `bias of ${out ? "output" : "neuron"} ${j + 1}`));
         if (out && net.output_labels) { // one node per class: its colour and its name
           rect.setAttribute("style", `fill: ${net.output_colours[j]}; fill-opacity: 0.85`);
           const label = el("text", { x: p.x + node + 4, y: p.y + node / 2 + 4 }, g, SVG);
@@ -141,16 +160,66 @@ class NetworkDrawing {
     }
   }
 
+  // the pixels' node has one link to each first-layer neuron: as thick as the mean size
+  // of its 64 weights (their pattern is the neuron's picture)
+  drawWideLinks(rows, w) {
+    rows.forEach((row, j) => {
+      const size = w[j].reduce((sum, v) => sum + Math.abs(v), 0) / w[j].length;
+      const link = row[0];
+      link.path.setAttribute("data-weight", size);
+      link.path.setAttribute("stroke", "#888");
+      link.path.setAttribute("stroke-width", (Math.min(0.4 + size * 8, 7) * this.scale).toFixed(2));
+      link.path.setAttribute("stroke-opacity", "0.6");
+      link.title.textContent = `mean |weight| ${size.toFixed(3)} over ${w[j].length} pixels`;
+    });
+  }
+
+  // while paused, a click on a link or a node opens a box to type its weight or bias
+  editParam(event, target, what) {
+    if (!this.canEdit || !this.canEdit()) return;
+    const pic = this.picture;
+    if (!pic) return;
+    const current = target.kind === "weight"
+      ? pic.weights[target.layer][target.to][target.from] : pic.biases[target.layer][target.to];
+    const box = this.box.getBoundingClientRect();
+    const form = el("form", { class: "pg-param-edit", "data-testid": "pg-param-edit" }, this.box);
+    form.style.left = `${event.clientX - box.left + 8}px`;
+    form.style.top = `${event.clientY - box.top - 12}px`;
+    el("span", {}, form).textContent = what;
+    const input = el("input", { type: "number", step: "0.1", value: current }, form);
+    let open = true; // removing the box blurs its input, which would close it again
+    const close = () => { if (open) { open = false; form.remove(); } };
+    const commit = () => {
+      const value = Number(input.value);
+      if (input.value !== "" && Number.isFinite(value)) this.onEdit({ ...target, value });
+      close();
+    };
+    form.onsubmit = (e) => { e.preventDefault(); commit(); };
+    input.onkeydown = (e) => {
+      if (e.key === "Enter") { e.preventDefault(); commit(); }
+      if (e.key === "Escape") close();
+    };
+    input.onblur = close;
+    input.focus();
+    input.select();
+  }
+
   draw(pic) {
+    this.picture = pic;
     if (!this.links || pic.weights.length !== this.links.length) return;
     pic.weights.forEach((w, l) => {
       const rows = this.links[l];
+      if (l === 0 && rows[0] && rows[0].length === 1 && w[0].length > 1) {
+        this.drawWideLinks(rows, w); // one link per neuron from "64 pixels"
+        return;
+      }
       if (rows.length !== w.length || (rows[0] && rows[0].length !== w[0].length)) return;
       rows.forEach((row, j) => row.forEach((link, i) => {
         const v = w[j][i];
         link.path.setAttribute("data-weight", v);
         link.path.setAttribute("stroke", v >= 0 ? POSITIVE : NEGATIVE);
-        link.path.setAttribute("stroke-width", Math.min(0.4 + Math.abs(v) * 1.6, 7).toFixed(2));
+        const width = Math.min(0.4 + Math.abs(v) * 1.6, 7) * this.scale;
+        link.path.setAttribute("stroke-width", width.toFixed(2));
         link.path.setAttribute("stroke-opacity", Math.min(0.25 + Math.abs(v) / 2, 1).toFixed(2));
         link.title.textContent = `weight ${v.toFixed(3)}`;
       }));
@@ -161,6 +230,12 @@ class NetworkDrawing {
       if (img) img.setAttribute("href", png);
     }));
     pic.biases.forEach((b, l) => b.forEach((v, j) => {
+      const mark = this.biasMarks[l] && this.biasMarks[l][j];
+      if (mark) {
+        mark.setAttribute("data-bias", v);
+        mark.setAttribute("fill", v >= 0 ? POSITIVE : NEGATIVE);
+        mark.setAttribute("fill-opacity", Math.min(0.2 + Math.abs(v) / 2, 1).toFixed(2));
+      }
       const t = this.nodeTitles[l] && this.nodeTitles[l][j];
       const what = l === pic.biases.length - 1 ? "output" : `layer ${l + 1}, neuron ${j + 1}`;
       if (t) t.textContent = `${what}: bias ${v.toFixed(3)}`;

@@ -13,15 +13,48 @@ import streamlit as st
 
 from playground.engine.datasets import DATASETS
 from playground.engine.edits import apply_edit
+from playground.engine.tfplayground import config_from_hash
 from playground.ui import components, controls, session
 
 MARKDOWN_CHARACTERS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=/])")
+# what each name in ``hide=`` hides (Config.HIDEABLE): widgets by their keys, the live
+# view's parts by their classes (the live view shares the page's DOM)
+HIDE_SELECTORS = {
+    "learning_rate": ".st-key-cfg_learning_rate",
+    "activation": ".st-key-cfg_activation, .st-key-activation_none, .pg-act",
+    "regularization": ".st-key-cfg_regularization, .st-key-cfg_reg_rate",
+    "optimizer": ".st-key-cfg_optimizer",
+    "loss": ".st-key-cfg_loss, .st-key-loss_regression",
+    "speed": ".st-key-cfg_speed",
+    "problem": ".st-key-task",
+    "data": ".st-key-data_column",
+    "noise": ".st-key-cfg_noise",
+    "batch": ".st-key-cfg_batch_size",
+    "features": ".pg-input.off",
+    "layers": ".pg-net-head .pg-btn, .pg-layer-ctl .pg-btn",
+    "transport": ".pg-transport",
+    "toggles": ".pg-toggles",
+    "numbers": ".pg-numbers",
+    "curves": ".pg-curves",
+    "histograms": ".pg-hist-w, .pg-hist-g",
+    "norms": ".pg-norms",
+    "confusion": ".pg-confusion",
+    "settings": ".st-key-settings",
+    "share": ".st-key-share",
+}
+# a projector at 1024x768: every label at least 16 px, the key plots bigger
+PRESENTER_CSS = """<style>
+[data-testid="stWidgetLabel"] p, [data-testid="stSelectbox"] input,
+[data-testid="stCaptionContainer"] p, [data-testid="stSliderThumbValue"],
+[data-testid="stSliderTickBarMin"], [data-testid="stSliderTickBarMax"],
+[data-testid="stBaseButton-secondary"] p { font-size: 16px !important; }
+</style>"""
 TASK_TITLES = {"classification": "Classification", "regression": "Regression"}
 COMPACT_CSS = """<style>
 header[data-testid="stHeader"] { display: none; }
 .block-container { padding: 0.6rem 1rem 1rem 1rem !important; max-width: 100% !important; }
 div[data-testid="stVerticalBlock"] { gap: 0.45rem; }
-div[data-testid="stWidgetLabel"] p { font-size: 0.72rem; text-transform: uppercase; color: #555; }
+[data-testid="stWidgetLabel"] p { font-size: 0.72rem; text-transform: uppercase; color: #555; }
 </style>"""
 
 
@@ -49,6 +82,19 @@ def _on_live_edit() -> None:
     runner = session.runner()
     if edit.get("op") == "lower_learning_rate" and runner is not None:
         runner.restart()  # a clean retry from the same start
+
+
+def _on_tf_link() -> None:
+    """A TensorFlow Playground link: its experiment, and what could not be carried over."""
+    fragment = components.trigger_value("live_view", "tf_link")
+    if not isinstance(fragment, str):
+        return
+    config, ignored = config_from_hash(fragment, session.limits())
+    session.note("Opened a TensorFlow Playground link with its own math (TF math in More "
+                 "settings).")
+    for sentence in ignored:
+        session.note(sentence)
+    session.commit(config)
 
 
 def _on_expired() -> None:
@@ -84,8 +130,8 @@ def top_bar() -> None:
         controls.choice("optimizer", "Optimizer")
     with cols[5]:
         if session.config().task == "regression":
-            st.selectbox("Loss", ["Mean squared error"], key="loss_regression", disabled=True,
-                         help="regression always uses mean squared error")
+            st.selectbox("Loss", ["Squared error"], key="loss_regression", disabled=True,
+                         help="regression always uses the mean squared error")
         else:
             controls.choice("loss", "Loss")
     with cols[6]:
@@ -95,6 +141,11 @@ def top_bar() -> None:
     if st.session_state.pop("rerun_page", False):
         st.rerun(scope="app")
     _sync_url()
+
+
+def hidden_parts_css(config) -> str:
+    selectors = ", ".join(HIDE_SELECTORS[name] for name in config.hide)
+    return f"<style>{selectors} {{ display: none !important; }}</style>" if selectors else ""
 
 
 def data_column() -> None:
@@ -127,7 +178,8 @@ def live_column() -> None:
         st.error(f"{runner.error} Your settings are kept.")
         st.button("Restart the trainer", key="restart_crashed", on_click=session.restart_crashed)
     components.live_view(config, runner.token if runner and runner.alive else None,
-                         on_edit=_on_live_edit, on_expired=_on_expired)
+                         on_edit=_on_live_edit, on_expired=_on_expired,
+                         on_tf_link=_on_tf_link)
 
 
 def share_section() -> None:
@@ -162,17 +214,24 @@ def main() -> None:
     st.html(COMPACT_CSS)
     if "config" not in st.session_state:
         session.start(st.query_params.to_dict())
+    config = session.config()
+    if config.presenter:
+        st.html(PRESENTER_CSS)
+    if config.hide:
+        st.html(hidden_parts_css(config))
     # this run draws the whole page: the top bar need not ask for another one
     st.session_state.pop("rerun_page", None)
     top_bar()
     data_col, live_col = st.columns([1, 5.2], gap="small")
-    with data_col:
+    with data_col, st.container(key="data_column"):
         data_column()
     with live_col:
         live_column()
-    with st.expander("More settings: initialization, schedule, dropout, early stopping, seeds"):
+    with st.container(key="settings"), st.expander(
+            "More settings: initialization, schedule, dropout, early stopping, seeds"):
         controls.advanced_settings()
-    share_section()
+    with st.container(key="share"):
+        share_section()
     show_notes()
     _sync_url()
 

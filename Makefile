@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: run test bench cluster loadtest clean
+.PHONY: run test lint-js bench cluster loadtest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,11 +16,31 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+# The page's JavaScript is linted with ESLint (versions pinned in package-lock.json);
+# `npm ci` runs again only when the lock file changes. Without npm the JS lint is
+# skipped with a note, except in CI (CI=true or PLAYGROUND_REQUIRE_BROWSER=1).
+NPM_STAMP := node_modules/.installed
+
+$(NPM_STAMP): package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
+ifneq ($(shell command -v npm 2>/dev/null),)
+lint-js: $(NPM_STAMP)
+	node_modules/.bin/eslint playground/ui
+else
+lint-js:
+	@if [ "$${CI:-}" = true ] || [ "$${PLAYGROUND_REQUIRE_BROWSER:-}" = 1 ]; then \
+		echo "lint-js: npm is required in CI (install Debian's nodejs and npm)" >&2; exit 1; fi
+	@echo "lint-js: npm not found, skipping the JavaScript lint (install nodejs and npm)"
+endif
+
 run: $(STAMP)
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	@$(MAKE) --no-print-directory lint-js
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

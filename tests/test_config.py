@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from playground.engine.config import Config, ConfigError
+from playground.engine.config_text import shorten
 from playground.engine.datasets import DATASETS
 from playground.engine.limits import LIMITS, Limits
 from playground.engine.training import Trainer
@@ -130,7 +131,12 @@ def test_bad_params_fall_back_and_say_what_was_ignored():
 def test_any_query_string_gives_a_valid_config(params):
     config, warnings = Config.from_params(params)
     config.validate()
-    assert isinstance(warnings, list)
+    # a setting refused on its own is named when it comes with others, and every
+    # message is one sentence
+    for key, raw in params.items():
+        if Config.from_params({key: raw})[1]:
+            assert any(shorten(key) in w for w in warnings), key
+    assert all(w.endswith(".") and w[0].isupper() for w in warnings)
 
 
 def test_limits_come_from_the_environment():

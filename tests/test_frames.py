@@ -229,3 +229,13 @@ def test_pictures_of_a_batch_equal_pictures_alone():
         alone = picture(trainer)
         assert pic["weights"] == alone["weights"] and pic["confusion"] == alone["confusion"]
         np.testing.assert_allclose(pixels(pic["boundary"]), pixels(alone["boundary"]), atol=1)
+
+
+def test_tf_math_shades_the_output_as_tanh_of_the_logit():
+    trainer = trained(3, tf_math=True)
+    p = np.array([0.02, 0.3, 0.5, 0.9])
+    z = np.log(p / (1 - p))
+    from playground.server.frames import _binary_shade
+    np.testing.assert_allclose(_binary_shade(p, trainer), np.tanh(z), rtol=1e-12)
+    plain = trained(3)
+    np.testing.assert_allclose(_binary_shade(p, plain), np.tanh(z / 2), rtol=1e-12)

@@ -162,6 +162,19 @@ def test_nothing_is_cut_or_overlaps_at_projector_sizes(chromium, server, size,  
     page.context.close()
 
 
+def test_a_narrow_window_stays_usable(chromium, server):  # noqa: F811
+    """640 px (a phone held sideways, half a laptop screen): the columns stack, nothing
+    is cut or overlaps, and the transport still works."""
+    page, errors = open_at(chromium, server, "/", 640, 900)
+    page.wait_for_function("() => document.querySelectorAll('path.pg-link').length > 0")
+    layout = page.evaluate(LAYOUT, CONTROLS)
+    assert layout["cut"] == [] and layout["overlaps"] == [] and not layout["wide"], layout
+    transport(page, "play").click()
+    wait_until(lambda: shown_epoch(page) > 20, 20, "training at 640 px")
+    assert errors == []
+    page.context.close()
+
+
 def test_presenter_mode_is_readable_on_a_projector(chromium, server):  # noqa: F811
     page, errors = open_at(chromium, server, "/?presenter=1", 1024, 768)
     page.wait_for_function("() => document.querySelectorAll('path.pg-link').length > 0")

@@ -7,25 +7,12 @@ import numpy as np
 import pytest
 
 from playground.engine.inference import EXTENT
-from playground.server.render import CLASS_COLOURS, NEGATIVE, POSITIVE, hex_colour
+from playground.server.render import NEGATIVE, POSITIVE, hex_colour
 from playground.ui import plots
 
 
 def to_json(fig) -> str:
     return json.dumps(fig.to_plotly_json(), default=lambda o: o.tolist())
-
-
-def classification_points(n_classes: int) -> dict:
-    rng = np.random.default_rng(0)
-    train = np.column_stack([rng.uniform(-6, 6, (12, 2)), np.arange(12) % n_classes])
-    test = np.column_stack([rng.uniform(-6, 6, (5, 2)), np.arange(5) % n_classes])
-    return {"train": train.tolist(), "test": test.tolist(), "task": "classification",
-            "n_classes": n_classes}
-
-
-def regression_points() -> dict:
-    return {"train": [[0.0, 1.0, 0.5], [2.0, -3.0, -0.25]], "test": [[1.0, 1.0, 0.9]],
-            "task": "regression", "n_classes": 0}
 
 
 def assert_fixed_axes(fig):
@@ -35,10 +22,8 @@ def assert_fixed_axes(fig):
     assert fig.layout.yaxis.scaleanchor == "x"
 
 
-@pytest.mark.parametrize("points", [None, classification_points(2), classification_points(3),
-                                    regression_points()])
-def test_boundary_layout(points):
-    fig = plots.boundary_figure(points)
+def test_boundary_layout():
+    fig = plots.boundary_figure()
     assert_fixed_axes(fig)
     assert len(fig.layout.images) == 1
     image = fig.layout.images[0]
@@ -51,55 +36,15 @@ def test_boundary_layout(points):
     json.loads(to_json(fig))
 
 
-def test_boundary_traces_hold_the_points():
-    points = classification_points(2)
-    fig = plots.boundary_figure(points)
-    for trace, split in zip(fig.data, ("train", "test")):
-        rows = np.asarray(points[split])
-        assert np.array_equal(trace.x, rows[:, 0])
-        assert np.array_equal(trace.y, rows[:, 1])
-
-
-@pytest.mark.parametrize("show_test", [False, True])
-def test_test_points_hidden_unless_shown(show_test):
-    fig = plots.boundary_figure(classification_points(2), show_test=show_test)
-    assert fig.data[0].visible is True
-    assert fig.data[1].visible is show_test
-
-
-def test_binary_classes_use_the_two_colours():
-    points = classification_points(2)
-    fig = plots.boundary_figure(points, show_test=True)
-    colour = {0: hex_colour(NEGATIVE), 1: hex_colour(POSITIVE)}
-    for trace, split in zip(fig.data, ("train", "test")):
-        labels = [int(row[2]) for row in points[split]]
-        assert list(trace.marker.color) == [colour[y] for y in labels]
-
-
-def test_multiclass_colours_one_per_class():
-    points = classification_points(3)
-    fig = plots.boundary_figure(points)
-    labels = [int(row[2]) for row in points["train"]]
-    expected = [hex_colour(CLASS_COLOURS[y]) for y in labels]
-    assert list(fig.data[0].marker.color) == expected
-    assert len(set(expected)) == 3
-
-
-def test_regression_uses_a_colour_scale_over_the_targets():
-    points = regression_points()
-    fig = plots.boundary_figure(points)
+def test_boundary_traces_start_empty_with_the_test_points_hidden():
+    fig = plots.boundary_figure()
+    assert all(len(t.x) == 0 and len(t.y) == 0 for t in fig.data)
+    assert [t.visible for t in fig.data] == [True, False]
+    # regression values are painted by this scale, orange to blue over -1..1
     marker = fig.data[0].marker
-    assert np.allclose(marker.color, [0.5, -0.25])
     assert (marker.cmin, marker.cmax) == (-1, 1)
     scale = [tuple(step) for step in marker.colorscale]
     assert scale[0] == (0, hex_colour(NEGATIVE)) and scale[-1] == (1, hex_colour(POSITIVE))
-    assert np.allclose(fig.data[1].marker.color, [0.9])
-
-
-def test_empty_boundary_has_empty_traces():
-    fig = plots.boundary_figure(None, show_test=True)
-    assert all(len(t.x) == 0 and len(t.y) == 0 for t in fig.data)
-    assert fig.data[1].visible is True
 
 
 @pytest.mark.parametrize("metric, lo", [("accuracy", 0), ("r2", -0.5)])
@@ -160,8 +105,7 @@ def test_confusion_holds_the_counts():
 
 
 def test_figures_survive_a_json_round_trip():
-    figures = [plots.boundary_figure(classification_points(3), True),
-               plots.boundary_figure(regression_points()), plots.curves_figure("accuracy"),
+    figures = [plots.boundary_figure(), plots.curves_figure("accuracy"),
                plots.histograms_figure(2, "weights"), plots.norms_figure(2),
                plots.confusion_figure(2, [[3, 1], [0, 4]])]
     for fig in figures:

@@ -48,16 +48,18 @@ def test_a_regression_link_maps_every_setting():
 def test_what_cannot_be_carried_over_is_named_key_by_key():
     link = ("#cosX=true&activation=softsign&networkShape=4,9&noise=80&initZero=true"
             "&batchSize=ten&problem=regression&regDataset=reg-maximum&colour=blue"
-            "&playButton_hide=true&learningRate=0.3&hideText=false&collectStats=false")
+            "&playButton_hide=true&learningRate=0.3&hideText=false&collectStats=false"
+            "&tutorial_hide=true")
     config, notes = config_from_hash(link)
     assert [note.split(":")[0].split("=")[0] for note in notes] == [
         "Ignored cosX", "Ignored activation", "Ignored networkShape", "Ignored noise",
         "Ignored initZero", "Ignored batchSize", "Ignored regDataset",
-        "Ignored unknown setting 'colour'.", "Ignored playButton_hide"]
+        "Ignored unknown setting 'colour'.", "Ignored tutorial_hide"]
     assert notes[2] == "Ignored networkShape=4,9: at most 8 neurons per layer."
     assert notes[3] == "Ignored noise=80: must be at most 50."
     # what was understood is kept; the rest stays at its default
-    assert config == Config(dataset="plane", learning_rate=0.3, tf_math=True)
+    assert config == Config(dataset="plane", learning_rate=0.3, tf_math=True,
+                            hide=("transport",))  # TF's playButton_hide
 
 
 def test_no_input_feature_falls_back_to_x_and_y_and_says_so():

@@ -34,7 +34,6 @@ class Limits:
     # from memory: past it a new visitor is told the server is full
     max_sessions: int = field(default_factory=lambda: default_max_sessions())
     idle_timeout_s: float = 600.0  # a session with no page contact this long is stopped
-    max_upload_kb: int = 512  # size of an uploaded data file
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Limits:

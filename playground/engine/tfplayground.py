@@ -100,6 +100,20 @@ HANDLED = {"activation", "regularization", "dataset", "regDataset", "problem", "
 _JS_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
+# TF's hideable parts (``<name>_hide=true``) and ours (Config.hide); a hidden input
+# feature hides the features that are off (ours cannot hide one that is on)
+HIDE_PARTS = {
+    "learningRate": "learning_rate", "activation": "activation",
+    "regularization": "regularization", "regularizationRate": "regularization",
+    "problem": "problem", "dataset": "data", "regDataset": "data", "noise": "noise",
+    "batchSize": "batch", "numHiddenLayers": "layers", "showTestData": "toggles",
+    "discretize": "toggles", "playButton": "transport", "stepButton": "transport",
+    "resetButton": "transport", "x": "features", "y": "features", "xSquared": "features",
+    "ySquared": "features", "xTimesY": "features", "sinX": "features", "sinY": "features",
+    "cosX": "features", "cosY": "features",
+}
+
+
 def parse_hash(fragment: str) -> dict[str, str]:
     """``name=value`` pairs of a hash (a whole link works too); a later key wins, as in TF."""
     text = fragment if isinstance(fragment, str) else ""
@@ -149,6 +163,7 @@ def config_from_hash(fragment: str, limits: Limits = LIMITS) -> tuple[Config, li
     sentence per key that was ignored or could not be carried over. Never raises: a bad
     value keeps its default and gets its sentence."""
     pairs = parse_hash(fragment)
+    hidden_parts: list[str] = []
     position = {key: i for i, key in enumerate(pairs)}
     notes: list[tuple[int, str]] = []  # in the order of the link's keys
     values: dict[str, object] = {"tf_math": True}
@@ -238,10 +253,16 @@ def config_from_hash(fragment: str, limits: Limits = LIMITS) -> tuple[Config, li
                 ignored(key, NOT_HERE[key])
         elif key.endswith("_hide"):
             if value == "true":  # state.ts: only "true" hides
-                ignored(key, "hiding parts of the page is not read from TF links")
+                part = HIDE_PARTS.get(key[:-len("_hide")])
+                if part:
+                    hidden_parts.append(part)
+                else:
+                    ignored(key, "that part of the page cannot be hidden here")
         else:
             note(key, f"Ignored unknown setting '{shorten(key)}'.")
 
+    if hidden_parts:
+        values["hide"] = tuple(dict.fromkeys(hidden_parts))
     # every value is checked; the URL's own loader is the last net for anything that would
     # still not fit together
     config, more = Config.from_params(Config.from_values(values).to_params(), limits)

@@ -121,13 +121,21 @@ def pictures(trainers: Sequence[Trainer], every_part: Sequence[bool]) -> list[Pi
         if grid.classes is not None:
             picture["boundary"] = classes_png(grid.classes, discretize)
         elif trainer.head_name == "binary":  # probability of class 1 -> [-1, 1]
-            picture["boundary"] = diverging_png(grid.output * 2.0 - 1.0, discretize)
+            picture["boundary"] = diverging_png(_binary_shade(grid.output, trainer), discretize)
         else:
             picture["boundary"] = diverging_png(grid.output, discretize)
         s = THUMBNAIL_STEP
         picture["neurons"] = [[diverging_png(m[::s, ::s]) for m in layer]
                               for layer in grid.neurons]
     return result
+
+
+def _binary_shade(p: np.ndarray, trainer: Trainer) -> np.ndarray:
+    """P(class 1) as the output's colour in [-1, 1]: 2p - 1 = tanh(z/2). With TF math the
+    network's output is tanh(z) itself (as TF draws it), which is (2p-1) / (p² + (1-p)²)."""
+    if trainer.config.tf_math:
+        return (2.0 * p - 1.0) / (p * p + (1.0 - p) ** 2)
+    return 2.0 * p - 1.0
 
 
 class FrameBuilder:

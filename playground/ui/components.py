@@ -65,7 +65,7 @@ def _layout(dataset: str, features: tuple[str, ...], hidden: tuple[int, ...],
     head = head_name(spec.task, spec.n_classes)
     n_layers = len(hidden) + 1
     figures = {
-        "boundary": plots.boundary_figure(None).to_plotly_json(),
+        "boundary": plots.boundary_figure().to_plotly_json(),
         "curves": plots.curves_figure(HEADS[head].metric_name).to_plotly_json(),
         "hist_weights": plots.histograms_figure(n_layers, "weights").to_plotly_json(),
         "hist_grads": plots.histograms_figure(n_layers, "gradients").to_plotly_json(),

@@ -7,6 +7,8 @@
 // new PNG, curves grow with extendTraces. Clicks on the drawing become "edit"
 // triggers that the page applies to its Config.
 
+/* global el, NetworkDrawing -- from network_drawing.js, concatenated before this file */
+
 const MAX_CURVE_POINTS = 2000;
 const views = (window.__pgViews = window.__pgViews || {});
 const stats = (window.__pgStats = window.__pgStats || { redraws: 0, messages: 0, epoch: 0 });

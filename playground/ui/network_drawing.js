@@ -2,6 +2,8 @@
 // links whose width and colour show each weight. Clicks become "edit" triggers.
 // (Loaded before live_view.js in the same component module.)
 
+/* exported el, NetworkDrawing -- used by live_view.js */
+
 const POSITIVE = "#0877bd";
 const INPUT_X = 44; // room left of the input nodes for their labels
 const NEGATIVE = "#f59322";

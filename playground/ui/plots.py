@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from playground.engine.inference import EXTENT
-from playground.server.render import CLASS_COLOURS, MIDDLE, NEGATIVE, POSITIVE, hex_colour
+from playground.server.render import MIDDLE, NEGATIVE, POSITIVE, hex_colour
 
 FONT = dict(family="Helvetica, Arial, sans-serif", size=11)
 BLANK_PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42m"
@@ -25,36 +25,22 @@ def _base_layout(**overrides: object) -> dict:
                    paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="white"), **overrides}
 
 
-def class_colour(label: int, n_classes: int) -> str:
-    return hex_colour(CLASS_COLOURS[label % len(CLASS_COLOURS)])
-
-
-def boundary_figure(points: dict | None, show_test: bool = False) -> go.Figure:
-    """The output heatmap (an image swapped in each frame) under the data points.
-
-    ``points`` is the frame's ``{"train": [[x1, x2, y], ...], "test": ..., "task",
-    "n_classes"}``. Train points have white outlines, test points black ones.
-    """
+def boundary_figure() -> go.Figure:
+    """The frame for the output over the plane: fixed axes, and two empty point traces
+    (train with white outlines, test with black ones) that the live view fills and
+    colours itself; the output is an image it swaps in under them."""
     fig = go.Figure()
     side = 2 * EXTENT
     fig.add_layout_image(dict(source=BLANK_PNG, xref="x", yref="y", x=-EXTENT, y=EXTENT,
                               sizex=side, sizey=side, sizing="stretch", layer="below"))
     for split, outline in (("train", "white"), ("test", "black")):
-        rows = np.asarray(points[split] if points else np.zeros((0, 3)), dtype=float)
-        rows = rows.reshape(-1, 3)
         # the scale colours regression values (the live view restyles them in as
-        # numbers); class colours are given as strings, which Plotly uses as they are
+        # numbers); class colours come as strings, which Plotly uses as they are
         marker = dict(size=6, line=dict(width=1, color=outline), cmin=-1, cmax=1,
                       colorscale=[[0, hex_colour(NEGATIVE)], [0.5, hex_colour(MIDDLE)],
                                   [1, hex_colour(POSITIVE)]])
-        if points and points["task"] == "regression":
-            marker.update(color=rows[:, 2])
-        else:
-            k = points["n_classes"] if points else 2
-            marker.update(color=[class_colour(int(y), k) for y in rows[:, 2]])
-        fig.add_trace(go.Scatter(x=rows[:, 0], y=rows[:, 1], mode="markers", name=split,
-                                 marker=marker, hoverinfo="skip",
-                                 visible=split == "train" or show_test))
+        fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name=split, marker=marker,
+                                 hoverinfo="skip", visible=split == "train"))
     fig.update_layout(**_base_layout(showlegend=False, margin=dict(l=24, r=4, t=4, b=20)))
     axis = dict(range=[-EXTENT, EXTENT], fixedrange=True, showgrid=False, zeroline=False,
                 dtick=2, ticks="outside")

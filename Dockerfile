@@ -1,4 +1,4 @@
-# One container: the Streamlit server plus its trainer processes.
+# One container: the Streamlit server plus its worker processes (the trainer pool).
 #   docker build --build-arg PIP_EXTRA_INDEX_URL=<PyTorch's CPU wheel index> -t playground .
 #   docker run -p 8501:8501 playground
 # Without the CPU wheel index, pip resolves torch to the CUDA build (several GB).

@@ -17,8 +17,8 @@ PAUSE_STABLE_S = 0.3  # the counter must not move this long to count as stopped
 PAUSE_GIVE_UP_S = 5.0
 
 # Records, in page time, when the drawn epoch changes, when the next click lands, and
-# when the play button's label turns back to Play (Streamlit finished the rerun that
-# ran the pause). A 10 ms poll inside the page: polling from Python would add a round
+# when the play button's label turns back to Play (the frame that says the session
+# paused arrived). A 10 ms poll inside the page: polling from Python would add a round
 # trip per reading.
 PROBE_JS = """() => {
   const old = window.__pgProbe;
@@ -55,10 +55,10 @@ def new_page(chromium, errors: list[str] | None = None):
 def open_pages(chromium, url: str, count: int, errors: list[str]) -> list:
     """Open count pages one after the other, each until its live stream is connected.
 
-    One at a time on purpose: the server reaps a trainer whose stream has not
-    connected within 10 s, and pages loading all at once on a small machine take
-    longer than that to connect (see the report). A page whose stream never
-    connects is still returned, marked with ``no_stream``; it measures as 0 epochs/s.
+    One at a time on purpose: pages loading all at once on a small machine share its
+    cores with the server, which would blur what one load costs. A page whose stream
+    never connects is still returned, marked with ``no_stream``; it measures as 0
+    epochs/s.
     """
     pages = []
     for _ in range(count):

@@ -97,7 +97,7 @@ def group_speeds() -> dict:
 
 
 def run() -> dict:
-    torch.set_num_threads(1)  # as in a trainer process
+    torch.set_num_threads(1)  # as in a worker process
     results = {}
     for optimizer in ("sgd", "adam"):
         config = Config(optimizer=optimizer)

@@ -26,10 +26,10 @@ def _config_option(parser: argparse.ArgumentParser, f: dataclasses.Field) -> Non
     extra = ""
     if meta["choices"]:
         extra = f" [{', '.join(meta['choices'])}]"
-    elif meta["lo"] is not None and not callable(meta["lo"]):
-        hi = meta["hi"]
-        top = "limit" if hi is None or callable(hi) else plain_number(hi)
-        extra = f" [{plain_number(meta['lo'])}..{top}]"
+    else:
+        lo, hi = Config.bound(f.name)  # this machine's limits, as the page has them
+        if lo is not None:
+            extra = f" [{plain_number(lo)}..{'' if hi is None else plain_number(hi)}]"
 
     def parse(text: str, name: str = f.name) -> object:
         try:

@@ -211,6 +211,12 @@ class Config:
         wide = DATASETS[self.dataset].n_inputs > 2
         return limits.max_neurons_wide if wide else limits.max_neurons
 
+    @staticmethod
+    def bound(name: str, limits: Limits = LIMITS) -> tuple[float | None, float | None]:
+        """A numeric field's (lowest, highest) value on this server; None: no bound."""
+        meta = Config.__dataclass_fields__[name].metadata
+        return _bound(meta["lo"], limits), _bound(meta["hi"], limits)
+
     def next_seed(self, name: str) -> int:
         """The seed after this one (wrapping), for "new data" and "new weights"."""
         return (getattr(self, name) + 1) % (MAX_SEED + 1)
@@ -340,7 +346,7 @@ def field_problem(name: str, value: object, limits: Limits = LIMITS) -> str | No
         return f"at most {int(max_len)} values"
     if is_tuple and len(set(items)) != len(items) and name in ("features", "hide"):
         return "each value at most once"
-    lo, hi = _bound(meta["lo"], limits), _bound(meta["hi"], limits)
+    lo, hi = Config.bound(name, limits)
     for item in items:
         if meta["choices"] and item not in meta["choices"]:
             return f"choose one of {', '.join(meta['choices'])}"

@@ -70,10 +70,8 @@ def choice(field: str, label: str, options: Sequence[object] | None = None,
 
 def number(field: str, label: str, **kwargs: object) -> None:
     """A number input within the field's bounds."""
-    meta = Config.__dataclass_fields__[field].metadata
     current = getattr(session.config(), field)
-    lo = meta["lo"]
-    hi = meta["hi"](session.limits()) if callable(meta["hi"]) else meta["hi"]
+    lo, hi = Config.bound(field, session.limits())
     if isinstance(current, float):
         bind(st.number_input, field, label, min_value=float(lo), max_value=float(hi),
              format="%g", **kwargs)

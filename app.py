@@ -2,13 +2,17 @@
 
 import gc
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import streamlit as st
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
 
 # the live stream checks Origin exactly as Streamlit's own stream does
 from streamlit.web.server.starlette.starlette_websocket import _is_origin_allowed
 
-from playground.server.live import routes
+from playground.server.live import ASSET_PREFIX, routes
 from playground.server.pool import close_pool, get_pool
 from playground.server.runner import close_all
 
@@ -24,4 +28,17 @@ async def lifespan(_app):
     close_pool()  # no worker outlives the server
 
 
-app = st.App("playground/ui/page.py", routes=routes(_is_origin_allowed), lifespan=lifespan)
+PAGE_JS = Path(__file__).parent / "playground" / "ui" / "js"
+
+
+async def page_js(request: Request) -> Response:
+    """The live view's ES modules (they import each other by name). Revalidated on each
+    load: a module may change between releases while its URL stays the same."""
+    path = PAGE_JS / request.path_params["name"]
+    if path.suffix != ".js" or not path.is_file():
+        return Response(status_code=404)
+    return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+app = st.App("playground/ui/page.py", lifespan=lifespan, routes=[
+    *routes(_is_origin_allowed), Route(f"{ASSET_PREFIX}/js/{{name}}", page_js)])

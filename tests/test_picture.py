@@ -303,3 +303,22 @@ def test_a_weight_and_a_bias_can_be_typed_in_while_paused(chromium, server):  # 
     assert float(width) > 2  # drawn as the strong weight it now is
     assert shown_epoch(page) == 1 and errors == []
     page.context.close()
+
+
+def test_the_live_views_modules_are_served_and_nothing_else(server):  # noqa: F811
+    import urllib.error
+    import urllib.request
+
+    def status(path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(server.url + path, timeout=5) as reply:
+                return reply.status, reply.headers.get("content-type", "")
+        except urllib.error.HTTPError as error:
+            return error.code, ""
+
+    for name in ("live_view.js", "charts.js", "network_drawing.js", "dom.js"):
+        code, kind = status(f"/playground-assets/js/{name}")
+        assert code == 200 and "javascript" in kind, name
+    for path in ("/playground-assets/js/missing.js", "/playground-assets/js/..%2Fpage.py",
+                 "/playground-assets/js/%2E%2E%2F%2E%2E%2Fapp.py"):
+        assert status(path)[0] in (400, 404), path  # refused, by us or by Streamlit

@@ -8,6 +8,7 @@ comes through its WebSocket.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -25,12 +26,12 @@ from playground.ui import plots
 from playground.ui.thumbnails import dataset_thumbnail, feature_list
 
 HERE = Path(__file__).parent
-
-# one module, from two files: the network drawing, then the view that uses it
-LIVE_VIEW_JS = "\n".join((HERE / name).read_text()
-                         for name in ("network_drawing.js", "live_view.js"))
+JS_DIR = HERE / "js"  # the live view's ES modules, served at JS_PREFIX (app.py)
+JS_PREFIX = f"{ASSET_PREFIX}/js"
+# a new version of the modules gets a new URL: no browser keeps an old one
+JS_VERSION = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(JS_DIR.glob("*.js"))))
 _live_view = st.components.v2.component(
-    "playground_live_view", js=LIVE_VIEW_JS,
+    "playground_live_view", js=(JS_DIR / "entry.js").read_text(),
     css=(HERE / "live_view.css").read_text(), isolate_styles=False)
 _picker = st.components.v2.component(
     "playground_dataset_picker", js=(HERE / "picker.js").read_text(),
@@ -50,6 +51,7 @@ def live_view_data(config: Config, token: str | None) -> dict:
         "discretize": config.discretize,
         "class_colours": [hex_colour(c) for c in CLASS_COLOURS],
         "protocol": protocol.for_js(),
+        "js_path": f"{JS_PREFIX}/live_view.js?v={JS_VERSION.hexdigest()[:12]}",
     }
 
 

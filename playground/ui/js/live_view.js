@@ -3,40 +3,23 @@
 // Mounted once by the page with a fixed key. It opens a WebSocket to its
 // session's stream, merges every message's new history rows at once (so none
 // are lost), and draws the newest state on requestAnimationFrame, updating the
-// Plotly figures in place: the boundary is an <img> under the plot that gets a
-// new PNG, curves grow with extendTraces. Clicks on the drawing become "edit"
-// triggers that the page applies to its Config.
+// Plotly figures in place (charts.js). Clicks on the drawing become "edit"
+// triggers that the page applies to its Config; play, pause, step and typed-in
+// weights go down the stream.
 
-/* global el, NetworkDrawing -- from network_drawing.js, concatenated before this file */
+import {
+  ConfusionChart,
+  CurvesChart,
+  DigitsPanel,
+  HistogramChart,
+  NormsChart,
+  OutputPlot,
+} from "./charts.js";
+import { el, loadPlotly, presenterFigure } from "./dom.js";
+import { NetworkDrawing } from "./network_drawing.js";
 
-const MAX_CURVE_POINTS = 2000;
 const views = (window.__pgViews = window.__pgViews || {});
 const stats = (window.__pgStats = window.__pgStats || { redraws: 0, messages: 0, epoch: 0 });
-
-function loadPlotly(src) {
-  if (window.Plotly) return Promise.resolve(window.Plotly);
-  if (!window.__pgPlotly) {
-    window.__pgPlotly = new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = src;
-      script.onload = () => resolve(window.Plotly);
-      script.onerror = reject;
-      document.head.appendChild(script);
-    });
-  }
-  return window.__pgPlotly;
-}
-
-// larger type, thicker lines and taller plots for a projector
-function presenterFigure(fig) {
-  fig.layout.font = { ...(fig.layout.font || {}), size: 16 };
-  if (fig.layout.height) fig.layout.height = Math.round(fig.layout.height * 1.35);
-  if (fig.layout.legend) fig.layout.legend.font = { size: 15 };
-  for (const trace of fig.data) {
-    if (trace.line) trace.line = { ...trace.line, width: 3 };
-    if (trace.marker && trace.mode === "markers") trace.marker = { ...trace.marker, size: 9 };
-  }
-}
 
 class LiveView {
   constructor(trigger) {
@@ -101,16 +84,32 @@ class LiveView {
     this.ws = null;
     this.token = null;
     this.layoutKey = null;
+    this.plots = {
+      boundary: this.q(".pg-boundary"), curves: this.q(".pg-curves"),
+      hist_weights: this.q(".pg-hist-w"), hist_grads: this.q(".pg-hist-g"),
+      norms: this.q(".pg-norms"), confusion: this.q(".pg-confusion"),
+    };
+    this.output = new OutputPlot({ plot: this.plots.boundary, image: this.q(".pg-boundary-img"),
+      label: this.q(".pg-hover-label"), legend: this.q(".pg-legend") });
+    this.curves = new CurvesChart(this.plots.curves);
+    this.norms = new NormsChart(this.plots.norms);
+    this.histWeights = new HistogramChart(this.plots.hist_weights);
+    this.histGrads = new HistogramChart(this.plots.hist_grads);
+    this.confusion = new ConfusionChart(this.plots.confusion);
+    this.digits = new DigitsPanel(this.q(".pg-digits"));
+    // The Plotly updates, by name: at most one runs per animation frame (round robin),
+    // each no more often than its gap; fromPicture ones wait for new slow parts.
+    const job = (run, gap, fromPicture = false) =>
+      ({ run, gap, fromPicture, dirty: false, last: 0 });
+    this.jobs = {
+      curves: job(() => this.drawCurves(), 100),
+      norms: job(() => this.norms.draw(this.history, this.curves.stride), 250),
+      hist_weights: job(() => this.histWeights.draw(this.picture.hist_weights), 300, true),
+      hist_grads: job(() => this.histGrads.draw(this.picture.hist_grads), 300, true),
+      confusion: job(() => this.confusion.draw(this.picture.confusion), 300, true),
+    };
+    this.jobOrder = Object.keys(this.jobs);
     this.nextJob = 0;
-    const job = (run, gap, fromPicture) => ({ run, gap, fromPicture, dirty: false, last: 0 });
-    this.jobs = [
-      job(() => this.drawCurves(), 100, false),
-      job(() => this.drawNorms(), 250, false),
-      job(() => this.drawBars(this.plots.hist_w, this.picture.hist_weights), 300, true),
-      job(() => this.drawBars(this.plots.hist_g, this.picture.hist_grads), 300, true),
-      job(() => this.drawConfusion(this.picture.confusion), 300, true),
-    ];
-    this.frameCount = 0;
     this.rateSamples = [];
   }
 
@@ -120,7 +119,7 @@ class LiveView {
     this.q(".pg-discretize").checked = data.discretize;
     loadPlotly(data.plotly_src).then(() => {
       if (data.layout_key !== this.layoutKey) this.build(data);
-      else this.setTestVisible(data.show_test);
+      else this.output.setTestVisible(data.show_test);
       if (data.token !== this.token) this.connect(data.token);
     });
   }
@@ -141,22 +140,16 @@ class LiveView {
     boundary.layout.images = [];
     boundary.layout.plot_bgcolor = "rgba(0,0,0,0)";
     const config = { displayModeBar: false, responsive: false, staticPlot: false };
-    this.plots = {
-      boundary: this.q(".pg-boundary"), curves: this.q(".pg-curves"),
-      hist_w: this.q(".pg-hist-w"), hist_g: this.q(".pg-hist-g"),
-      norms: this.q(".pg-norms"), confusion: this.q(".pg-confusion"),
-    };
-    const pairs = [["boundary", boundary], ["curves", figs.curves], ["hist_w", figs.hist_weights],
-      ["hist_g", figs.hist_grads], ["norms", figs.norms], ["confusion", figs.confusion]];
-    for (const [name, fig] of pairs) {
-      const div = this.plots[name];
+    for (const [name, div] of Object.entries(this.plots)) {
+      const fig = figs[name];
       if (!fig) { Plotly.purge(div); div.style.display = "none"; continue; }
       div.style.display = "";
       if (data.presenter) presenterFigure(fig);
       Plotly.newPlot(div, fig.data, fig.layout, config);
     }
-    this.placeBoundaryImage();
-    this.drawLegend(data.legend);
+    this.built = true;
+    this.output.placeImage();
+    this.output.drawLegend(data.legend);
     this.slowKey = null;
     this.clearHistory();
     if (this.points) this.drawPoints(this.points);
@@ -164,37 +157,12 @@ class LiveView {
     if (this.picture) { this.pictureDirty = true; this.schedule(); }
   }
 
-  // what the output's colours mean: a scale (binary, regression) or one swatch per class
-  drawLegend(legend) {
-    const box = this.q(".pg-legend");
-    box.innerHTML = "";
-    if (!legend) return;
-    if (legend.kind === "classes") {
-      for (const [name, colour] of legend.items) {
-        const item = el("span", { class: "pg-swatch" }, box);
-        el("i", { style: `background: ${colour}` }, item);
-        item.append(name);
-      }
-      return;
-    }
-    el("span", {}, box).textContent = legend.low;
-    el("span", { class: "pg-scale" }, box);
-    el("span", {}, box).textContent = legend.high;
-    el("span", { class: "pg-legend-title" }, box).textContent = legend.title;
-  }
-
-  placeBoundaryImage() {
-    const size = this.plots.boundary._fullLayout._size;
-    const img = this.q(".pg-boundary-img");
-    Object.assign(img.style, { left: `${size.l}px`, top: `${size.t}px`,
-      width: `${size.w}px`, height: `${size.h}px` });
-  }
-
   clearHistory() {
     this.history = {};
     for (const key of this.data.protocol.history_keys) this.history[key] = [];
-    this.stride = 1;
-    this.emptyCurves();
+    if (!this.built) return;
+    this.curves.reset();
+    this.norms.reset();
   }
 
   // -- the stream ------------------------------------------------------------------------
@@ -239,7 +207,7 @@ class LiveView {
     if (msg.picture) { this.picture = msg.picture; this.pictureDirty = true; }
     this.summary = msg.summary;
     this.counterDirty = true;
-    if (Object.values(msg.history).some((rows) => rows.length)) this.jobs[0].dirty = true;
+    if (Object.values(msg.history).some((rows) => rows.length)) this.jobs.curves.dirty = true;
     if (msg.notice !== undefined) this.notice = msg.notice;
     this.error = msg.error;
     this.schedule();
@@ -251,7 +219,7 @@ class LiveView {
   // often than its gap. Whatever is left dirty gets another animation frame.
   draw() {
     const s = this.summary;
-    if (!s || !this.plots) return;
+    if (!s || !this.built) return;
     const t0 = performance.now();
     if (this.pictureDirty || this.counterDirty) {
       this.counterDirty = false;
@@ -273,39 +241,39 @@ class LiveView {
       const pic = this.picture;
       const [l, j] = this.hovered || [];
       const hovered = this.hovered && pic.neurons[l] && pic.neurons[l][j];
-      const shown = hovered || pic.boundary;
-      if (shown) this.q(".pg-boundary-img").src = shown;
-      const label = this.q(".pg-hover-label");
-      label.hidden = !hovered;
+      this.output.show(hovered || pic.boundary, hovered ? `layer ${l + 1}, neuron ${j + 1}` : "");
       // the digits have no plane: the big plot appears only to show a hovered neuron
       this.root.classList.toggle("pg-hovering", Boolean(hovered));
-      if (hovered) label.textContent = `layer ${l + 1}, neuron ${j + 1}`;
       this.network.draw(pic);
-      if (pic.predictions) this.drawPredictions(pic.predictions);
+      if (pic.predictions) this.digits.predict(pic.predictions);
       // the server sends these a few times a second; between, the picture repeats them
       const slowKey = JSON.stringify([pic.hist_weights, pic.hist_grads, pic.confusion]);
       if (slowKey !== this.slowKey) {
         this.slowKey = slowKey;
-        for (const job of this.jobs) if (job.fromPicture) job.dirty = true;
+        for (const job of Object.values(this.jobs)) if (job.fromPicture) job.dirty = true;
       }
     }
     const t1 = performance.now();
-    const n = this.jobs.length;
-    for (let k = 0; k < n; k++) {
-      const job = this.jobs[(this.nextJob + k) % n];
-      if (job.dirty && t1 - job.last >= job.gap) {
-        job.dirty = false;
-        job.last = t1;
-        job.run();
-        this.nextJob = (this.nextJob + k + 1) % n;
-        break;
-      }
-    }
+    this.runOneJob(t1);
     const t2 = performance.now();
     stats.ms = stats.ms || { picture: 0, plotly: 0 };
     stats.ms.picture += t1 - t0;
     stats.ms.plotly += t2 - t1;
-    if (this.jobs.some((job) => job.dirty)) this.schedule();
+    if (Object.values(this.jobs).some((job) => job.dirty)) this.schedule();
+  }
+
+  runOneJob(now) {
+    const n = this.jobOrder.length;
+    for (let k = 0; k < n; k++) {
+      const job = this.jobs[this.jobOrder[(this.nextJob + k) % n]];
+      if (job.dirty && now - job.last >= job.gap) {
+        job.dirty = false;
+        job.last = now;
+        job.run();
+        this.nextJob = (this.nextJob + k + 1) % n;
+        return;
+      }
+    }
   }
 
   schedule() {
@@ -330,52 +298,11 @@ class LiveView {
     this.q(".pg-rate").textContent = rate > 0 ? `${Math.round(rate)} epochs/s` : "";
   }
 
-  // indices of history rows from `from` on, thinned to every stride-th epoch
-  newRows(from) {
-    const epochs = this.history.epoch;
-    const idx = [];
-    for (let i = from; i < epochs.length; i++) if (epochs[i] % this.stride === 0) idx.push(i);
-    return idx;
-  }
-
   drawCurves() {
-    const h = this.history;
-    if (h.epoch.length > MAX_CURVE_POINTS * this.stride) {
-      // too many points to extend smoothly: keep every 2nd one from now on
-      this.stride *= 2;
-      this.emptyCurves();
-    }
-    const idx = this.newRows(this.curvesUpTo);
-    this.curvesUpTo = h.epoch.length;
-    if (!idx.length) return;
-    const pick = (arr) => idx.map((i) => arr[i]);
-    const xs = pick(h.epoch);
-    Plotly.extendTraces(this.plots.curves, { x: [xs, xs, xs, xs],
-      y: [pick(h.train_loss), pick(h.test_loss), pick(h.train_metric), pick(h.test_metric)] },
-    [0, 1, 2, 3]);
-    this.jobs[1].dirty = true;
-  }
-
-  drawNorms() {
-    const h = this.history;
-    const idx = this.newRows(this.normsUpTo);
-    this.normsUpTo = h.epoch.length;
-    const layers = h.weight_norms[0] ? h.weight_norms[0].length : 0;
-    if (!idx.length || !layers || this.plots.norms.data.length !== 2 * layers) return;
-    const xs = idx.map((i) => h.epoch[i]);
-    const ys = [];
-    for (const key of ["weight_norms", "grad_norms"]) {
-      for (let l = 0; l < layers; l++) ys.push(idx.map((i) => h[key][i][l]));
-    }
-    Plotly.extendTraces(this.plots.norms, { x: ys.map(() => xs), y: ys }, ys.map((_, i) => i));
-  }
-
-  emptyCurves() {
-    this.curvesUpTo = 0;
-    this.normsUpTo = 0;
-    Plotly.restyle(this.plots.curves, { x: [[], [], [], []], y: [[], [], [], []] });
-    const n = this.plots.norms.data.length;
-    if (n) Plotly.restyle(this.plots.norms, { x: Array(n).fill([]), y: Array(n).fill([]) });
+    const stride = this.curves.stride;
+    this.curves.draw(this.history);
+    if (this.curves.stride !== stride) this.norms.reset(); // thinned: both start again
+    this.jobs.norms.dirty = true;
   }
 
   // the newest epoch's numbers (the server's summary), whether or not its row was kept
@@ -391,61 +318,10 @@ class LiveView {
       `<span>Test ${name} <b class="pg-test-metric">${pct(value("test_metric"))}</b></span>`;
   }
 
-  drawBars(div, hists) {
-    if (!hists || div.data.length !== hists.length) return;
-    const xs = [], ys = [], widths = [];
-    hists.forEach((hst) => {
-      const w = (hst.hi - hst.lo) / hst.counts.length;
-      xs.push(hst.counts.map((_, i) => hst.lo + (i + 0.5) * w));
-      ys.push(hst.counts);
-      widths.push(w);
-    });
-    Plotly.restyle(div, { x: xs, y: ys, width: widths });
-  }
-
-  drawConfusion(counts) {
-    const div = this.plots.confusion;
-    if (counts && div.data && div.data.length) Plotly.restyle(div, { z: [counts] });
-  }
-
-  // image inputs (the digits): the first test images, each captioned with its prediction
-  drawDigits(points) {
-    const box = this.q(".pg-digits");
-    box.innerHTML = "";
-    this.digitCaptions = points.digits.map((png, i) => {
-      const figure = el("figure", {}, box);
-      el("img", { src: png, alt: `a ${points.truth[i]}` }, figure);
-      return el("figcaption", {}, figure);
-    });
-    this.digitTruth = points.truth;
-  }
-
-  drawPredictions(predicted) {
-    (this.digitCaptions || []).forEach((caption, i) => {
-      const miss = predicted[i] !== this.digitTruth[i];
-      caption.textContent = miss ? `${predicted[i]} ✗` : `${predicted[i]}`;
-      caption.classList.toggle("pg-miss", miss);
-      caption.title = miss ? `predicted ${predicted[i]}, is ${this.digitTruth[i]}` : "right";
-    });
-  }
-
   drawPoints(points) {
-    if (!this.plots || !points) return;
-    if (points.digits) { this.drawDigits(points); return; }
-    const split = (rows) => ({ x: rows.map((r) => r[0]), y: rows.map((r) => r[1]) });
-    const train = split(points.train), test = split(points.test);
-    const colour = this.data.class_colours;
-    // regression values go in as numbers: the figure's colour scale (plots.py) paints them
-    const colours = (rows) => (points.task === "regression" ? rows.map((r) => r[2])
-      : rows.map((r) => colour[r[2] % colour.length]));
-    Plotly.restyle(this.plots.boundary, { x: [train.x, test.x], y: [train.y, test.y],
-      "marker.color": [colours(points.train), colours(points.test)] }, [0, 1]);
-    this.setTestVisible(this.data.show_test);
-  }
-
-  setTestVisible(show) {
-    const trace = this.plots && this.plots.boundary.data && this.plots.boundary.data[1];
-    if (trace && trace.visible !== show) Plotly.restyle(this.plots.boundary, { visible: show }, [1]);
+    if (!this.built || !points) return;
+    if (points.digits) this.digits.show(points);
+    else this.output.drawPoints(points, this.data.class_colours, this.data.show_test);
   }
 
   destroy() {
@@ -472,7 +348,7 @@ function takeTensorFlowLink(trigger) {
   trigger("tf_link", fragment);
 }
 
-export default function (component) {
+export function mount(component) {
   const { data, parentElement, setTriggerValue, key } = component;
   const id = key || "live";
   let view = views[id];

@@ -1,22 +1,11 @@
 // The network drawing: input features, hidden neurons with their thumbnails,
 // links whose width and colour show each weight. Clicks become "edit" triggers.
-// (Loaded before live_view.js in the same component module.)
 
-/* exported el, NetworkDrawing -- used by live_view.js */
+import { NEGATIVE, POSITIVE, SVG, el } from "./dom.js";
 
-const POSITIVE = "#0877bd";
 const INPUT_X = 44; // room left of the input nodes for their labels
-const NEGATIVE = "#f59322";
 
-function el(tag, attrs = {}, parent = null, ns = null) {
-  const node = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (parent) parent.appendChild(node);
-  return node;
-}
-const SVG = "http://www.w3.org/2000/svg";
-
-class NetworkDrawing {
+export class NetworkDrawing {
   constructor(box, trigger) {
     this.box = box;
     this.trigger = trigger;

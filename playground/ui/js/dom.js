@@ -1,0 +1,38 @@
+// Small helpers every part of the live view uses: elements, colours, Plotly.
+
+export const POSITIVE = "#0877bd"; // the TensorFlow Playground's blue: positive, class 1
+export const NEGATIVE = "#f59322"; // its orange: negative, class 0
+export const SVG = "http://www.w3.org/2000/svg";
+
+export function el(tag, attrs = {}, parent = null, ns = null) {
+  const node = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+// Plotly's bundle comes from the server (the page works without internet), once
+export function loadPlotly(src) {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!window.__pgPlotly) {
+    window.__pgPlotly = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = src;
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = reject;
+      document.head.appendChild(script);
+    });
+  }
+  return window.__pgPlotly;
+}
+
+// larger type, thicker lines and taller plots for a projector
+export function presenterFigure(fig) {
+  fig.layout.font = { ...(fig.layout.font || {}), size: 16 };
+  if (fig.layout.height) fig.layout.height = Math.round(fig.layout.height * 1.35);
+  if (fig.layout.legend) fig.layout.legend.font = { size: 15 };
+  for (const trace of fig.data) {
+    if (trace.line) trace.line = { ...trace.line, width: 3 };
+    if (trace.marker && trace.mode === "markers") trace.marker = { ...trace.marker, size: 9 };
+  }
+}

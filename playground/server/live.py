@@ -117,7 +117,10 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
         return
     runner = find_runner(websocket.path_params["token"])
     if runner is not None and runner.flooded_until > time.monotonic():
-        await websocket.close()  # refused at the handshake: costs the server next to nothing
+        # refused at the handshake, after a pause: a flooder that reconnects at once
+        # waits here (a sleeping task costs nothing) instead of costing a handshake a ms
+        await asyncio.sleep(p.FLOOD_TARPIT_S)
+        await websocket.close()
         return
     await websocket.accept()  # before closing, or the page sees 1006 instead of our code
     if runner is None or runner.closed:

@@ -32,6 +32,7 @@ DRAWING = """() => {
   const neurons = [...document.querySelectorAll('g.pg-hidden image')]
     .map((img) => img.getAttribute('href'));
   const view = Object.values(window.__pgViews)[0];
+  if (view.pictureDirty) return null; // a newer picture is waiting for its frame
   return { links, inputs, neurons, picture: view.picture,
            features: (view.data.network.features || []).filter((f) => f.on) };
 }"""
@@ -47,7 +48,12 @@ def open_at(chromium, server, path: str, width: int = 1366, height: int = 768): 
 
 
 def drawn(page) -> dict:
-    return page.evaluate(DRAWING)
+    """The drawing and the picture it was drawn from (once the newest one is drawn)."""
+    state = None
+    while state is None:  # drawn and read in one task, so they belong together
+        page.wait_for_function("() => !Object.values(window.__pgViews)[0].pictureDirty")
+        state = page.evaluate(DRAWING)
+    return state
 
 
 def check_drawing_matches_picture(state: dict, features: list[str]) -> None:

@@ -122,6 +122,9 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
         await asyncio.sleep(p.FLOOD_TARPIT_S)
         await websocket.close()
         return
+    if runner is None or runner.closed:
+        # the page asks for a fresh session on this code; a script guessing tokens waits
+        await asyncio.sleep(p.FLOOD_TARPIT_S / 2)
     await websocket.accept()  # before closing, or the page sees 1006 instead of our code
     if runner is None or runner.closed:
         await websocket.close(code=p.CLOSE_UNKNOWN, reason="unknown or expired session")

@@ -37,7 +37,10 @@ class History:
         if row["epoch"] % self.stride:
             return
         for key in HISTORY_KEYS:
-            self.columns[key].append(row[key])
+            value = row[key]
+            # per-layer norms as tuples: a tuple of floats leaves the garbage collector's
+            # watch, a list never does (a server holds thousands of rows per session)
+            self.columns[key].append(tuple(value) if isinstance(value, list) else value)
         if len(self) > self.max_rows:
             self.stride *= 2
             keep = [i for i, epoch in enumerate(self.columns["epoch"]) if epoch % self.stride == 0]

@@ -9,25 +9,28 @@ says what it means (``help``), what values it takes (``lo``/``hi`` or
 - ``live``: applied to the running trainer without losing progress;
 - ``display``: only changes the picture.
 
-The data, network and training knobs start where the TensorFlow Playground
-starts (circle, 0 % noise, 50 % training data, x1 and x2, a 4-2 tanh network,
-learning rate 0.03, batch 10, no regularization, test points hidden), but the
-training underneath differs: Xavier weights and zero biases (TF: uniform in
--0.5..0.5 and 0.1), a sigmoid output with cross-entropy (TF: tanh with ±1 labels
-and squared error), the points reshuffled every epoch (TF: one fixed order),
-500 points for every data set (TF: 1,200 for regression) and data seed 0 (TF: a
-random one). ``tf_math`` switches the training to TF's (``tfplayground.py``).
+The knobs start where the TensorFlow Playground starts; how the training
+underneath differs from TF's, and ``tf_math`` that matches it, is in ``tfplayground.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 
 from playground.engine.activations import ACTIVATIONS
+from playground.engine.config_knobs import (
+    DATASET_DEFAULTS,
+    HIDEABLE,
+    MAX_SEED,
+    REGULARIZATIONS,
+    ConfigError,
+    bound_value,
+    knob,
+)
 from playground.engine.config_text import format_value, parse_value, plain_number, shorten
 from playground.engine.datasets import DATASETS, TF_REGRESSION_POINTS
 from playground.engine.features import FEATURES
@@ -35,48 +38,6 @@ from playground.engine.limits import LIMITS, Limits
 from playground.engine.losses import LOSSES
 from playground.engine.model import INITIALIZERS
 from playground.engine.optimizers import OPTIMIZERS, SCHEDULES
-
-REGULARIZATIONS = ("none", "l1", "l2")
-# the parts of the page a link can hide (``hide=``), as the TensorFlow Playground's
-# hideable UI: controls of the top bar, the data column, the network's edit buttons,
-# and the live view's panels
-HIDEABLE = ("learning_rate", "activation", "regularization", "optimizer", "loss", "speed",
-            "problem", "data", "noise", "batch", "features", "layers", "transport",
-            "toggles", "numbers", "curves", "histograms", "norms", "confusion", "settings",
-            "share")
-# Settings that suit a data set better than the general defaults: the digits' 64
-# inputs need a wider network (the 4-2 tanh default reaches 63 % test accuracy,
-# 32 ReLU with Adam over 95 %). The URL leaves out what equals its data set's defaults.
-DATASET_DEFAULTS: dict[str, dict[str, object]] = {
-    "digits": {"hidden": (32,), "activation": ("relu",), "optimizer": "adam",
-               "learning_rate": 0.003, "batch_size": 32},
-}
-MAX_SEED = 2**31 - 1
-Bound = float | Callable[[Limits], float] | None
-
-
-def knob(
-    default: object,
-    help: str,
-    effect: str,
-    *,
-    lo: Bound = None,
-    hi: Bound = None,
-    choices: tuple[str, ...] | None = None,
-    max_len: int | Callable[[Limits], int] | None = None,
-) -> typing.Any:
-    meta = dict(help=help, effect=effect, lo=lo, hi=hi, choices=choices, max_len=max_len)
-    if isinstance(default, tuple):
-        return field(default_factory=lambda: default, metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-class ConfigError(ValueError):
-    """Raised by ``validate``; ``problems`` maps each bad field to a sentence."""
-
-    def __init__(self, problems: dict[str, str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{name}: {why}" for name, why in problems.items()))
 
 
 @dataclass(frozen=True)
@@ -141,7 +102,7 @@ class Config:
         # the same follows the number of layers (one value means: every layer).
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if _is_tuple(f) and not isinstance(value, tuple):
+            if f.default_factory is not dataclasses.MISSING and not isinstance(value, tuple):
                 value = (value,) if isinstance(value, str | int | float) else tuple(value)
                 object.__setattr__(self, f.name, value)
         for name in ("activation", "dropout"):
@@ -215,7 +176,7 @@ class Config:
     def bound(name: str, limits: Limits = LIMITS) -> tuple[float | None, float | None]:
         """A numeric field's (lowest, highest) value on this server; None: no bound."""
         meta = Config.__dataclass_fields__[name].metadata
-        return _bound(meta["lo"], limits), _bound(meta["hi"], limits)
+        return bound_value(meta["lo"], limits), bound_value(meta["hi"], limits)
 
     def next_seed(self, name: str) -> int:
         """The seed after this one (wrapping), for "new data" and "new weights"."""
@@ -314,10 +275,6 @@ class Config:
         return config.replace(**values)
 
 
-def _is_tuple(f: dataclasses.Field) -> bool:
-    return f.default_factory is not dataclasses.MISSING
-
-
 @cache
 def _field_type(name: str) -> tuple[type, bool]:
     """(element type, is_tuple) of a Config field (cached: the hints never change)."""
@@ -332,16 +289,12 @@ def parse_field(name: str, text: str) -> object:
     return parse_value(*_field_type(name), text)
 
 
-def _bound(bound: Bound, limits: Limits) -> float | None:
-    return bound(limits) if callable(bound) else bound
-
-
 def field_problem(name: str, value: object, limits: Limits = LIMITS) -> str | None:
     """Why this value is not allowed for the field, or None if it is."""
     meta = Config.__dataclass_fields__[name].metadata
     _, is_tuple = _field_type(name)
     items = value if is_tuple else (value,)
-    max_len = _bound(meta["max_len"], limits)
+    max_len = bound_value(meta["max_len"], limits)
     if is_tuple and max_len is not None and len(items) > max_len:
         return f"at most {int(max_len)} values"
     if is_tuple and len(set(items)) != len(items) and name in ("features", "hide"):

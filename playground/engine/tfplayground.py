@@ -18,6 +18,14 @@ Two things let a TensorFlow Playground experiment run here as it runs there:
 
 TF's random generator (seedrandom) is not ours, so a link's ``seed`` gives the same points and
 weights here every time, but not TF's own points and weights.
+
+Our defaults start where TF starts (circle, 0 % noise, 50 % training data, x1 and
+x2, a 4-2 tanh network, learning rate 0.03, batch 10, no regularization, test
+points hidden), but without TF math the training differs: Xavier weights and zero
+biases (TF: uniform in -0.5..0.5 and 0.1), a sigmoid output with cross-entropy (TF:
+tanh with ±1 labels and squared error), the points reshuffled every epoch (TF: one
+fixed order), 500 points for every data set (TF: 1,200 for regression) and data
+seed 0 (TF: a random one).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import {
 } from "./charts.js";
 import { el, loadPlotly, presenterFigure } from "./dom.js";
 import { NetworkDrawing } from "./network_drawing.js";
+import { LIVE_VIEW_HTML, StatusBar } from "./status.js";
 
 const views = (window.__pgViews = window.__pgViews || {});
 const stats = (window.__pgStats = window.__pgStats || { redraws: 0, messages: 0, epoch: 0 });
@@ -25,37 +26,7 @@ class LiveView {
   constructor(trigger) {
     this.trigger = trigger;
     this.root = el("div", { class: "pg-live" });
-    this.root.innerHTML = `
-      <div class="pg-status">
-        <div class="pg-transport">
-          <button class="pg-tbtn" data-testid="pg-reset" title="back to epoch 0 with new initial weights">Reset</button>
-          <button class="pg-tbtn pg-play" data-testid="pg-play" title="start or stop training">Play</button>
-          <button class="pg-tbtn" data-testid="pg-step" title="train one epoch">Step</button>
-          <button class="pg-tbtn" data-testid="pg-restart" title="back to epoch 0 with the same initial weights (a fair comparison)">Same start</button>
-        </div>
-        <span class="pg-epoch" data-testid="pg-epoch">Epoch 0</span>
-        <span class="pg-rate"></span><span class="pg-msg" data-testid="pg-msg"></span>
-        <button class="pg-recover" data-testid="pg-recover" hidden>
-          Restart with a 10× smaller learning rate</button></div>
-      <div class="pg-main">
-        <div class="pg-network"></div>
-        <div class="pg-output">
-          <div class="pg-boundary-wrap"><img class="pg-boundary-img" alt="">
-            <div class="pg-boundary"></div>
-            <div class="pg-hover-label" data-testid="pg-hover-label" hidden></div></div>
-          <div class="pg-legend" data-testid="pg-legend"></div>
-          <div class="pg-toggles">
-            <label><input type="checkbox" class="pg-show-test"> Show test data</label>
-            <label><input type="checkbox" class="pg-discretize"> Discretize output</label></div>
-          <div class="pg-numbers" data-testid="pg-numbers"></div>
-          <div class="pg-digits" data-testid="pg-digits"></div>
-          <div class="pg-curves"></div>
-        </div>
-      </div>
-      <div class="pg-more">
-        <div class="pg-hist-w"></div><div class="pg-hist-g"></div>
-        <div class="pg-norms"></div><div class="pg-confusion"></div>
-      </div>`;
+    this.root.innerHTML = LIVE_VIEW_HTML;
     this.q = (sel) => this.root.querySelector(sel);
     this.network = new NetworkDrawing(this.q(".pg-network"), (name, value) =>
       this.trigger(name, value));
@@ -97,6 +68,7 @@ class LiveView {
     this.histGrads = new HistogramChart(this.plots.hist_grads);
     this.confusion = new ConfusionChart(this.plots.confusion);
     this.digits = new DigitsPanel(this.q(".pg-digits"));
+    this.status = new StatusBar(this.q);
     // The Plotly updates, by name: at most one runs per animation frame (round robin),
     // each no more often than its gap; fromPicture ones wait for new slow parts.
     const job = (run, gap, fromPicture = false) =>
@@ -110,7 +82,6 @@ class LiveView {
     };
     this.jobOrder = Object.keys(this.jobs);
     this.nextJob = 0;
-    this.rateSamples = [];
   }
 
   update(data) {
@@ -225,16 +196,7 @@ class LiveView {
       this.counterDirty = false;
       stats.redraws += 1;
       stats.epoch = s.epoch;
-      this.q(".pg-epoch").textContent = `Epoch ${s.epoch.toLocaleString("en-US")}`;
-      const play = this.q(".pg-play");
-      play.textContent = s.playing ? "Pause" : "Play";
-      play.classList.toggle("pg-playing", Boolean(s.playing));
-      this.drawRate(s.epoch, s.playing);
-      const warning = this.error || s.stopped;
-      this.q(".pg-msg").textContent = warning || this.notice || "";
-      this.q(".pg-msg").classList.toggle("pg-warn", Boolean(warning));
-      this.q(".pg-recover").hidden = !(s.stopped || "").startsWith("Diverged");
-      this.drawNumbers(s.metric, s.last);
+      this.status.draw(s, this.error, this.notice);
     }
     if (this.pictureDirty) {
       this.pictureDirty = false;
@@ -282,40 +244,12 @@ class LiveView {
     requestAnimationFrame(() => { this.scheduled = false; this.draw(); });
   }
 
-  drawRate(epoch, playing) {
-    const now = performance.now();
-    if (!playing) {
-      this.rateSamples = [];
-      this.q(".pg-rate").textContent = "";
-      return;
-    }
-    this.rateSamples.push([now, epoch]);
-    while (this.rateSamples.length > 2 && now - this.rateSamples[0][0] > 2000) {
-      this.rateSamples.shift();
-    }
-    const [t0, e0] = this.rateSamples[0];
-    const rate = now > t0 + 200 ? (epoch - e0) / ((now - t0) / 1000) : 0;
-    this.q(".pg-rate").textContent = rate > 0 ? `${Math.round(rate)} epochs/s` : "";
-  }
 
   drawCurves() {
     const stride = this.curves.stride;
     this.curves.draw(this.history);
     if (this.curves.stride !== stride) this.norms.reset(); // thinned: both start again
     this.jobs.norms.dirty = true;
-  }
-
-  // the newest epoch's numbers (the server's summary), whether or not its row was kept
-  drawNumbers(metric, last) {
-    const value = (key) => (last && typeof last[key] === "number" ? last[key] : null);
-    const fmt = (v) => (v === null ? "–" : v.toFixed(3));
-    const pct = (v) => (v === null ? "–" : metric === "accuracy" ? `${(100 * v).toFixed(1)}%`
-      : v.toFixed(3));
-    const name = metric === "accuracy" ? "accuracy" : "R²";
-    this.q(".pg-numbers").innerHTML =
-      `<span>Test loss <b class="pg-test-loss">${fmt(value("test_loss"))}</b></span>` +
-      `<span>Training loss <b>${fmt(value("train_loss"))}</b></span>` +
-      `<span>Test ${name} <b class="pg-test-metric">${pct(value("test_metric"))}</b></span>`;
   }
 
   drawPoints(points) {

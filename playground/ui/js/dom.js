@@ -31,6 +31,8 @@ export function presenterFigure(fig) {
   fig.layout.font = { ...(fig.layout.font || {}), size: 16 };
   if (fig.layout.height) fig.layout.height = Math.round(fig.layout.height * 1.35);
   if (fig.layout.legend) fig.layout.legend.font = { size: 15 };
+  // room for the larger tick labels (the right axis's "100%" of the curves)
+  if (fig.layout.margin) fig.layout.margin = { ...fig.layout.margin, r: Math.max(fig.layout.margin.r || 0, 48) };
   for (const trace of fig.data) {
     if (trace.line) trace.line = { ...trace.line, width: 3 };
     if (trace.marker && trace.mode === "markers") trace.marker = { ...trace.marker, size: 9 };

@@ -1,0 +1,124 @@
+"""Races and sweeps: their URL form, and members that end where each would alone."""
+
+import pytest
+import torch
+
+from playground.engine.cohort import Cohort
+from playground.engine.config import Config
+from playground.engine.study import Study, race, race_configs, split_params, sweep
+from playground.engine.training import Trainer
+
+BASE = Config(dataset="spiral", n_points=200, hidden=(4, 4), batch_size=20)
+
+
+def close(a: torch.Tensor, b: torch.Tensor) -> None:
+    """A batched group sums in another order than one network alone: float32 rounding."""
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def alone(config: Config, epochs: int) -> Trainer:
+    trainer = Trainer(config)
+    trainer.step_epochs(epochs)
+    return trainer
+
+
+@pytest.mark.parametrize("spec", ["optimizer:sgd,momentum,rmsprop,adagrad,adam",
+                                  "activation:sigmoid,tanh,relu,gelu",
+                                  "learning_rate:0.003,0.03,0.3,3"])
+def test_race_members_match_single_runs(spec):
+    cohort = Cohort(race_configs(BASE, spec))
+    assert cohort.run_epochs(25) == 25
+    for member in cohort.trainers:
+        reference = alone(member.config, 25)
+        assert member.epoch == reference.epoch == 25
+        close(member.params, reference.params)
+        assert member.history.last["test_loss"] == pytest.approx(
+            reference.history.last["test_loss"], rel=1e-5, abs=1e-6)
+
+
+def test_race_members_start_from_the_same_weights():
+    cohort = Cohort(race_configs(BASE, "optimizer:sgd,adam,rmsprop"))
+    first = cohort.trainers[0].params
+    assert all(torch.equal(t.params, first) for t in cohort.trainers)
+
+
+def test_sweep_points_match_single_runs_and_stop_at_their_length():
+    study = sweep("learning_rate:0.001..3", 8, 20)
+    cohort = Cohort(study.configs(BASE), epochs=study.epochs)
+    while cohort.run_for(0.05):
+        pass
+    assert cohort.done
+    for value, member in zip(study.values, cohort.trainers):
+        assert member.config.learning_rate == value
+        if member.stopped:  # a learning rate of 3 may diverge: it stops where alone it would
+            reference = alone(member.config, 20)
+            assert reference.stopped and reference.epoch == member.epoch
+            continue
+        assert member.epoch == 20
+        reference = alone(member.config, 20)
+        close(member.params, reference.params)
+        assert member.history.last["test_loss"] == pytest.approx(
+            reference.history.last["test_loss"], rel=1e-5, abs=1e-6)
+
+
+def test_a_diverging_member_drops_out_and_the_others_go_on():
+    regression = Config(dataset="plane", n_points=200, hidden=(4, 4), activation=("relu",))
+    cohort = Cohort(race_configs(regression, "learning_rate:0.03,10"))
+    cohort.run_epochs(60)
+    calm, wild = cohort.trainers
+    assert wild.stopped and "Diverged" in wild.stopped
+    assert calm.epoch == 60 and not calm.stopped
+
+
+def test_width_sweep_groups_by_shape_and_matches():
+    study = sweep("width:1..8", 8, 10)
+    assert study.values == tuple(range(1, 9))
+    cohort = Cohort(study.configs(BASE), epochs=10)
+    cohort.run_epochs(10)
+    for member in cohort.trainers:
+        close(member.params, alone(member.config, 10).params)
+
+
+def test_state_and_restore_continue_exactly():
+    configs = race_configs(BASE, "optimizer:sgd,adam")
+    cohort = Cohort(configs)
+    cohort.run_epochs(5)
+    states = cohort.state()
+    cohort.run_epochs(5)
+    again = Cohort(configs)
+    again.restore(states)
+    again.run_epochs(5)
+    for a, b in zip(cohort.trainers, again.trainers):
+        assert torch.equal(a.params, b.params)
+
+
+def test_url_round_trip_and_split():
+    for study in (race("optimizer:sgd,adam,rmsprop"), race("hidden:4;4,4;8,8"),
+                  sweep("learning_rate:0.0001..10", 16, 300), sweep("noise:0..50", 11, 50)):
+        assert Study.from_params(study.to_params()) == (study, None)
+    config_part, study_part = split_params({"dataset": "xor", "race": "optimizer:sgd,adam"})
+    assert config_part == {"dataset": "xor"} and study_part == {"race": "optimizer:sgd,adam"}
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"race": "optimizer:sgd"}, "2 to 8"),
+    ({"race": "optimizer:sgd,nope"}, "optimizer"),
+    ({"race": "colour:red,blue"}, "e.g. race=optimizer"),
+    ({"race": "show_test:0,1"}, "only changes the picture"),
+    ({"race": "learning_rate:0.1,50"}, "at most 10"),
+    ({"sweep": "learning_rate:0..10"}, "must go up"),
+    ({"sweep": "learning_rate:1..0.1"}, "must go up"),
+    ({"sweep": "speed:1..2"}, "choose one of"),
+    ({"sweep": "learning_rate:a..b"}, "e.g. sweep="),
+    ({"sweep": "learning_rate:0.001..1", "sweep_n": "500"}, "sweep_n"),
+    ({"sweep": "learning_rate:0.001..1", "sweep_epochs": "1"}, "sweep_epochs"),
+])
+def test_bad_studies_are_ignored_with_a_sentence(params, words):
+    study, why = Study.from_params(params)
+    assert study is None and words in why and why.endswith(".")
+
+
+def test_a_member_that_breaks_a_limit_is_named():
+    from playground.engine.study import StudyError
+    with pytest.raises(StudyError, match="optimizer=nesterov"):
+        race("optimizer:sgd,nesterov").configs(BASE.replace(momentum=0.0))

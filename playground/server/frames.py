@@ -84,9 +84,11 @@ def picture_key(trainer: Trainer) -> tuple:
     return trainer.layout.sizes, trainer.config.activation, trainer.head_name
 
 
-def pictures(trainers: Sequence[Trainer], every_part: Sequence[bool]) -> list[Picture]:
+def pictures(trainers: Sequence[Trainer], every_part: Sequence[bool],
+             neurons: bool = True) -> list[Picture]:
     """The pictures of same-shaped trainers (equal ``picture_key``), computed together;
-    ``every_part`` says who also gets the slow parts (histograms, confusion)."""
+    ``every_part`` says who also gets the slow parts (histograms, confusion);
+    ``neurons=False`` leaves out the neurons' thumbnails (a race shows only outputs)."""
     first = trainers[0]
     stack = torch.stack([t.params for t in trainers])
     weights, biases = first.layout.split(stack)
@@ -126,7 +128,7 @@ def pictures(trainers: Sequence[Trainer], every_part: Sequence[bool]) -> list[Pi
             picture["boundary"] = diverging_png(grid.output, discretize)
         s = THUMBNAIL_STEP
         picture["neurons"] = [[diverging_png(m[::s, ::s]) for m in layer]
-                              for layer in grid.neurons]
+                              for layer in grid.neurons] if neurons else []
     return result
 
 

@@ -28,48 +28,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from playground.server import protocol as p
 from playground.server.pool import get_pool
-from playground.server.runner import Runner, active_runners, find_runner
+from playground.server.runner import Runner, StreamState, active_runners, find_runner
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 ASSET_PREFIX = "/playground-assets"
 
 
-class StreamState:
-    """What one connection has already sent."""
-
-    def __init__(self) -> None:
-        self.version = -1
-        self.generation: int | None = None
-        self.rewrites = 0
-        self.sent_epoch = 0
-        self.points_version = 0
-        self.notice: str | None = None
-
-
 def next_message(runner: Runner, sent: StreamState) -> str | None:
     """The JSON text to send now, or None when the page is up to date."""
-    with runner.lock:
-        if runner.version == sent.version:
-            return None
-        message: p.StreamMessage = {"summary": runner.summary, "error": runner.error}
-        if runner.generation != sent.generation or runner.rewrites != sent.rewrites:
-            sent.generation, sent.rewrites, sent.sent_epoch = (runner.generation,
-                                                               runner.rewrites, 0)
-            message["restart"] = True
-        rows = runner.history.since(sent.sent_epoch)
-        if rows["epoch"]:
-            sent.sent_epoch = rows["epoch"][-1]
-        message["history"] = rows
-        if runner.points_version != sent.points_version:
-            sent.points_version = runner.points_version
-            message["points"] = runner.points
-        if runner.picture is not None:
-            message["picture"] = runner.picture
-        notice = runner.notice if time.monotonic() < runner.notice_until else None
-        if notice != sent.notice:
-            sent.notice = message["notice"] = notice
-        sent.version = runner.version
-    return p.dumps(message)
+    message = runner.stream_message(sent)
+    return None if message is None else p.dumps(message)
 
 
 class TokenBucket:

@@ -24,9 +24,36 @@ from playground.engine.history import History
 from playground.engine.limits import LIMITS, Limits
 from playground.server import protocol as p
 from playground.server.pool import get_pool
+from playground.server.replay import Replay
 
 NOTICE_S = 60.0  # how long a notice is news
 DETACHED_GRACE_S = 20.0  # a page without a stream this long is gone (slow loads included)
+
+
+class StreamState:
+    """What one live stream has already sent its page."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.generation: int | None = None
+        self.rewrites = 0
+        self.sent_epoch = 0
+        self.points_version = 0
+        self.notice: str | None = None
+
+    def restarts(self, runner: Runner) -> bool:
+        """Whether the page must drop its curves (training restarted, or was rewound)."""
+        if runner.generation == self.generation and runner.rewrites == self.rewrites:
+            return False
+        self.generation, self.rewrites, self.sent_epoch = runner.generation, runner.rewrites, 0
+        return True
+
+    def news(self, runner: Runner) -> tuple[bool, str | None]:
+        """(whether the notice changed since the last message, the notice now)."""
+        notice = runner.notice if time.monotonic() < runner.notice_until else None
+        changed = notice != self.notice
+        self.notice = notice
+        return changed, notice
 
 
 class ServerBusy(RuntimeError):
@@ -34,6 +61,8 @@ class ServerBusy(RuntimeError):
 
 
 class Runner:
+    weight = 1  # sessions this runner counts as, against the server's cap
+
     def __init__(self, config: Config, resume: dict | None = None) -> None:
         self.token = secrets.token_urlsafe(24)  # the live stream's secret
         self.sid = secrets.token_hex(8)  # the worker's name for the session
@@ -46,6 +75,7 @@ class Runner:
         self.params = config.to_params()
         self.picture: dict | None = None
         self.points: dict | None = None
+        self.replay = Replay()  # snapshots of this run for the page's replay
         self.version = 0  # bumps with every change the stream should send
         self.points_version = 0
         self.notice: str | None = None
@@ -131,6 +161,7 @@ class Runner:
                 if frame["generation"] != self.generation:
                     self.generation = frame["generation"]
                     self.history = History()
+                    self.replay.clear()
                 self.history.extend(frame.pop("history"))
                 if "state" in frame:
                     self.last_state = frame.pop("state")
@@ -139,9 +170,33 @@ class Runner:
                     self.points_version += 1
                 if "picture" in frame:  # parts missing from this picture keep their last value
                     self.picture = {**(self.picture or {}), **frame.pop("picture")}
+                    self.replay.add(frame["epoch"], self.picture)
                 self.summary = frame
             self.version += 1
         self._notify()
+
+    def stream_message(self, sent: StreamState) -> dict | None:
+        """What the page has not seen yet (``protocol.StreamMessage``), or None."""
+        with self.lock:
+            if self.version == sent.version:
+                return None
+            message: p.StreamMessage = {"summary": self.summary, "error": self.error}
+            if sent.restarts(self):
+                message["restart"] = True
+            rows = self.history.since(sent.sent_epoch)
+            if rows["epoch"]:
+                sent.sent_epoch = rows["epoch"][-1]
+            message["history"] = rows
+            if self.points_version != sent.points_version:
+                sent.points_version = self.points_version
+                message["points"] = self.points
+            if self.picture is not None:
+                message["picture"] = self.picture
+            changed, notice = sent.news(self)
+            if changed:
+                message["notice"] = notice
+            sent.version = self.version
+        return message
 
     def resumed(self, failed: bool) -> None:
         """The worker died; it was restarted (or, dying again and again, given up on)."""
@@ -149,7 +204,7 @@ class Runner:
             if failed:
                 self.error = "The trainer keeps failing; your settings are kept."
             else:
-                epoch = self.last_state["epoch"] if self.last_state else 0
+                epoch = self.resume_epoch()
                 self.history.truncate_after(epoch)
                 self.rewrites += 1
                 self.notice = (f"The trainer process stopped and was restarted; training goes "
@@ -157,6 +212,10 @@ class Runner:
                 self.notice_until = time.monotonic() + NOTICE_S
             self.version += 1
         self._notify()
+
+    def resume_epoch(self) -> int:
+        """The epoch a restarted worker goes on from (the last snapshot's)."""
+        return self.last_state["epoch"] if self.last_state else 0
 
     def _notify(self) -> None:
         for listener in list(self.listeners):
@@ -169,14 +228,16 @@ _registry_lock = threading.Lock()
 _janitor: threading.Thread | None = None
 
 
-def start_runner(config: Config, limits: Limits = LIMITS, resume: dict | None = None) -> Runner:
-    """A new registered runner; ServerBusy when the server holds all it can."""
+def start_runner(config: Config, limits: Limits = LIMITS, resume: dict | None = None,
+                 make: Callable[..., Runner] = Runner, weight: int = 1) -> Runner:
+    """A new registered runner (``make(config, resume)``, counting as ``weight``
+    sessions); ServerBusy when the server holds all it can."""
     global _janitor
     with _registry_lock:
-        if len(_runners) >= limits.max_sessions:
+        if sum(r.weight for r in _runners.values()) + weight > limits.max_sessions:
             raise ServerBusy(f"The server is full ({limits.max_sessions} sessions at once); "
                              "try again in a few minutes.")
-        runner = Runner(config, resume)
+        runner = make(config, resume)
         _runners[runner.token] = runner
         if _janitor is None:
             _janitor = threading.Thread(target=_sweep, args=(limits,), daemon=True)

@@ -27,6 +27,7 @@ from playground.engine.limits import LIMITS
 from playground.engine.training import Trainer
 from playground.server import protocol as p
 from playground.server.frames import FrameBuilder, picture_key, pictures
+from playground.server.study_host import HostedStudy
 
 MAX_FPS, MIN_FPS = 40.0, 10.5  # 10.5: a frame late by a cycle still leaves 10/s
 FRAME_SHARE = 0.3  # of the worker's time for pictures before frames slow down
@@ -63,6 +64,7 @@ class Worker:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.sessions: dict[str, Hosted] = {}
+        self.studies: dict[str, HostedStudy] = {}  # races and sweeps: one session each
         self.groups: dict[tuple, tuple[Group, list[Hosted]]] = {}
         self.stale: set[tuple] = set()  # keys whose group must be formed anew
         self.frame_cost = 0.001  # seconds per session frame, a running mean
@@ -72,6 +74,9 @@ class Worker:
 
     # -- commands ------------------------------------------------------------------------
     def open(self, sid: str, spec: dict) -> None:
+        if spec.get("study"):
+            self.studies[sid] = HostedStudy(spec)
+            return
         config, _ = Config.from_params(spec["params"])
         trainer = Trainer(config, max_epochs=LIMITS.max_epochs_per_run)
         state = spec.get("state")
@@ -144,7 +149,8 @@ class Worker:
     def run(self) -> None:
         torch.set_num_threads(1)
         while True:
-            busy = any(h.playing or h.dirty for h in self.sessions.values())
+            busy = any(h.playing or h.dirty for h in (*self.sessions.values(),
+                                                      *self.studies.values()))
             if self.conn.poll(0 if busy else IDLE_POLL_S):
                 self.receive()  # then train on: a stream of commands must not starve it
             self.train()
@@ -154,12 +160,24 @@ class Worker:
         while self.conn.poll():
             sid, commands = json.loads(self.conn.recv_bytes())
             for name, args in commands:
-                if sid not in self.sessions and name != p.OPEN:
+                if sid not in self.sessions and sid not in self.studies and name != p.OPEN:
                     continue  # closed already
                 try:
-                    self.handlers[name](sid, *args)
+                    if sid in self.studies:
+                        self._study_command(sid, name, args)
+                    else:
+                        self.handlers[name](sid, *args)
                 except Exception as error:  # one session's bad command must not stop the rest
                     self.fail(sid, error)
+
+    def _study_command(self, sid: str, name: str, args: list) -> None:
+        """A study takes the transport commands; its members' settings are fixed."""
+        study = self.studies[sid]
+        if name == p.CLOSE:
+            del self.studies[sid]
+        elif name in (p.PLAY, p.PAUSE, p.STEP, p.RESTART):
+            getattr(study, name)(*args)
+            study.dirty, study.next_frame = True, 0.0
 
     def train(self) -> None:
         for key in self.stale:
@@ -167,7 +185,9 @@ class Worker:
             if members:
                 self.groups[key] = (Group([h.trainer for h in members]), members)
         self.stale.clear()
-        total = sum(len(members) for _, members in self.groups.values())
+        studies = [(sid, s) for sid, s in self.studies.items() if s.playing]
+        total = (sum(len(members) for _, members in self.groups.values())
+                 + sum(s.size for _, s in studies))
         if not total:
             return
         now = time.perf_counter()
@@ -185,6 +205,11 @@ class Worker:
                 for h in members:
                     h.playing = h.playing and not h.trainer.stopped
                 self._invalidate(members[0])
+        for sid, study in studies:  # a study of S members gets S shares
+            try:
+                study.train(budget * study.size / total)
+            except Exception as error:
+                self.fail(sid, error)
 
     def _train_group(self, group: Group, members: list[Hosted], budget: float,
                      now: float) -> None:
@@ -205,13 +230,15 @@ class Worker:
             h.dirty = True
 
     def fps(self) -> float:
-        playing = sum(h.playing for h in self.sessions.values()) or 1
+        playing = (sum(h.playing for h in self.sessions.values())
+                   + sum(s.size for s in self.studies.values() if s.playing)) or 1
         return max(MIN_FPS, min(MAX_FPS, FRAME_SHARE / (self.frame_cost * playing)))
 
     def send_frames(self) -> None:
         now = time.perf_counter()
         due = [(sid, h) for sid, h in self.sessions.items() if h.dirty and now >= h.next_frame]
-        if not due:
+        studies = [(sid, s) for sid, s in self.studies.items() if s.dirty and now >= s.next_frame]
+        if not due and not studies:
             if not any(h.speed <= 0 and h.playing for h in self.sessions.values()):
                 time.sleep(0.002)  # only slow speeds (or nothing) to serve: do not spin
             return
@@ -228,13 +255,24 @@ class Worker:
                 frame = h.frames.build(h.trainer, h.playing, picture)
                 self._maybe_snapshot(h, frame, now)
                 frames.append([sid, frame])
-                # keep the cadence (a frame sent late does not push the next one back),
-                # but never owe a burst of frames after a pause
-                cadence = h.next_frame + interval
-                h.dirty, h.next_frame = False, cadence if cadence > now else now + interval
+                self._next(h, now, interval)
+        for sid, study in studies:
+            try:
+                frames.append([sid, study.frame()])
+            except Exception as error:
+                self.fail(sid, error)
+                continue
+            self._next(study, now, interval * (1 + study.size // 4))  # big studies: fewer
         self.conn.send_bytes(p.dumps({"frames": frames}).encode())
-        cost = (time.perf_counter() - now) / len(due)
+        cost = (time.perf_counter() - now) / (len(due) + sum(s.size for _, s in studies))
         self.frame_cost = 0.8 * self.frame_cost + 0.2 * cost
+
+    @staticmethod
+    def _next(h: Hosted | HostedStudy, now: float, interval: float) -> None:
+        """Keep the cadence (a frame sent late does not push the next one back), but
+        never owe a burst of frames after a pause."""
+        cadence = h.next_frame + interval
+        h.dirty, h.next_frame = False, cadence if cadence > now else now + interval
 
     def _maybe_snapshot(self, h: Hosted, frame: dict, now: float) -> None:
         """An exact snapshot about once a second while playing, and after every change."""
@@ -249,6 +287,7 @@ class Worker:
         h = self.sessions.pop(sid, None)
         if h is not None:
             self._invalidate(h)
+        self.studies.pop(sid, None)
         message = f"The trainer hit an internal error ({type(error).__name__})."
         self.conn.send_bytes(p.dumps({"frames": [[sid, {"error": message}]]}).encode())
 

@@ -1,0 +1,103 @@
+"""A race or a sweep hosted in a worker: one session whose members train in lockstep.
+
+The worker gives a study as many shares of its time as it has members and sends it
+one frame for all of them: each member's new history rows, its newest metrics, and
+(for a race) its output over the plane. About once a second the frame carries every
+member's exact snapshot, from which a restarted worker resumes the study.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from playground.engine.cohort import Cohort
+from playground.engine.config import Config
+from playground.engine.limits import LIMITS
+from playground.engine.study import Study
+from playground.server import protocol as p
+from playground.server.frames import FrameBuilder, picture_key, pictures
+
+SNAPSHOT_EVERY_S = 1.0
+
+
+class HostedStudy:
+    def __init__(self, spec: dict) -> None:
+        base, _ = Config.from_params(spec["params"])
+        study, why = Study.from_params(spec["study"])
+        if study is None:
+            raise ValueError(why or "no study")
+        self.study = study
+        self.cohort = Cohort(study.configs(base), epochs=study.epochs,
+                             max_epochs=LIMITS.max_epochs_per_run)
+        self.generation = int(spec.get("generation", 0))
+        self.builders = [FrameBuilder(self.generation) for _ in self.cohort.trainers]
+        if spec.get("state"):
+            self.cohort.restore(spec["state"])
+        self.playing = bool(spec.get("playing")) and not self.cohort.done
+        self.dirty, self.next_frame = True, 0.0
+        self.snapshot_at, self.snapshot_epoch = 0.0, -1
+
+    @property
+    def size(self) -> int:
+        return len(self.cohort)
+
+    # -- commands ----------------------------------------------------------------------
+    def play(self) -> None:
+        self.playing = not self.cohort.done
+
+    def pause(self) -> None:
+        self.playing = False
+
+    def step(self, epochs: int = 1) -> None:
+        self.playing = False
+        self.cohort.run_epochs(max(1, min(int(epochs), p.MAX_STEP)))
+        self.cohort.dissolve()
+
+    def restart(self) -> None:
+        self.cohort.reset()
+        self.generation += 1
+        for builder in self.builders:
+            builder.restart()
+
+    def close(self) -> None:
+        self.cohort.dissolve()
+
+    # -- training and frames -------------------------------------------------------------
+    def train(self, budget: float) -> None:
+        self.cohort.run_for(budget)
+        self.dirty = True
+        if self.cohort.done:
+            self.playing = False
+            self.cohort.dissolve()
+
+    def frame(self) -> dict:
+        trainers = self.cohort.trainers
+        members = [builder.build(t, self.playing) for builder, t in zip(self.builders, trainers)]
+        if self.study.kind == "race":
+            self._add_outputs(members)
+        first = members[0]
+        frame = {"epoch": self.cohort.epoch, "generation": self.generation,
+                 "playing": self.playing, "done": self.cohort.done,
+                 "metric": first["metric"], "stopped": None, "last": None,
+                 "config": trainers[0].config.to_params(), "members": members}
+        now = time.perf_counter()
+        if self.cohort.epoch != self.snapshot_epoch and (
+                not self.playing or now - self.snapshot_at >= SNAPSHOT_EVERY_S):
+            frame["state"] = self.cohort.state()
+            self.snapshot_at, self.snapshot_epoch = now, self.cohort.epoch
+        return frame
+
+    def _add_outputs(self, members: list[dict]) -> None:
+        """Each member's output over the plane, same-shaped ones in one batched pass."""
+        trainers = self.cohort.trainers
+        shapes: dict[tuple, list[int]] = {}
+        for i, t in enumerate(trainers):
+            shapes.setdefault(picture_key(t), []).append(i)
+        with torch.no_grad():
+            for indices in shapes.values():
+                batch = [trainers[i] for i in indices]
+                for i, picture in zip(indices, pictures(batch, [False] * len(batch),
+                                                        neurons=False)):
+                    members[i]["picture"] = {"boundary": picture["boundary"]}

@@ -19,6 +19,7 @@ from playground.engine.activations import ACTIVATIONS
 from playground.engine.config import Config
 from playground.engine.datasets import DATASETS
 from playground.engine.losses import HEADS, head_name
+from playground.engine.study import SWEEPS, Study
 from playground.server import protocol
 from playground.server.live import ASSET_PREFIX
 from playground.server.render import CLASS_COLOURS, hex_colour
@@ -33,9 +34,25 @@ JS_VERSION = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(JS_DIR.glob(
 _live_view = st.components.v2.component(
     "playground_live_view", js=(JS_DIR / "entry.js").read_text(),
     css=(HERE / "live_view.css").read_text(), isolate_styles=False)
+# a race or a sweep: the same loader, its own module (study_view.js)
+_study_view = st.components.v2.component(
+    "playground_study_view", js=(JS_DIR / "entry.js").read_text(),
+    css=(HERE / "live_view.css").read_text(), isolate_styles=False)
 _picker = st.components.v2.component(
     "playground_dataset_picker", js=(HERE / "picker.js").read_text(),
     css=(HERE / "picker.css").read_text(), isolate_styles=False)
+
+
+def _js_path(module: str) -> str:
+    return f"{JS_PREFIX}/{module}?v={JS_VERSION.hexdigest()[:12]}"
+
+
+def _stream_data(token: str | None) -> dict:
+    """What every view of a live stream needs: where it is and its vocabulary."""
+    return {"token": token, "base_path": _base_path(),
+            "plotly_src": _base_path() + f"{ASSET_PREFIX}/plotly.min.js",
+            "protocol": protocol.for_js(),
+            "class_colours": [hex_colour(c) for c in CLASS_COLOURS]}
 
 
 def live_view_data(config: Config, token: str | None) -> dict:
@@ -43,15 +60,11 @@ def live_view_data(config: Config, token: str | None) -> dict:
     return {
         **shape,
         "layout_key": f"{shape['layout_key']}|{int(config.presenter)}",
+        **_stream_data(token),
         "presenter": config.presenter,
-        "token": token,
-        "base_path": _base_path(),
-        "plotly_src": _base_path() + f"{ASSET_PREFIX}/plotly.min.js",
         "show_test": config.show_test,
         "discretize": config.discretize,
-        "class_colours": [hex_colour(c) for c in CLASS_COLOURS],
-        "protocol": protocol.for_js(),
-        "js_path": f"{JS_PREFIX}/live_view.js?v={JS_VERSION.hexdigest()[:12]}",
+        "js_path": _js_path("live_view.js"),
     }
 
 
@@ -137,6 +150,19 @@ def live_view(config: Config, token: str | None, on_edit: Callable[[], None],
     _live_view(key="live_view", data=live_view_data(config, token),
                on_edit_change=on_edit, on_expired_change=on_expired,
                on_tf_link_change=on_tf_link)
+
+
+def study_view(config: Config, study: Study, token: str | None,
+               on_open: Callable[[], None], on_expired: Callable[[], None]) -> None:
+    """Mount a race's or a sweep's view; a click on a member calls ``on_open``."""
+    sweeping = study.kind == "sweep"
+    data = {**_stream_data(token), "kind": study.kind, "labels": study.labels(),
+            "values": list(study.values) if sweeping else None,
+            "knob_title": SWEEPS[study.knob].title if sweeping else study.knob,
+            "log_x": sweeping and SWEEPS[study.knob].log, "epochs": study.epochs,
+            "presenter": config.presenter, "js_path": _js_path("study_view.js")}
+    _study_view(key="study_view", data=data, on_open_change=on_open,
+                on_expired_change=on_expired)
 
 
 def dataset_picker(config: Config, names: list[str], on_pick: Callable[[], None]) -> None:

@@ -14,7 +14,8 @@ import streamlit as st
 from playground.engine.datasets import DATASETS
 from playground.engine.edits import apply_edit
 from playground.engine.tfplayground import config_from_hash
-from playground.ui import components, controls, session
+from playground.ui import components, controls, session, study_page
+from playground.ui.slow_motion_view import slow_motion_section
 
 MARKDOWN_CHARACTERS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=/])")
 # what each name in ``hide=`` hides (Config.HIDEABLE): widgets by their keys, the live
@@ -95,6 +96,14 @@ def _on_tf_link() -> None:
     for sentence in ignored:
         session.note(sentence)
     session.commit(config)
+
+
+def _use_tiny_network() -> None:
+    """The slow-motion view's suggestion: a 2-2-1 network on a 2-D data set."""
+    config = session.config()
+    if DATASETS[config.dataset].n_inputs != 2:
+        config = config.with_dataset("circle")
+    session.commit(config.with_hidden((2,)).replace(features=("x1", "x2")))
 
 
 def _on_expired() -> None:
@@ -221,6 +230,11 @@ def main() -> None:
         st.html(hidden_parts_css(config))
     # this run draws the whole page: the top bar need not ask for another one
     st.session_state.pop("rerun_page", None)
+    if session.study() is not None:
+        study_page.study_section()
+        show_notes()
+        _sync_url()
+        return
     top_bar()
     data_col, live_col = st.columns([1, 5.2], gap="small")
     with data_col, st.container(key="data_column"):
@@ -230,6 +244,11 @@ def main() -> None:
     with st.container(key="settings"), st.expander(
             "More settings: initialization, schedule, dropout, early stopping, seeds"):
         controls.advanced_settings()
+    with st.container(key="compare"):
+        study_page.study_builder()
+    with st.container(key="slow_motion"):
+        runner = session.runner()
+        slow_motion_section(config, runner.last_state if runner else None, _use_tiny_network)
     with st.container(key="share"):
         share_section()
     show_notes()
@@ -237,7 +256,7 @@ def main() -> None:
 
 
 def _sync_url() -> None:
-    params = session.config().to_params()
+    params = session.url_params()
     if params != st.query_params.to_dict():
         st.query_params.from_dict(params)
 

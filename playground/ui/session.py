@@ -1,4 +1,4 @@
-"""One browser session's state: its Config, its runner, and notes for the visitor.
+"""One browser session's state: its Config, its study, its runner, notes for the visitor.
 
 All of it lives in ``st.session_state``; nothing here is a module global, so
 sessions never see each other's state.
@@ -10,7 +10,9 @@ import streamlit as st
 
 from playground.engine.config import Config, ConfigError
 from playground.engine.limits import LIMITS, Limits
+from playground.engine.study import Study, split_params
 from playground.server.runner import Runner, ServerBusy, start_runner
+from playground.server.study_runner import start_study
 
 
 def limits() -> Limits:
@@ -26,12 +28,46 @@ def note(text: str) -> None:
     st.session_state.setdefault("notes", []).append(text)
 
 
+def study() -> Study | None:
+    """The race or sweep this page shows, or None: one network."""
+    return st.session_state.get("study")
+
+
 def start(params: dict[str, str | list[str]]) -> None:
-    """First run of a session: the Config from the URL, and no runner yet."""
-    config_, warnings = Config.from_params(params, limits())
+    """First run of a session: the Config (and any race or sweep) from the URL."""
+    config_params, study_params = split_params(params)
+    config_, warnings = Config.from_params(config_params, limits())
     st.session_state["config"] = config_
     for warning in warnings:
         note(warning)
+    study_, why = Study.from_params(study_params)
+    if why:
+        note(why)
+    if study_ is not None:
+        set_study(study_)
+
+
+def url_params() -> dict[str, str]:
+    """What the page's address holds: the Config's params and the study's."""
+    current = study()
+    return {**config().to_params(), **(current.to_params() if current else {})}
+
+
+def set_study(new: Study | None) -> bool:
+    """Show a race or a sweep of the current Config (None: back to one network); its
+    members must be valid here, or nothing changes and the visitor is told why."""
+    if new is not None:
+        try:
+            new.configs(config(), limits())
+        except ValueError as error:
+            note(str(error))
+            return False
+    st.session_state["study"] = new
+    old: Runner | None = st.session_state.pop("runner", None)
+    if old is not None:
+        old.close()  # a study has its own session in the pool
+    st.session_state["rerun_page"] = True
+    return True
 
 
 def runner() -> Runner | None:
@@ -39,8 +75,13 @@ def runner() -> Runner | None:
     current: Runner | None = st.session_state.get("runner")
     if current is not None and not current.closed:
         return current
+    resume = st.session_state.pop("resume", None)
     try:
-        fresh = start_runner(config(), limits=limits(), resume=st.session_state.pop("resume", None))
+        current_study = study()
+        if current_study is None:
+            fresh = start_runner(config(), limits=limits(), resume=resume)
+        else:
+            fresh = start_study(config(), current_study, limits(), resume)
     except ServerBusy as busy:
         st.session_state["busy"] = str(busy)
         return None
@@ -56,8 +97,10 @@ def restart_crashed() -> None:
     old: Runner | None = st.session_state.pop("runner", None)
     if old is not None:
         old.close()
-        if old.last_state and old.last_state.get("config") == config().to_params():
-            st.session_state["resume"] = old.last_state
+        state = old.last_state
+        # a study's members each check their own snapshot when they resume
+        if isinstance(state, list) or (state and state.get("config") == config().to_params()):
+            st.session_state["resume"] = state
 
 
 def commit(new: Config) -> None:
@@ -73,7 +116,9 @@ def commit(new: Config) -> None:
     st.session_state["config"] = new
     effects = old.effects(new)
     current: Runner | None = st.session_state.get("runner")
-    if current is not None and current.alive:
+    if study() is not None:
+        set_study(None)  # a new setting leaves the comparison for one network
+    elif current is not None and current.alive:
         current.apply_config(new)
     if "restart" in effects:
         note("New data or a new network: training starts again at epoch 0.")

@@ -18,8 +18,8 @@ import {
 import { el, loadPlotly, presenterFigure } from "./dom.js";
 import { NetworkDrawing } from "./network_drawing.js";
 import { LIVE_VIEW_HTML, StatusBar } from "./status.js";
+import { LiveStream, mountView } from "./stream.js";
 
-const views = (window.__pgViews = window.__pgViews || {});
 const stats = (window.__pgStats = window.__pgStats || { redraws: 0, messages: 0, epoch: 0 });
 
 class LiveView {
@@ -52,8 +52,8 @@ class LiveView {
       box.addEventListener("change", () =>
         this.trigger("edit", { op: "set", field, value: box.checked }));
     }
-    this.ws = null;
-    this.token = null;
+    this.stream = new LiveStream({ onMessage: (msg) => this.receive(msg),
+      onExpired: () => this.trigger("expired", Date.now()) });
     this.layoutKey = null;
     this.plots = {
       boundary: this.q(".pg-boundary"), curves: this.q(".pg-curves"),
@@ -91,7 +91,10 @@ class LiveView {
     loadPlotly(data.plotly_src).then(() => {
       if (data.layout_key !== this.layoutKey) this.build(data);
       else this.output.setTestVisible(data.show_test);
-      if (data.token !== this.token) this.connect(data.token);
+      if (data.token !== this.stream.token) {
+        this.clearHistory();
+        this.stream.connect(data.base_path, data.token, data.protocol);
+      }
     });
   }
 
@@ -136,38 +139,8 @@ class LiveView {
     this.norms.reset();
   }
 
-  // -- the stream ------------------------------------------------------------------------
-  connect(token) {
-    if (this.ws) { this.ws.onclose = null; this.ws.close(); }
-    this.token = token;
-    this.clearHistory();
-    if (!token) return;
-    const proto = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${proto}://${location.host}${this.data.base_path}/live/${token}`);
-    this.ws = ws;
-    ws.onmessage = (event) => this.receive(JSON.parse(event.data));
-    ws.onclose = (event) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      if (event.code === this.data.protocol.close.unknown) {
-        this.trigger("expired", Date.now());
-        return;
-      }
-      setTimeout(() => { if (!this.ws && this.token === token) this.connect(token); }, 1000);
-    };
-  }
-
-  // one command of protocol.PAGE_COMMANDS down the stream
   send(cmd, extra = {}) {
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
-      this.ws.send(JSON.stringify({ cmd, ...extra }));
-    }
-  }
-
-  // the page is going away for good: the server frees its session at once
-  unload() {
-    if (this.ws) { this.ws.onclose = null; this.ws.close(this.data.protocol.close.unloaded); }
-    this.ws = null;
+    this.stream.send(cmd, extra);
   }
 
   receive(msg) {
@@ -244,7 +217,6 @@ class LiveView {
     requestAnimationFrame(() => { this.scheduled = false; this.draw(); });
   }
 
-
   drawCurves() {
     const stride = this.curves.stride;
     this.curves.draw(this.history);
@@ -257,20 +229,6 @@ class LiveView {
     if (points.digits) this.digits.show(points);
     else this.output.drawPoints(points, this.data.class_colours, this.data.show_test);
   }
-
-  destroy() {
-    if (this.ws) { this.ws.onclose = null; this.ws.close(); }
-    this.ws = null;
-    this.token = null;
-  }
-}
-
-if (!window.__pgUnloadListener) {
-  window.__pgUnloadListener = true;
-  window.addEventListener("pagehide", (event) => {
-    if (event.persisted) return; // kept in the back-forward cache: it may come back
-    for (const view of Object.values(views)) view.unload();
-  });
 }
 
 // A TensorFlow Playground link keeps its settings in the hash (#activation=tanh&...):
@@ -283,21 +241,5 @@ function takeTensorFlowLink(trigger) {
 }
 
 export function mount(component) {
-  const { data, parentElement, setTriggerValue, key } = component;
-  const id = key || "live";
-  let view = views[id];
-  if (!view) {
-    view = views[id] = new LiveView(setTriggerValue);
-    takeTensorFlowLink(setTriggerValue);
-  }
-  view.trigger = setTriggerValue;
-  clearTimeout(view.pendingDestroy);
-  if (view.root.parentNode !== parentElement) parentElement.appendChild(view.root);
-  view.update(data);
-  return () => {
-    // Streamlit may call this between renders; only a real unmount outlives the delay
-    view.pendingDestroy = setTimeout(() => {
-      if (!view.root.isConnected) { view.destroy(); delete views[id]; }
-    }, 500);
-  };
+  return mountView(component, (trigger) => new LiveView(trigger), takeTensorFlowLink);
 }

@@ -1,0 +1,258 @@
+// A race or a sweep: one stream, many members (server/study_runner.py).
+//
+// A race shows each member's output over the plane in a row of small cards and their
+// loss curves overlaid in one chart, the legend naming what differs. A sweep plots
+// where each member's loss and accuracy stand against the swept value, live. Clicking
+// a card or a point opens that configuration on its own (an "open" trigger).
+
+import { NEGATIVE, POSITIVE, el, loadPlotly, presenterFigure } from "./dom.js";
+import { LiveStream, mountView } from "./stream.js";
+
+const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
+  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"];
+const MAX_POINTS = 2000; // per curve; past it every other point goes
+const REDRAW_MS = 250; // the charts redraw at most this often (a Plotly.react each)
+const CARD = 150; // px, a race card's plot
+
+const HTML = `
+  <div class="pg-status">
+    <div class="pg-transport">
+      <button class="pg-tbtn pg-play" data-testid="pg-play">Play</button>
+      <button class="pg-tbtn" data-testid="pg-step" title="train one epoch">Step</button>
+      <button class="pg-tbtn" data-testid="pg-restart"
+        title="every member back to epoch 0 from the same initial weights">Same start</button>
+    </div>
+    <span class="pg-epoch" data-testid="pg-epoch">Epoch 0</span>
+    <span class="pg-msg" data-testid="pg-msg"></span>
+  </div>
+  <div class="pg-race-row" data-testid="pg-race-row"></div>
+  <div class="pg-study-chart" data-testid="pg-study-chart"></div>`;
+
+function percent(metric, v) {
+  if (typeof v !== "number") return "–";
+  return metric === "accuracy" ? `${(100 * v).toFixed(1)}%` : `R² ${v.toFixed(3)}`;
+}
+
+function shade(value) { // a regression target in [-1, 1] as the page's orange-blue scale
+  const t = (Math.max(-1, Math.min(1, value)) + 1) / 2;
+  const mix = (a, b) => Math.round(a + (b - a) * t);
+  const [r1, g1, b1] = [0xf5, 0x93, 0x22], [r2, g2, b2] = [0x08, 0x77, 0xbd];
+  return `rgb(${mix(r1, r2)},${mix(g1, g2)},${mix(b1, b2)})`;
+}
+
+class StudyView {
+  constructor(trigger) {
+    this.trigger = trigger;
+    this.root = el("div", { class: "pg-live pg-study" });
+    this.root.innerHTML = HTML;
+    this.q = (sel) => this.root.querySelector(sel);
+    this.stream = new LiveStream({ onMessage: (msg) => this.receive(msg),
+      onExpired: () => this.trigger("expired", Date.now()) });
+    this.q(".pg-play").onclick = () =>
+      this.stream.send(this.summary && this.summary.playing ? "pause" : "play");
+    this.q('[data-testid="pg-step"]').onclick = () => this.stream.send("step", { epochs: 1 });
+    this.q('[data-testid="pg-restart"]').onclick = () => this.stream.send("restart");
+    this.chart = this.q(".pg-study-chart");
+    this.key = null;
+  }
+
+  update(data) {
+    this.data = data;
+    loadPlotly(data.plotly_src).then(() => {
+      const key = JSON.stringify([data.kind, data.labels, data.presenter]);
+      if (key !== this.key) { this.key = key; this.build(data); }
+      if (data.token !== this.stream.token) {
+        this.reset();
+        this.stream.connect(data.base_path, data.token, data.protocol);
+      }
+    });
+  }
+
+  build(data) {
+    this.root.classList.toggle("pg-presenter", Boolean(data.presenter));
+    const row = this.q(".pg-race-row");
+    row.innerHTML = "";
+    this.cards = [];
+    if (data.kind === "race") {
+      data.labels.forEach((label, i) => {
+        const card = el("div", { class: "pg-card", "data-testid": "pg-race-card",
+          title: "open this configuration on its own" }, row);
+        card.style.borderColor = COLOURS[i % COLOURS.length];
+        const canvas = el("canvas", { width: CARD, height: CARD }, card);
+        const name = el("div", { class: "pg-card-name" }, card);
+        name.textContent = label;
+        name.style.color = COLOURS[i % COLOURS.length];
+        const numbers = el("div", { class: "pg-card-numbers" }, card);
+        card.onclick = () => this.trigger("open", i);
+        this.cards.push({ canvas, numbers, image: new Image() });
+      });
+    }
+    this.reset();
+  }
+
+  reset() {
+    const n = this.data ? this.data.labels.length : 0;
+    this.members = Array.from({ length: n }, () => ({ epoch: [], train: [], test: [] }));
+    this.summaries = Array(n).fill(null);
+    this.dirty = true;
+    this.schedule();
+  }
+
+  receive(msg) {
+    if (msg.restart) this.reset();
+    this.summary = msg.summary;
+    this.error = msg.error;
+    if (msg.notice !== undefined) this.notice = msg.notice;
+    if (msg.points !== undefined) this.points = msg.points;
+    (msg.members || []).forEach((m, i) => {
+      const mine = this.members[i];
+      if (!mine) return;
+      const rows = m.history;
+      mine.epoch.push(...rows.epoch);
+      mine.train.push(...rows.train_loss);
+      mine.test.push(...rows.test_loss);
+      if (mine.epoch.length > MAX_POINTS) {
+        for (const key of ["epoch", "train", "test"]) mine[key] = mine[key].filter((_, k) => k % 2 === 0);
+      }
+      this.summaries[i] = m.summary;
+      const card = this.cards[i];
+      if (card && m.picture && m.picture !== card.src) {
+        card.src = m.picture;
+        card.image.onload = () => this.drawCard(i);
+        card.image.src = m.picture;
+      }
+    });
+    this.dirty = true;
+    this.schedule();
+  }
+
+  schedule() {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const wait = Math.max(0, REDRAW_MS - (performance.now() - (this.drawnAt || 0)));
+    setTimeout(() => requestAnimationFrame(() => { this.scheduled = false; this.draw(); }), wait);
+  }
+
+  draw() {
+    if (!this.dirty || !this.data) return;
+    this.dirty = false;
+    this.drawnAt = performance.now();
+    this.drawStatus();
+    this.cards.forEach((_, i) => this.drawCard(i));
+    if (this.data.kind === "race") this.drawCurves();
+    else this.drawSweep();
+  }
+
+  drawStatus() {
+    const s = this.summary;
+    if (!s) return;
+    const sweep = this.data.kind === "sweep";
+    this.q(".pg-epoch").textContent = `Epoch ${s.epoch.toLocaleString("en-US")}` +
+      (sweep ? ` of ${this.data.epochs.toLocaleString("en-US")}` : "");
+    const play = this.q(".pg-play");
+    play.textContent = s.playing ? "Pause" : "Play";
+    play.classList.toggle("pg-playing", Boolean(s.playing));
+    const stopped = this.summaries.filter((m) => m && m.stopped).length;
+    const done = s.done && sweep ? "Done: click a point to open that configuration." : "";
+    const note = stopped ? `${stopped} stopped (diverged or early stop).` : "";
+    this.q(".pg-msg").textContent = this.error || this.notice || [done, note].join(" ").trim();
+    this.q(".pg-msg").classList.toggle("pg-warn", Boolean(this.error));
+  }
+
+  drawCard(i) {
+    const card = this.cards[i];
+    if (!card) return;
+    const ctx = card.canvas.getContext("2d");
+    ctx.clearRect(0, 0, CARD, CARD);
+    if (card.image.complete && card.image.naturalWidth) ctx.drawImage(card.image, 0, 0, CARD, CARD);
+    const points = this.points;
+    if (points && points.train) {
+      for (const [x, y, label] of points.train) {
+        ctx.beginPath();
+        ctx.arc(((x + 6) / 12) * CARD, ((6 - y) / 12) * CARD, 2.2, 0, 2 * Math.PI);
+        ctx.fillStyle = points.task === "regression" ? shade(label)
+          : this.data.class_colours[label % this.data.class_colours.length];
+        ctx.fill();
+        ctx.strokeStyle = "white";
+        ctx.lineWidth = 0.6;
+        ctx.stroke();
+      }
+    }
+    const s = this.summaries[i];
+    const last = (s && s.last) || {};
+    card.numbers.textContent = s && s.stopped ? s.stopped.split(":")[0]
+      : `test loss ${typeof last.test_loss === "number" ? last.test_loss.toFixed(3) : "–"} · ` +
+        percent(this.summary && this.summary.metric, last.test_metric);
+    card.numbers.classList.toggle("pg-warn", Boolean(s && s.stopped));
+  }
+
+  layout(extra) {
+    // the traces' arrays grow in place: a new datarevision tells Plotly.react to look
+    this.revision = (this.revision || 0) + 1;
+    const fig = { data: [], layout: { height: 300, margin: { l: 55, r: 55, t: 30, b: 45 },
+      font: { size: 12 }, legend: { orientation: "h", y: -0.25 }, uirevision: "study",
+      datarevision: this.revision, ...extra } };
+    if (this.data.presenter) presenterFigure(fig);
+    return fig.layout;
+  }
+
+  drawCurves() {
+    const traces = [];
+    this.members.forEach((m, i) => {
+      const colour = COLOURS[i % COLOURS.length];
+      const name = this.data.labels[i];
+      traces.push({ x: m.epoch, y: m.test, name, legendgroup: name, mode: "lines",
+        line: { color: colour, width: 2 } });
+      traces.push({ x: m.epoch, y: m.train, name: `${name} (training)`, legendgroup: name,
+        showlegend: false, mode: "lines", line: { color: colour, width: 1, dash: "dot" } });
+    });
+    Plotly.react(this.chart, traces, this.layout({
+      title: { text: "Loss: test (solid), training (dotted)", font: { size: 13 } },
+      xaxis: { title: { text: "epoch" } }, yaxis: { title: { text: "loss" }, rangemode: "tozero" },
+    }), { displayModeBar: false });
+  }
+
+  drawSweep() {
+    const d = this.data;
+    const last = this.summaries.map((s) => (s && s.last) || {});
+    const value = (key) => last.map((r) => (typeof r[key] === "number" ? r[key] : null));
+    const metric = (this.summary && this.summary.metric) || "accuracy";
+    const scale = metric === "accuracy" ? 100 : 1;
+    const text = d.labels.map((label, i) => {
+      const s = this.summaries[i];
+      return `${label}<br>${s && s.stopped ? s.stopped.split(":")[0] : `epoch ${s ? s.epoch : 0}`}`;
+    });
+    const metricName = metric === "accuracy" ? "test accuracy (%)" : "test R²";
+    const traces = [
+      { x: d.values, y: value("train_loss"), name: "training loss", mode: "lines+markers",
+        line: { color: "#888", dash: "dot" }, marker: { size: 8 }, text, hoverinfo: "text+y" },
+      { x: d.values, y: value("test_loss"), name: "test loss", mode: "lines+markers",
+        line: { color: POSITIVE }, marker: { size: 9 }, text, hoverinfo: "text+y" },
+      { x: d.values, y: value("test_metric").map((v) => (v === null ? null : v * scale)),
+        name: metricName, yaxis: "y2", mode: "lines+markers", line: { color: NEGATIVE },
+        marker: { size: 9, symbol: "diamond" }, text, hoverinfo: "text+y" },
+    ];
+    Plotly.react(this.chart, traces, this.layout({
+      title: { text: `Where each ended, against the ${d.knob_title} (click a point to open it)`,
+        font: { size: 13 } },
+      xaxis: { title: { text: d.knob_title }, type: d.log_x ? "log" : "linear",
+        exponentformat: "none" },
+      yaxis: { title: { text: "loss" }, rangemode: "tozero" },
+      yaxis2: { title: { text: metricName }, overlaying: "y", side: "right",
+        range: metric === "accuracy" ? [0, 100] : undefined, dtick: metric === "accuracy" ? 25
+          : undefined, showgrid: false },
+      hovermode: "closest",
+    }), { displayModeBar: false });
+    if (!this.chart.__pgClick) {
+      this.chart.__pgClick = true;
+      this.chart.on("plotly_click", (event) => {
+        const point = event.points && event.points[0];
+        if (point) this.trigger("open", point.pointIndex);
+      });
+    }
+  }
+}
+
+export function mount(component) {
+  return mountView(component, (trigger) => new StudyView(trigger));
+}

@@ -14,9 +14,12 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from playground.engine.config import Config, ConfigError, parse_field
 from playground.engine.config_text import plain_number
+from playground.engine.own_csv import read_csv_file
+from playground.engine.own_data import DataProblem
 
 
 def _config_option(parser: argparse.ArgumentParser, f: dataclasses.Field) -> None:
@@ -61,8 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="epochs to train (default: 200)")
     train.add_argument("--json", action="store_true", help="print the final metrics as JSON")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--save-weights", metavar="PATH",
+                       help="after training, write the weights to PATH (safetensors)")
+    train.add_argument("--export-script", metavar="PATH",
+                       help="write a standalone PyTorch script that reproduces this run "
+                            "(--epochs epochs) to PATH")
     for f in dataclasses.fields(Config):
-        _config_option(train, f)
+        if f.name != "data":  # own points come from a CSV file, not as encoded text
+            _config_option(train, f)
+    train.add_argument("--data", dest="data_file", metavar="CSV",
+                       help=f"{Config.__dataclass_fields__['data'].metadata['help']}: a CSV "
+                            "file of x1, x2 and a class (or a regression value) per row, "
+                            "header optional")
     return parser
 
 
@@ -73,6 +86,31 @@ def _progress(epoch: int, total: int, loss: float | None, out=None) -> None:
     loss_text = f"  loss {loss:.4f}" if loss is not None else ""
     out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {epoch}/{total}{loss_text}")
     out.flush()
+
+
+def _write(path: str, data: bytes) -> str | None:
+    """Write a file; the reason in one sentence if that failed."""
+    try:
+        Path(path).write_bytes(data)
+    except OSError as error:
+        return f"could not write {path}: {error.strerror or error}."
+    return None
+
+
+def _prepare_exports(config: Config, args: argparse.Namespace) -> str | None:
+    """Write --export-script (before training, so a refusal costs no time); a problem
+    with it or with --save-weights's folder, in one sentence."""
+    if args.save_weights and not Path(args.save_weights).resolve().parent.is_dir():
+        return f"cannot save the weights to {args.save_weights}: its folder does not exist."
+    if not args.export_script:
+        return None
+    from playground.engine.script_export import pytorch_script
+
+    try:
+        script = pytorch_script(config, args.epochs)
+    except ValueError as error:
+        return str(error)
+    return _write(args.export_script, script.encode("utf-8"))
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -86,6 +124,19 @@ def train_command(args: argparse.Namespace) -> int:
     except (ConfigError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.data_file:
+        try:
+            own = read_csv_file(args.data_file, config)
+        except DataProblem as problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        config = config.replace(data=own.text)
+        if own.scaling and not args.quiet:
+            print(own.scaling, file=sys.stderr)
+    problem = _prepare_exports(config, args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     trainer = Trainer(config)
     started = time.perf_counter()
     while trainer.epoch < args.epochs and not trainer.stopped:
@@ -94,6 +145,13 @@ def train_command(args: argparse.Namespace) -> int:
             _progress(trainer.epoch, args.epochs, trainer.metrics()["test_loss"])
     if not args.quiet:
         sys.stderr.write("\n")
+    if args.save_weights:
+        from playground.engine.exports import weights_file
+
+        problem = _write(args.save_weights, weights_file(config, trainer.params))
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 1
     metrics = trainer.metrics()
     metrics["seconds"] = round(time.perf_counter() - started, 3)
     metrics["config"] = config.to_params()

@@ -4,6 +4,7 @@ that survives any query string."""
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +13,7 @@ from playground.engine.config import Config, ConfigError
 from playground.engine.config_text import shorten
 from playground.engine.datasets import DATASETS
 from playground.engine.limits import LIMITS, Limits
+from playground.engine.own_data import MIN_POINTS, encode_points
 from playground.engine.training import Trainer
 
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
@@ -32,13 +34,27 @@ def _scalar(name: str):
 
 
 @st.composite
+def own_points(draw, dataset: str) -> str:
+    """Own data (own_data.py) for a 2-D data set, or none."""
+    spec = DATASETS[dataset]
+    if spec.n_inputs != 2 or draw(st.booleans()):
+        return ""
+    n = draw(st.integers(MIN_POINTS, 40))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    labels = (rng.integers(0, spec.n_classes, n) if spec.task == "classification"
+              else rng.uniform(-1, 1, n))
+    return encode_points(rng.uniform(-6, 6, (n, 2)), labels, spec.task)
+
+
+@st.composite
 def valid_configs(draw):
     dataset = draw(_scalar("dataset"))
     wide = dataset == "digits"
     hidden = tuple(draw(st.lists(st.integers(1, 64 if wide else 8), max_size=6)))
     n = len(hidden)
     values = {name: draw(_scalar(name)) for name in FIELDS
-              if name not in ("dataset", "hidden", "activation", "dropout", "features")}
+              if name not in ("dataset", "hidden", "activation", "dropout", "features", "data")}
+    values["data"] = draw(own_points(dataset))
     if values["optimizer"] == "nesterov" and values["momentum"] <= 0:
         values["momentum"] = draw(st.floats(0.01, 0.999))  # Nesterov needs momentum
     if DATASETS[dataset].n_classes > 2:

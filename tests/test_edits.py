@@ -31,7 +31,8 @@ def only_changed(before: Config, after: Config) -> set[str]:
 
 def test_every_op_is_tested():
     assert set(EDITS) == {"dataset", "toggle_feature", "add_layer", "remove_layer", "neurons",
-                          "layer_activation", "set", "lower_learning_rate", "new_weights"}
+                          "layer_activation", "set", "lower_learning_rate", "new_weights",
+                          "add_point", "erase_points"}  # the last two: tests/test_own_data.py
 
 
 def test_new_weights_takes_the_next_init_seed_only():

@@ -31,13 +31,14 @@ from playground.engine.config_knobs import (
     bound_value,
     knob,
 )
-from playground.engine.config_text import format_value, parse_value, plain_number, shorten
+from playground.engine.config_text import MAX_TEXT, format_value, parse_value, plain_number, shorten
 from playground.engine.datasets import DATASETS, TF_REGRESSION_POINTS
 from playground.engine.features import FEATURES
 from playground.engine.limits import LIMITS, Limits
 from playground.engine.losses import LOSSES
 from playground.engine.model import INITIALIZERS
 from playground.engine.optimizers import OPTIMIZERS, SCHEDULES
+from playground.engine.own_data import data_problem, dataset_problem, max_data_text
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,9 @@ class Config:
                            "display")
     hide: tuple[str, ...] = knob((), "parts of the page to hide (a lesson shows what it needs)",
                                  "display", choices=HIDEABLE, max_len=len(HIDEABLE))
+    # own points (own_data.py); last, as the longest value of a link
+    data: str = knob("", "your own points (empty: the data set's generator)", "live",
+                     check=data_problem, max_text=max_data_text)
 
     def __post_init__(self) -> None:
         # Accept a bare value for a tuple field; a per-layer list whose values are all
@@ -136,6 +140,8 @@ class Config:
         """Another data set; a setting still at the old data set's default takes the new one's."""
         old, new = Config.defaults_for(self.dataset), Config.defaults_for(name)
         values: dict[str, object] = {"dataset": name}
+        if name != self.dataset:
+            values["data"] = ""  # own points belong to the data set they were made for
         for field_name in {*DATASET_DEFAULTS.get(self.dataset, {}),
                            *DATASET_DEFAULTS.get(name, {})}:
             if getattr(self, field_name) == getattr(old, field_name):
@@ -208,6 +214,8 @@ class Config:
         if self.tf_math and DATASETS[self.dataset].n_classes > 2:
             problems["tf_math"] = ("TensorFlow Playground math needs a two-class or regression "
                                    "data set")
+        if why := dataset_problem(self.data, self.dataset):
+            problems["data"] = why
         return problems
 
     # -- URL query params ----------------------------------------------------------------
@@ -243,7 +251,7 @@ class Config:
                 warnings.append(f"Ignored unknown setting '{shorten(key)}'.")
                 continue
             try:
-                value = parse_field(key, str(raw))
+                value = parse_field(key, str(raw), limits)
             except ValueError:
                 value, why = None, "is not a valid value"
             else:
@@ -284,9 +292,10 @@ def _field_type(name: str) -> tuple[type, bool]:
     return hint, False
 
 
-def parse_field(name: str, text: str) -> object:
+def parse_field(name: str, text: str, limits: Limits = LIMITS) -> object:
     """A field's value from its URL or command-line text; ValueError if malformed."""
-    return parse_value(*_field_type(name), text)
+    max_text = bound_value(Config.__dataclass_fields__[name].metadata["max_text"], limits)
+    return parse_value(*_field_type(name), text, int(max_text or MAX_TEXT))
 
 
 def field_problem(name: str, value: object, limits: Limits = LIMITS) -> str | None:
@@ -299,6 +308,8 @@ def field_problem(name: str, value: object, limits: Limits = LIMITS) -> str | No
         return f"at most {int(max_len)} values"
     if is_tuple and len(set(items)) != len(items) and name in ("features", "hide"):
         return "each value at most once"
+    if meta["check"] and (why := meta["check"](value, limits)):
+        return why
     lo, hi = Config.bound(name, limits)
     for item in items:
         if meta["choices"] and item not in meta["choices"]:

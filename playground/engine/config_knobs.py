@@ -40,8 +40,13 @@ def knob(
     hi: Bound = None,
     choices: tuple[str, ...] | None = None,
     max_len: int | Callable[[Limits], int] | None = None,
+    check: Callable[[object, Limits], str | None] | None = None,
+    max_text: Bound = None,
 ) -> typing.Any:
-    meta = dict(help=help, effect=effect, lo=lo, hi=hi, choices=choices, max_len=max_len)
+    """A Config field. ``check`` is the field's own test of a value beyond bounds and
+    choices (a reason, or None); ``max_text`` caps its text form (default: config_text's)."""
+    meta = dict(help=help, effect=effect, lo=lo, hi=hi, choices=choices, max_len=max_len,
+                check=check, max_text=max_text)
     if isinstance(default, tuple):
         return field(default_factory=lambda: default, metadata=meta)
     return field(default=default, metadata=meta)

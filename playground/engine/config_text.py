@@ -39,9 +39,9 @@ def parse_scalar(kind: type, text: str) -> object:
     return text
 
 
-def parse_value(kind: type, is_tuple: bool, text: str) -> object:
+def parse_value(kind: type, is_tuple: bool, text: str, max_text: int = MAX_TEXT) -> object:
     """A scalar, or a comma-separated tuple of them (empty items are skipped)."""
-    if len(text) > MAX_TEXT:
+    if len(text) > max_text:
         raise ValueError("too long")
     if not is_tuple:
         return parse_scalar(kind, text)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from playground.engine.config import Config, ConfigError
-from playground.engine.datasets import DATASETS
+from playground.engine.datasets import BOX, DATASETS
 from playground.engine.limits import LIMITS, Limits
+from playground.engine.own_data import DataProblem, all_points, encode_points
 
 
 def _dataset(c: Config, e: dict) -> Config:
@@ -79,6 +82,39 @@ def _new_weights(c: Config, e: dict) -> Config:
     return c.replace(init_seed=c.next_seed("init_seed"))
 
 
+def _finite(e: dict, key: str) -> float:
+    value = float(e[key])
+    if not np.isfinite(value):
+        raise ValueError(key)
+    return value
+
+
+def _add_point(c: Config, e: dict) -> Config:
+    """One point where the plot was clicked; the first edit makes the generated points
+    the visitor's own."""
+    x, y = all_points(c)
+    point = np.clip([_finite(e, "x"), _finite(e, "y")], -BOX, BOX)
+    if c.task == "classification":
+        label = e["label"]
+        if isinstance(label, bool) or label not in range(DATASETS[c.dataset].n_classes):
+            raise ValueError(label)  # "1" or True would pass a looser test
+        target: float = int(label)
+    else:
+        target = float(np.clip(_finite(e, "value"), -1.0, 1.0))
+    return c.replace(data=encode_points(np.vstack([x, point]), np.append(y, target), c.task))
+
+
+def _erase_points(c: Config, e: dict) -> Config:
+    """Every point in a dragged box goes; an empty box changes nothing."""
+    x, y = all_points(c)
+    (x0, x1), (y0, y1) = (sorted((_finite(e, "x0"), _finite(e, "x1"))),
+                          sorted((_finite(e, "y0"), _finite(e, "y1"))))
+    inside = (x[:, 0] >= x0) & (x[:, 0] <= x1) & (x[:, 1] >= y0) & (x[:, 1] <= y1)
+    if not inside.any():
+        return c
+    return c.replace(data=encode_points(x[~inside], y[~inside], c.task))
+
+
 EDITS: dict[str, Callable[[Config, dict], Config]] = {
     "lower_learning_rate": _lower_learning_rate,
     "new_weights": _new_weights,
@@ -89,11 +125,14 @@ EDITS: dict[str, Callable[[Config, dict], Config]] = {
     "neurons": _neurons,
     "layer_activation": _layer_activation,
     "set": _set,
+    "add_point": _add_point,
+    "erase_points": _erase_points,
 }
 
 REFUSALS = {
     "hidden": "That would break the layer or neuron limit ({detail}).",
     "features": "Keep at least one input feature.",
+    "data": "Not changed: with that edit the data {detail}.",
 }
 
 
@@ -112,6 +151,8 @@ def apply_edit(config: Config, edit: dict, limits: Limits = LIMITS) -> tuple[Con
         if field == "features" and edited.features:
             field = ""  # not the last feature gone, but e.g. an unknown one
         return config, REFUSALS.get(field, "Not allowed: {detail}.").format(detail=detail)
+    except DataProblem as problem:  # its message is a sentence for the visitor already
+        return config, str(problem)
     except (KeyError, IndexError, ValueError, TypeError, OverflowError):
         return config, "That edit was not understood and was ignored."
     return edited, None

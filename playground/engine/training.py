@@ -22,16 +22,17 @@ import torch
 from playground.engine import tfplayground
 from playground.engine.backprop import PENALTIES, Net
 from playground.engine.config import Config
-from playground.engine.datasets import Dataset, load_dataset
+from playground.engine.datasets import Dataset
 from playground.engine.features import feature_matrix
 from playground.engine.history import History
 from playground.engine.losses import HEADS, head_name, objective
 from playground.engine.model import ParamLayout, init_params
 from playground.engine.optimizers import OPTIMIZERS, SCHEDULES
+from playground.engine.own_data import points_dataset
 
 torch.set_num_threads(1)  # faster than several threads for nets this small (measured)
 DATA_FIELDS = ("dataset", "noise", "train_ratio", "n_points", "data_seed", "features",
-               "tf_math")  # TF math has its own number of regression points
+               "tf_math", "data")  # TF math has its own number of regression points
 
 
 def prepare_inputs(config: Config, dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,12 +41,12 @@ def prepare_inputs(config: Config, dataset: Dataset) -> tuple[torch.Tensor, torc
             torch.from_numpy(feature_matrix(dataset.x_test, config.features)))
 
 
-def _pack(tensor: torch.Tensor) -> str:
+def pack(tensor: torch.Tensor) -> str:
     """Exact and compact: the raw bytes, base64 (JSON-safe, never a pickle)."""
     return base64.b64encode(tensor.detach().contiguous().numpy().tobytes()).decode("ascii")
 
 
-def _unpack(text: str, dtype: np.dtype, size: int) -> torch.Tensor:
+def unpack(text: str, size: int, dtype: np.dtype = np.float32) -> torch.Tensor:
     values = np.frombuffer(base64.b64decode(text), dtype=dtype)
     if values.size != size:
         raise ValueError("the saved weights do not fit this network")
@@ -65,13 +66,7 @@ class Trainer:
     def _build(self, keep_data: bool = False) -> None:
         c = self.config
         if not keep_data:
-            self.dataset = self._custom_dataset or load_dataset(
-                c.dataset, c.points(), c.noise, c.train_ratio, c.data_seed)
-            self.x_train, self.x_test = prepare_inputs(c, self.dataset)
-            self.head_name = head_name(self.dataset.task, self.dataset.n_classes)
-            self.head = HEADS[self.head_name]
-            self.y_train = self.head.target(self.dataset.y_train)
-            self.y_test = self.head.target(self.dataset.y_test)
+            self._load_data()
         n_out = self.head.n_outputs(self.dataset.n_classes)
         self.layout = ParamLayout((self.x_train.shape[1], *c.hidden, n_out))
         self.params = init_params(self.layout, tfplayground.INIT if c.tf_math else c.init,
@@ -88,6 +83,16 @@ class Trainer:
         self._apply_training_settings(new_optimizer=True)
         self._measure_now()
 
+    def _load_data(self) -> None:
+        """The Config's points (own or generated) as the network's inputs and targets."""
+        c = self.config
+        self.dataset = self._custom_dataset or points_dataset(c)
+        self.x_train, self.x_test = prepare_inputs(c, self.dataset)
+        self.head_name = head_name(self.dataset.task, self.dataset.n_classes)
+        self.head = HEADS[self.head_name]
+        self.y_train = self.head.target(self.dataset.y_train)
+        self.y_test = self.head.target(self.dataset.y_test)
+
     def _measure_now(self) -> None:
         """The metrics of the weights as they are (shown before the next epoch; not a
         history row): at epoch 0, or after a restore."""
@@ -96,6 +101,17 @@ class Trainer:
         with Group([self]) as group:
             rows, finite = group.measure()
         self.history.last = rows[0] if finite[0] else None
+
+    def load_params(self, params: torch.Tensor) -> None:
+        """Start again at epoch 0 from these weights (an imported file): the same data, a
+        fresh optimizer state, generator and history."""
+        if params.shape != (self.layout.size,):
+            raise ValueError("the weights do not fit this network")
+        self._build(keep_data=True)
+        with torch.no_grad():
+            self.params.copy_(params)
+            self.last_good.copy_(params)
+        self._measure_now()
 
     def set_param(self, kind: str, layer: int, to: int, frm: int, value: float) -> None:
         """Set one weight (``frm`` -> ``to`` of a layer) or bias (of ``to``) by hand, as a
@@ -176,6 +192,9 @@ class Trainer:
         new_optimizer = not config.tf_math and (old.optimizer != config.optimizer
                                                 or old.momentum != config.momentum)
         self._apply_training_settings(new_optimizer=new_optimizer)
+        if old.data != config.data:  # edited points: the same network trains on
+            self._load_data()
+            self._measure_now()
         if config.tf_math and old.regularization != config.regularization:
             self.slots["dead"].zero_()  # the links L1 killed come back with another penalty
         # new settings deserve a new chance; after a divergence, from the last finite weights
@@ -233,17 +252,17 @@ class Trainer:
         epoch (JSON-safe text, never a pickle)."""
         best = self._best_test_loss
         return {"epoch": self.epoch, "config": self.config.to_params(),
-                "params": _pack(self.params),
-                "slots": {name: _pack(value) for name, value in self.slots.items()},
+                "params": pack(self.params),
+                "slots": {name: pack(value) for name, value in self.slots.items()},
                 "steps": float(self.steps.item()),
-                "generator": _pack(self.generator.get_state()),
+                "generator": pack(self.generator.get_state()),
                 "best": [best if math.isfinite(best) else None, self._best_epoch]}
 
     def restore(self, state: dict) -> None:
         """Continue from a ``state()``; shapes must match this Config's network."""
         size = self.layout.size
-        params = _unpack(state["params"], np.float32, size)
-        slots = {name: _unpack(state.get("slots", {}).get(name, ""), np.float32, size)
+        params = unpack(state["params"], size)
+        slots = {name: unpack(state.get("slots", {}).get(name, ""), size)
                  if name in state.get("slots", {}) else torch.zeros(size)
                  for name in self.slots}
         with torch.no_grad():

@@ -15,6 +15,7 @@ import torch
 
 from playground.engine.backprop import Net, forward
 from playground.engine.inference import evaluate_grids
+from playground.engine.own_data import summary_params
 from playground.engine.training import Trainer
 from playground.server.protocol import Frame, Picture
 from playground.server.render import classes_png, diverging_png, grey_png
@@ -168,7 +169,7 @@ class FrameBuilder:
             "playing": playing,
             "stopped": trainer.stopped,
             "metric": trainer.head.metric_name,
-            "config": trainer.config.to_params(),
+            "config": summary_params(trainer.config),
             "last": trainer.history.last,
             "history": {
                 "epoch": rows["epoch"],

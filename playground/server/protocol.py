@@ -23,11 +23,12 @@ from playground.engine.history import HISTORY_KEYS
 OPEN, CLOSE = "open", "close"
 PLAY, PAUSE, STEP, RESTART, CONFIG = "play", "pause", "step", "restart", "config"
 SET_PARAM = "set_param"  # one weight or bias, typed in by the visitor while paused
-COMMANDS = (OPEN, CLOSE, PLAY, PAUSE, STEP, RESTART, CONFIG, SET_PARAM)
+LOAD = "load"  # imported weights (packed like Trainer.state's): training starts again from them
+COMMANDS = (OPEN, CLOSE, PLAY, PAUSE, STEP, RESTART, CONFIG, SET_PARAM, LOAD)
 PAGE_COMMANDS = (PLAY, PAUSE, STEP, RESTART, SET_PARAM)  # what a page may say over its stream
 MAX_PARAM = 10.0  # a typed-in weight or bias is clipped to ±this
 TOGGLES = (PLAY, PAUSE)  # only the last one pending counts (a flood of clicks is one click)
-REPLACED = (CONFIG,)  # a newer one makes the pending one moot
+REPLACED = (CONFIG, LOAD)  # a newer one makes the pending one moot
 MAX_STEP = 100  # epochs one step command may ask for
 
 MAX_PAGE_MESSAGE = 1024  # bytes; a command is a few dozen

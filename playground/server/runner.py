@@ -107,6 +107,10 @@ class Runner:
         self.params = config.to_params()
         self.command(p.CONFIG, self.params)
 
+    def load_weights(self, packed: str) -> None:
+        """Imported weights (``training.pack``); training starts again from them."""
+        self.command(p.LOAD, packed)
+
     def command(self, name: str, *args: object) -> bool:
         """Queue a command for the worker; never blocks. False if it was dropped."""
         self.touch()

@@ -24,7 +24,7 @@ import torch
 from playground.engine.config import Config
 from playground.engine.group import Group
 from playground.engine.limits import LIMITS
-from playground.engine.training import Trainer
+from playground.engine.training import Trainer, unpack
 from playground.server import protocol as p
 from playground.server.frames import FrameBuilder, picture_key, pictures
 from playground.server.study_host import HostedStudy
@@ -70,7 +70,7 @@ class Worker:
         self.frame_cost = 0.001  # seconds per session frame, a running mean
         self.handlers = {p.OPEN: self.open, p.CLOSE: self.close, p.PLAY: self.play,
                          p.PAUSE: self.pause, p.STEP: self.step, p.RESTART: self.restart,
-                         p.CONFIG: self.config, p.SET_PARAM: self.set_param}
+                         p.CONFIG: self.config, p.SET_PARAM: self.set_param, p.LOAD: self.load}
 
     # -- commands ------------------------------------------------------------------------
     def open(self, sid: str, spec: dict) -> None:
@@ -130,6 +130,13 @@ class Worker:
         if kind == "weight" and not 0 <= frm < sizes[layer]:
             return
         h.trainer.set_param(kind, layer, to, frm, value)
+
+    def load(self, sid: str, packed: str) -> None:
+        """Imported weights (checked against the Config by the page): epoch 0 from them."""
+        h = self._release(sid)
+        h.trainer.load_params(unpack(packed, h.trainer.layout.size))
+        h.playing = False
+        h.frames.restart()
 
     def _release(self, sid: str) -> Hosted:
         """The session, out of any group (so it can change), with a frame due at once."""

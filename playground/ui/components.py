@@ -105,7 +105,20 @@ def _layout(dataset: str, features: tuple[str, ...], hidden: tuple[int, ...],
     layout_key = "|".join([dataset, ",".join(features), ",".join(map(str, hidden)),
                            ",".join(activation)])
     return {"figures": _plain(figures), "network": network, "layout_key": layout_key,
-            "legend": _legend(spec, head, network)}
+            "legend": _legend(spec, head, network), "draw_modes": _draw_modes(spec, network)}
+
+
+def _draw_modes(spec, network: dict) -> list[dict] | None:
+    """What a click on the output plot can add: a point of each class, or of a few
+    regression values (None: no plane to draw on)."""
+    if spec.n_inputs != 2:
+        return None
+    if spec.task == "regression":
+        return [{"label": f"value {v:+g}", "field": "value", "value": v}
+                for v in (1.0, 0.5, 0.0, -0.5, -1.0)]
+    names = (["orange", "blue"] if spec.n_classes == 2
+             else [f"class {k + 1}" for k in range(spec.n_classes)])
+    return [{"label": name, "field": "label", "value": k} for k, name in enumerate(names)]
 
 
 def _legend(spec, head: str, network: dict) -> dict | None:

@@ -84,7 +84,7 @@ def advanced_settings() -> None:
     """Every knob the main view leaves out, generated from the Config's fields."""
     shown_elsewhere = {"dataset", "noise", "train_ratio", "batch_size", "features", "hidden",
                        "activation", "learning_rate", "regularization", "reg_rate", "optimizer",
-                       "loss", "show_test", "discretize", "speed"}
+                       "loss", "show_test", "discretize", "speed", "data"}
     columns = st.columns(4)
     fields = [f for f in dataclasses.fields(Config) if f.name not in shown_elsewhere]
     for i, f in enumerate(fields):

@@ -14,7 +14,11 @@ import streamlit as st
 from playground.engine.datasets import DATASETS
 from playground.engine.edits import apply_edit
 from playground.engine.tfplayground import config_from_hash
+from playground.engine.training import pack
 from playground.ui import components, controls, session, study_page
+from playground.ui.exports_panel import exports_section, share_link
+from playground.ui.own_data import own_data_section, remember_data
+from playground.ui.replay_view import replay_section
 from playground.ui.slow_motion_view import slow_motion_section
 
 MARKDOWN_CHARACTERS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=/])")
@@ -50,6 +54,7 @@ PRESENTER_CSS = """<style>
 [data-testid="stSliderTickBarMin"], [data-testid="stSliderTickBarMax"],
 [data-testid="stBaseButton-secondary"] p { font-size: 16px !important; }
 </style>"""
+POINT_EDITS = ("add_point", "erase_points")  # clicks on the output plot (draw_points.js)
 TASK_TITLES = {"classification": "Classification", "regression": "Regression"}
 COMPACT_CSS = """<style>
 header[data-testid="stHeader"] { display: none; }
@@ -79,6 +84,10 @@ def _on_live_edit() -> None:
     edit = components.trigger_value("live_view", "edit")
     if not isinstance(edit, dict):
         return
+    if edit.get("op") in POINT_EDITS:
+        edited, refusal = apply_edit(session.config(), edit)
+        if not refusal:
+            remember_data(session.config())  # the points before: "Undo" steps back to them
     _apply(session.config(), edit)
     runner = session.runner()
     if edit.get("op") == "lower_learning_rate" and runner is not None:
@@ -175,6 +184,7 @@ def data_column() -> None:
               help="new random data (next data seed)",
               on_click=lambda: session.commit(session.config().replace(
                   data_seed=session.config().next_seed("data_seed"))))
+    own_data_section()
 
 
 def live_column() -> None:
@@ -192,16 +202,27 @@ def live_column() -> None:
 
 
 def share_section() -> None:
-    params = session.config().to_params()
+    config = session.config()
+    params = {k: v for k, v in config.to_params().items() if k != "data"}
     with st.expander("Share and reproduce"):
-        query = "&".join(f"{k}={v}" for k, v in params.items())
-        st.caption("This page's address holds every setting; copy it to share the experiment. "
-                   "Settings that differ from the defaults:")
+        st.caption("This page's address holds every setting; copy it to share the experiment:")
         # st.text, not st.code: the code block's highlighter is a 1.5 MB download
-        st.text("?" + query if query else "(all defaults)")
-        st.caption("The same experiment from the command line:")
+        st.text(share_link(config))
+        st.caption("The same experiment from the command line"
+                   + (" (with your points saved as my.csv):" if config.data else ":"))
         options = " ".join(f"--{k.replace('_', '-')} {shlex.quote(v)}" for k, v in params.items())
-        st.text(f"python -m playground train {options} --epochs 500".replace("  ", " "))
+        data = " --data my.csv" if config.data else ""
+        st.text(f"python -m playground train {options}{data} --epochs 500".replace("  ", " "))
+
+
+def _import_config(config) -> None:
+    session.commit(config)
+
+
+def _import_weights(params) -> None:
+    runner = session.runner()
+    if runner is not None:
+        runner.load_weights(pack(params))
 
 
 def plain(text: str) -> str:
@@ -244,13 +265,15 @@ def main() -> None:
     with st.container(key="settings"), st.expander(
             "More settings: initialization, schedule, dropout, early stopping, seeds"):
         controls.advanced_settings()
+    runner = session.runner()
+    replay_section(runner, show_test=config.show_test)
     with st.container(key="compare"):
         study_page.study_builder()
     with st.container(key="slow_motion"):
-        runner = session.runner()
         slow_motion_section(config, runner.last_state if runner else None, _use_tiny_network)
     with st.container(key="share"):
         share_section()
+        exports_section(config, runner, on_config=_import_config, on_weights=_import_weights)
     show_notes()
     _sync_url()
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from playground.engine.config import Config, ConfigError
 from playground.engine.limits import LIMITS, Limits
+from playground.engine.own_data import link_params
 from playground.engine.study import Study, split_params
 from playground.server.runner import Runner, ServerBusy, start_runner
 from playground.server.study_runner import start_study
@@ -50,7 +51,7 @@ def start(params: dict[str, str | list[str]]) -> None:
 def url_params() -> dict[str, str]:
     """What the page's address holds: the Config's params and the study's."""
     current = study()
-    return {**config().to_params(), **(current.to_params() if current else {})}
+    return {**link_params(config()), **(current.to_params() if current else {})}
 
 
 def set_study(new: Study | None) -> bool:

@@ -16,6 +16,7 @@ import {
   OutputPlot,
 } from "./charts.js";
 import { el, loadPlotly, presenterFigure } from "./dom.js";
+import { DrawTool } from "./draw_points.js";
 import { NetworkDrawing } from "./network_drawing.js";
 import { LIVE_VIEW_HTML, StatusBar } from "./status.js";
 import { LiveStream, mountView } from "./stream.js";
@@ -62,6 +63,8 @@ class LiveView {
     };
     this.output = new OutputPlot({ plot: this.plots.boundary, image: this.q(".pg-boundary-img"),
       label: this.q(".pg-hover-label"), legend: this.q(".pg-legend") });
+    this.drawTool = new DrawTool(this.q(".pg-draw-mode"), this.plots.boundary,
+      (edit) => this.trigger("edit", edit));
     this.curves = new CurvesChart(this.plots.curves);
     this.norms = new NormsChart(this.plots.norms);
     this.histWeights = new HistogramChart(this.plots.hist_weights);
@@ -124,6 +127,7 @@ class LiveView {
     this.built = true;
     this.output.placeImage();
     this.output.drawLegend(data.legend);
+    this.drawTool.setup(data.draw_modes);
     this.slowKey = null;
     this.clearHistory();
     if (this.points) this.drawPoints(this.points);

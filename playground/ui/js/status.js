@@ -22,7 +22,9 @@ export const LIVE_VIEW_HTML = `
           <div class="pg-legend" data-testid="pg-legend"></div>
           <div class="pg-toggles">
             <label><input type="checkbox" class="pg-show-test"> Show test data</label>
-            <label><input type="checkbox" class="pg-discretize"> Discretize output</label></div>
+            <label><input type="checkbox" class="pg-discretize"> Discretize output</label>
+            <label class="pg-draw" data-testid="pg-draw">Draw points
+              <select class="pg-draw-mode" data-testid="pg-draw-mode"></select></label></div>
           <div class="pg-numbers" data-testid="pg-numbers"></div>
           <div class="pg-digits" data-testid="pg-digits"></div>
           <div class="pg-curves"></div>
@@ -69,7 +71,6 @@ export class StatusBar {
     this.q(".pg-rate").textContent = rate > 0 ? `${Math.round(rate)} epochs/s` : "";
   }
 
-  // the newest epoch's numbers (the server's summary), whether or not its row was kept
   // the newest epoch's numbers (the server's summary), whether or not its row was kept
   drawNumbers(metric, last) {
     const value = (key) => (last && typeof last[key] === "number" ? last[key] : null);

@@ -1,0 +1,130 @@
+"""The "Export and import" expander: downloads of the run and uploads that restore one.
+
+Downloads are built only when clicked (``st.download_button`` with a callable runs it
+on click, off the script thread): a script embeds the whole data set and weights need
+decoding, too much to redo on every rerun. Uploads act once, in their ``on_change``
+callback, and leave a one-sentence message for the next run of this expander.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import streamlit as st
+import torch
+
+from playground.engine.config import Config
+from playground.engine.exports import (
+    ImportProblem,
+    config_from_json,
+    config_json,
+    history_csv,
+    metric_name,
+    params_from_state,
+    params_from_weights_file,
+    share_query,
+    weights_file,
+)
+from playground.engine.own_data import fits_in_link
+from playground.engine.script_export import pytorch_script
+from playground.server.runner import Runner
+
+MESSAGES = "export_messages"  # session_state key: [(kind, sentence)] for the next run
+MARKDOWN_CHARACTERS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=/])")
+MAX_UPLOAD_MB = 10  # far above the largest network's weights (~100 KB)
+Message = tuple[str, str]  # ("error" | "warning" | "success", one sentence)
+
+
+def import_config(data: bytes, on_config: Callable[[Config], None]) -> list[Message]:
+    """Read a Config JSON and hand it on; nothing is handed on when the file is bad."""
+    try:
+        config, warnings = config_from_json(data)
+    except ImportProblem as problem:
+        return [("error", str(problem))]
+    on_config(config)
+    return [("success", "Loaded the settings from the file.")] + [
+        ("warning", warning) for warning in warnings]
+
+
+def import_weights(data: bytes, config: Config,
+                   on_weights: Callable[[torch.Tensor], None]) -> list[Message]:
+    """Read a weights file checked against this Config's network and hand it on."""
+    try:
+        params = params_from_weights_file(data, config)
+    except ImportProblem as problem:
+        return [("error", str(problem))]
+    on_weights(params)
+    return [("success", "Loaded the weights: training starts again from them at epoch 0.")]
+
+
+def _on_upload(key: str, read: Callable[[bytes], list[Message]]) -> None:
+    upload = st.session_state.get(key)
+    if upload is not None:  # None: the visitor removed the file, nothing to do
+        st.session_state[MESSAGES] = read(upload.getvalue())
+
+
+def share_link(config: Config) -> str:
+    """This page's address with the Config's settings (the query alone when the page
+    does not know its address)."""
+    base = (st.context.url or "").split("?")[0]
+    return base + share_query(config) if base or share_query(config) else "(all defaults)"
+
+
+def _current_weights(config: Config, runner: Runner, fallback: torch.Tensor) -> bytes:
+    """The newest snapshot's weights when it still belongs to this Config."""
+    params = params_from_state(runner.last_state, config)
+    return weights_file(config, fallback if params is None else params)
+
+
+def _history(config: Config, runner: Runner) -> str:
+    with runner.lock:  # the pool's reader thread extends the history under this lock
+        return history_csv(runner.history, metric_name(config))
+
+
+def _script(config: Config, runner: Runner) -> str:
+    return pytorch_script(config, max(1, int(runner.snapshot()["epoch"])))
+
+
+def exports_section(config: Config, runner: Runner | None,
+                    on_config: Callable[[Config], None],
+                    on_weights: Callable[[torch.Tensor], None]) -> None:
+    with st.expander("Export and import"):
+        for kind, text in st.session_state.pop(MESSAGES, []):
+            getattr(st, kind)(MARKDOWN_CHARACTERS.sub(r"\\\1", text))
+        st.caption("A link that opens this experiment:")
+        st.text(share_link(config))
+        if not fits_in_link(config):
+            st.caption("Your own points are too many for a link: the Config file carries them.")
+        config_col, weights_col, script_col, history_col = st.columns(4)
+        config_col.download_button("Config (JSON)", config_json(config),
+                                   file_name="playground-config.json", mime="application/json",
+                                   on_click="ignore", key="export_config")
+        params = params_from_state(runner.last_state, config) if runner else None
+        weights_col.download_button(
+            "Weights (safetensors)",
+            (lambda: _current_weights(config, runner, params)) if params is not None else b"",
+            file_name="playground-weights.safetensors", mime="application/octet-stream",
+            on_click="ignore", key="export_weights", disabled=params is None,
+            help=None if params is not None else "The weights are ready a moment after the "
+                                                 "run starts.")
+        script_col.download_button(
+            "PyTorch script", (lambda: _script(config, runner)) if runner else "",
+            file_name="playground_run.py", mime="text/x-python", on_click="ignore",
+            key="export_script", disabled=runner is None or config.tf_math,
+            help=("A PyTorch script needs TF math off: TensorFlow Playground math is not "
+                  "torch.optim's." if config.tf_math else
+                  "Trains as many epochs as this run has (at least 1) with plain PyTorch."))
+        history_col.download_button(
+            "History (CSV)", (lambda: _history(config, runner)) if runner else "",
+            file_name="playground-history.csv", mime="text/csv", on_click="ignore",
+            key="export_history", disabled=runner is None)
+        st.file_uploader("Import a Config (JSON)", type=["json"], key="import_config",
+                         max_upload_size=MAX_UPLOAD_MB,
+                         on_change=_on_upload,
+                         args=("import_config", lambda data: import_config(data, on_config)))
+        st.file_uploader("Import weights (.safetensors)", type=["safetensors"],
+                         key="import_weights", max_upload_size=MAX_UPLOAD_MB,
+                         on_change=_on_upload,
+                         args=("import_weights",
+                               lambda data: import_weights(data, config, on_weights)))

@@ -1,0 +1,134 @@
+"""The "Your own data" panel: upload a CSV, download the points, undo the last edit, go
+back to the generated data.
+
+Clicks on the data plot add and erase points through ``edits.py`` (the live view);
+the page calls ``remember_data`` before it commits one, so "Undo" can step back.
+Every action is a callback, so the run that follows already shows its result.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import streamlit as st
+
+from playground.engine.config import Config
+from playground.engine.datasets import DATASETS
+from playground.engine.own_csv import parse_csv
+from playground.engine.own_data import (
+    URL_MAX_POINTS,
+    DataProblem,
+    count_points,
+    fits_in_link,
+    points_csv,
+)
+from playground.ui import session
+
+UNDO_KEY = "own_data_undo"  # (data set, data) before each edit, newest last
+UNDO_DEPTH = 20
+UPLOAD_KEY = "own_data_file"
+RESULT_KEY = "own_data_upload"  # the last upload's preview, scaling or error
+HELP = ("Click the data plot to add a point of the chosen class (for regression, of the "
+        "chosen value); drag a box to erase points. Training goes on with the new points.")
+
+
+def remember_data(old_config: Config) -> None:
+    """Keep the points before an edit, so "Undo the last edit" can bring them back."""
+    stack = st.session_state.setdefault(UNDO_KEY, [])
+    stack.append((old_config.dataset, old_config.data))
+    del stack[:-UNDO_DEPTH]
+
+
+def _undo_stack(config: Config) -> list[tuple[str, str]]:
+    """The remembered points of this data set that differ from the current ones (points
+    of another data set cannot come back on this one)."""
+    stack = [entry for entry in st.session_state.get(UNDO_KEY, [])
+             if entry[0] == config.dataset]
+    while stack and stack[-1][1] == config.data:
+        stack.pop()
+    st.session_state[UNDO_KEY] = stack
+    return stack
+
+
+def _commit_data(data: str) -> None:
+    config = session.config()
+    remember_data(config)
+    session.commit(config.replace(data=data))
+
+
+def _undo() -> None:
+    config = session.config()
+    stack = _undo_stack(config)
+    if not stack:
+        session.note("There is no edit of the data to undo.")
+        return
+    _, data = stack.pop()
+    session.commit(config.replace(data=data))
+
+
+def _back_to_generated() -> None:
+    _commit_data("")
+    session.note("Back to the data set's generated points.")
+
+
+def apply_upload(data: bytes) -> None:
+    """Use an uploaded file's points, or keep everything as it is and say why not."""
+    try:
+        own = parse_csv(data, session.config(), session.limits())
+    except DataProblem as problem:
+        st.session_state[RESULT_KEY] = {"error": str(problem)}
+        return
+    _commit_data(own.text)
+    st.session_state[RESULT_KEY] = {"preview": own.preview, "scaling": own.scaling,
+                                    "header": own.header, "points": len(own.x)}
+
+
+def _on_upload() -> None:
+    uploaded = st.session_state.get(UPLOAD_KEY)
+    if uploaded is None:  # the file was removed from the uploader: nothing to undo there
+        st.session_state.pop(RESULT_KEY, None)
+        return
+    apply_upload(uploaded.getvalue())
+
+
+def _show_upload_result() -> None:
+    result = st.session_state.get(RESULT_KEY)
+    if not result:
+        return
+    if "error" in result:
+        st.error(result["error"])
+        return
+    header = ", ".join(result["header"]) if result["header"] else "none (every row is a point)"
+    st.caption(f"Read {result['points']:,} points; header: {header}. The first ones, as used:")
+    st.table(result["preview"])
+    if result["scaling"]:
+        st.info(result["scaling"])
+
+
+def _status(config: Config) -> str:
+    if not config.data:
+        return f"The points are {DATASETS[config.dataset].title}'s generated ones."
+    return f"Your own {count_points(config.data):,} points."
+
+
+def own_data_section() -> None:
+    """The expander "Your own data"."""
+    config = session.config()
+    with st.expander("Your own data"):
+        st.caption(_status(config) + " " + HELP)
+        st.file_uploader("Upload a CSV: x1, x2 and a label (header optional)",
+                         type=["csv", "txt"], key=UPLOAD_KEY, on_change=_on_upload)
+        _show_upload_result()
+        if DATASETS[config.dataset].n_inputs == 2:
+            st.download_button("Download the data (CSV)", data=partial(points_csv, config),
+                               file_name=f"{config.dataset}.csv", mime="text/csv",
+                               on_click="ignore", key="own_data_download")
+        undo, back = st.columns(2)
+        undo.button("Undo the last edit", key="own_data_undo_button", on_click=_undo,
+                    disabled=not _undo_stack(config))
+        back.button("Back to the generated data", key="own_data_generated",
+                    on_click=_back_to_generated, disabled=not config.data)
+        if not fits_in_link(config):
+            st.caption(f"These {count_points(config.data):,} points are more than the "
+                       f"{URL_MAX_POINTS} a link can carry, so the page's address leaves them "
+                       "out; download the CSV to share them.")

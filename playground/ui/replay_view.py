@@ -1,0 +1,137 @@
+"""The replay: scrub back through a run's epochs, play it, or take it home as a GIF.
+
+The runner keeps the snapshots (``server/replay.py``). The figure is built only when
+the visitor loads the replay, from a copy taken at that moment, so the page's other
+reruns stay cheap and training can go on meanwhile; the GIF is made only when its
+download button is pressed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from playground.engine.inference import EXTENT
+from playground.server.render import CLASS_COLOURS, MIDDLE, NEGATIVE, POSITIVE, hex_colour
+from playground.server.replay import Snapshot
+from playground.server.replay_gif import replay_gif
+from playground.server.runner import Runner
+
+PLAY_FRAME_MS = 120  # as the GIF: 200 snapshots play in 25 s
+FIGURE_SIZE = (500, 560)  # width, height: the plane ~440 px square, at 1024x768 too
+LOADED = "replay_loaded"  # session state: the copy the figure shows
+
+
+def replay_figure(snapshots: Sequence[Snapshot], points: dict | None,
+                  show_test: bool = False) -> go.Figure:
+    """The output over the plane with the data points, one animation frame per snapshot,
+    a slider over the epochs and Play / Pause buttons (Plotly's own animation)."""
+    if not snapshots:
+        raise ValueError("The replay has no snapshots yet: train for a moment first.")
+    fig = go.Figure()
+    fig.add_layout_image(_image(snapshots[0].boundary))
+    for split, outline in (("train", "white"), ("test", "black")):
+        rows = (points or {}).get(split) or []
+        fig.add_trace(go.Scatter(
+            x=[r[0] for r in rows], y=[r[1] for r in rows], mode="markers", name=split,
+            hoverinfo="skip", visible=split == "train" or show_test,
+            marker=dict(size=6, color=_colours(rows, points), line=dict(width=1, color=outline),
+                        cmin=-1, cmax=1, colorscale=[[0, hex_colour(NEGATIVE)],
+                                                     [0.5, hex_colour(MIDDLE)],
+                                                     [1, hex_colour(POSITIVE)]])))
+    # frames are named by index: unique whatever the epochs
+    fig.frames = [go.Frame(name=str(i), layout=dict(images=[_image(s.boundary)]))
+                  for i, s in enumerate(snapshots)]
+    still = dict(mode="immediate", frame=dict(duration=0, redraw=True),
+                 transition=dict(duration=0))
+    steps = [dict(method="animate", label=f"{s.epoch:,}", args=[[str(i)], still])
+             for i, s in enumerate(snapshots)]
+    width, height = FIGURE_SIZE
+    fig.update_layout(
+        width=width, height=height, showlegend=False, plot_bgcolor="white",
+        paper_bgcolor="rgba(0,0,0,0)", margin=dict(l=30, r=10, t=10, b=110),
+        font=dict(family="Helvetica, Arial, sans-serif", size=12),
+        sliders=[dict(
+            active=0, steps=steps, x=0.25, len=0.75, y=0, yanchor="top", pad=dict(t=36),
+            # one label per step would be 200 labels on top of each other: the current
+            # epoch is written above the slider instead
+            font=dict(color="rgba(0,0,0,0)"), ticklen=0, minorticklen=0,
+            currentvalue=dict(prefix="epoch ", font=dict(size=15, color="#222"),
+                              xanchor="left"))],
+        updatemenus=[dict(
+            type="buttons", direction="left", x=0, y=0, xanchor="left", yanchor="top",
+            pad=dict(t=58), showactive=False,
+            buttons=[dict(label="Play", method="animate", args=[None, dict(
+                          mode="immediate", fromcurrent=True, transition=dict(duration=0),
+                          frame=dict(duration=PLAY_FRAME_MS, redraw=True))]),
+                     dict(label="Pause", method="animate", args=[[None], still])])])
+    axis = dict(range=[-EXTENT, EXTENT], fixedrange=True, showgrid=False, zeroline=False,
+                dtick=2, ticks="outside")
+    fig.update_xaxes(**axis)
+    fig.update_yaxes(**axis, scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def _image(source: str) -> dict:
+    side = 2 * EXTENT
+    return dict(source=source, xref="x", yref="y", x=-EXTENT, y=EXTENT, sizex=side,
+                sizey=side, sizing="stretch", layer="below")
+
+
+def _colours(rows: list, points: dict | None) -> list:
+    """Class colours as strings; regression values as numbers for the colour scale."""
+    if (points or {}).get("task") == "regression":
+        return [r[2] for r in rows]
+    return [hex_colour(CLASS_COLOURS[int(r[2]) % len(CLASS_COLOURS)]) for r in rows]
+
+
+def _load(runner: Runner) -> None:
+    snapshots = runner.replay.snapshots()
+    if snapshots:
+        st.session_state[LOADED] = {"snapshots": snapshots, "points": runner.points}
+
+
+def _close() -> None:
+    st.session_state.pop(LOADED, None)
+
+
+@st.fragment
+def replay_section(runner: Runner | None, show_test: bool = False) -> None:
+    """The "Replay" expander; its buttons rerun only this section."""
+    with st.container(key="replay"), st.expander("Replay: scrub back through the training"):
+        _replay_body(runner, show_test)
+
+
+def _replay_body(runner: Runner | None, show_test: bool) -> None:
+    points = runner.points if runner is not None else None
+    if points is not None and "train" not in points:
+        st.caption("A replay shows the output over the plane; this data set has none.")
+        return
+    snapshots = runner.replay.snapshots() if runner is not None else []
+    loaded = st.session_state.get(LOADED)
+    if not snapshots and loaded is None:
+        st.caption("Nothing to replay yet: press play, and come back to watch the run again.")
+        return
+    if snapshots:
+        st.caption(f"{len(snapshots)} snapshots kept, epoch {snapshots[0].epoch:,} to "
+                   f"{snapshots[-1].epoch:,} (a long run keeps fewer, spread over all of it).")
+    buttons = st.columns([1, 1, 1, 2])
+    with buttons[0]:
+        st.button("Load the latest" if loaded else "Load the replay", key="replay_load",
+                  disabled=not snapshots, on_click=_load, args=(runner,))
+    loaded = st.session_state.get(LOADED)
+    if loaded is None:
+        return
+    shown: list[Snapshot] = loaded["snapshots"]
+    with buttons[1]:
+        st.download_button(
+            "Download as GIF", key="replay_gif", file_name="replay.gif", mime="image/gif",
+            # made only when pressed (on another thread): ~3 ms a frame
+            data=lambda: replay_gif(shown, loaded["points"], show_test=show_test),
+            on_click="ignore")
+    with buttons[2]:
+        st.button("Close the replay", key="replay_close", on_click=_close)
+    st.plotly_chart(replay_figure(shown, loaded["points"], show_test), key="replay_figure",
+                    theme=None, width=FIGURE_SIZE[0], config={"displayModeBar": False})

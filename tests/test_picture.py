@@ -127,8 +127,9 @@ CONTROLS = ('[data-testid="stSelectbox"], [data-testid="stSlider"], '
             '[data-testid="stButton"], .pg-pick, .pg-tbtn, .pg-net-head .pg-btn, '
             '.pg-layer-ctl, .pg-boundary-wrap, g.pg-input')
 LAYOUT = """(selector) => {
+  // a closed expander keeps its content laid out, but not shown
   const visible = (el) => { const r = el.getBoundingClientRect();
-    return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden'; };
+    return r.width > 0 && r.height > 0 && el.checkVisibility({ visibilityProperty: true }); };
   const cut = [];
   for (const el of document.querySelectorAll(
       '[data-testid="stSelectbox"] input, .pg-tbtn, [data-testid="stWidgetLabel"] p, '

@@ -19,9 +19,7 @@ import { el, loadPlotly, presenterFigure } from "./dom.js";
 import { DrawTool } from "./draw_points.js";
 import { NetworkDrawing } from "./network_drawing.js";
 import { LIVE_VIEW_HTML, StatusBar } from "./status.js";
-import { LiveStream, mountView } from "./stream.js";
-
-const stats = (window.__pgStats = window.__pgStats || { redraws: 0, messages: 0, epoch: 0 });
+import { LiveStream, mountView, stats } from "./stream.js";
 
 class LiveView {
   constructor(trigger) {
@@ -148,7 +146,6 @@ class LiveView {
   }
 
   receive(msg) {
-    stats.messages += 1;
     if (msg.restart) this.clearHistory();
     for (const [key, rows] of Object.entries(msg.history)) this.history[key].push(...rows);
     if (msg.points !== undefined) { this.points = msg.points; this.drawPoints(msg.points); }

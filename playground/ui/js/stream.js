@@ -2,6 +2,9 @@
 // connection comes back after a second; a session the server no longer knows is
 // reported once (the page then starts a fresh one).
 
+// counters the tests and benchmarks read: messages received, redraws, epoch drawn
+export const stats = (window.__pgStats = window.__pgStats || { redraws: 0, messages: 0, epoch: 0 });
+
 export class LiveStream {
   constructor({ onMessage, onExpired }) {
     Object.assign(this, { onMessage, onExpired });
@@ -16,7 +19,10 @@ export class LiveStream {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}${basePath}/live/${token}`);
     this.ws = ws;
-    ws.onmessage = (event) => this.onMessage(JSON.parse(event.data));
+    ws.onmessage = (event) => {
+      stats.messages += 1;
+      this.onMessage(JSON.parse(event.data));
+    };
     ws.onclose = (event) => {
       if (this.ws !== ws) return;
       this.ws = null;

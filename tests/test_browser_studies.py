@@ -1,0 +1,102 @@
+"""Races, sweeps and lessons in a real browser at 1024x768, opened from their URLs.
+
+Shares the app server and Chromium of ``test_browser.py`` (its fixtures)."""
+
+from __future__ import annotations
+
+import pytest
+from browser import open_playground
+from test_browser import chromium, server, wait_until  # noqa: F401  (pytest fixtures)
+
+from playground.engine.study import sweep
+
+pytestmark = pytest.mark.browser
+TIMEOUT = 60.0
+
+STUDY_STATE = """() => {
+  const view = Object.values(window.__pgViews).find((v) => v.summaries);
+  return { epochs: view.summaries.map((s) => (s ? s.epoch : null)),
+           last: view.summaries.map((s) => (s && s.last ? s.last.test_loss : null)),
+           curves: view.members.map((m) => m.epoch.length),
+           playing: Boolean(view.summary && view.summary.playing),
+           done: Boolean(view.summary && view.summary.done) };
+}"""
+
+
+def open_at(chromium, server, path: str, width: int = 1024, height: int = 768):  # noqa: F811
+    page = chromium.new_context(viewport={"width": width, "height": height}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_playground(page, server.url + path)
+    return page, errors
+
+
+def not_wider_than_the_window(page) -> bool:
+    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_a_race_from_its_url_runs_its_members_side_by_side(chromium, server):  # noqa: F811
+    page, errors = open_at(chromium, server,
+                           "/?dataset=xor&race=optimizer:sgd,momentum,rmsprop,adagrad,adam")
+    cards = page.locator('[data-testid="pg-race-card"]')
+    assert cards.count() == 5
+    assert cards.nth(4).inner_text().startswith("optimizer=adam")
+    page.locator('[data-testid="pg-play"]').click()
+    wait_until(lambda: min(e or 0 for e in page.evaluate(STUDY_STATE)["epochs"]) >= 30,
+               TIMEOUT, "every racer past epoch 30")
+    page.locator('[data-testid="pg-play"]').click()  # pause
+    wait_until(lambda: not page.evaluate(STUDY_STATE)["playing"], TIMEOUT, "paused")
+    state = page.evaluate(STUDY_STATE)
+    assert len(set(state["epochs"])) == 1, "racers advance together"
+    assert all(n > 0 for n in state["curves"]) and all(v is not None for v in state["last"])
+    # one chart with every racer's test and training loss, the legend naming them
+    legend = page.locator('[data-testid="pg-study-chart"] .legendtext').evaluate_all(
+        "texts => texts.map((t) => t.textContent)")
+    assert legend == ["optimizer=sgd", "optimizer=momentum", "optimizer=rmsprop",
+                      "optimizer=adagrad", "optimizer=adam"]
+    assert not_wider_than_the_window(page)
+    assert cards.nth(0).bounding_box()["y"] < 768, "the race is in view without scrolling"
+    # a card opens that configuration on its own
+    cards.nth(4).click()
+    page.wait_for_url(lambda url: "race=" not in url and "optimizer=adam" in url, timeout=20_000)
+    page.locator('[data-testid="pg-epoch"]').wait_for(state="visible")
+    assert errors == []
+    page.context.close()
+
+
+def test_a_sweep_from_its_url_plots_every_point_and_opens_one(chromium, server):  # noqa: F811
+    page, errors = open_at(chromium, server, "/?dataset=xor&n_points=200&sweep=learning_rate:"
+                                             "0.001..3&sweep_n=8&sweep_epochs=40")
+    wait_until(lambda: "of 40" in page.locator('[data-testid="pg-epoch"]').inner_text(),
+               TIMEOUT, "the sweep's length shown")
+    page.locator('[data-testid="pg-play"]').click()
+    wait_until(lambda: page.evaluate(STUDY_STATE)["done"], TIMEOUT, "the sweep finished")
+    state = page.evaluate(STUDY_STATE)
+    assert state["epochs"] == [40] * 8 or all(e <= 40 for e in state["epochs"])
+    points = page.evaluate("""() => {
+      const chart = document.querySelector('[data-testid="pg-study-chart"]');
+      return chart.data.map((t) => t.y.filter((v) => v !== null).length); }""")
+    assert points[1] >= 7, "a test loss for (almost) every learning rate"
+    assert not_wider_than_the_window(page)
+    # a click on a point opens that learning rate on its own (the 3rd of 8)
+    third = sweep("learning_rate:0.001..3", 8, 40).values[2]
+    page.evaluate("""() => {
+      const chart = document.querySelector('[data-testid="pg-study-chart"]');
+      chart.emit('plotly_click', { points: [{ pointIndex: 2 }] }); }""")
+    page.wait_for_url(lambda url: "sweep=" not in url and f"learning_rate={third!r}" in url,
+                      timeout=20_000)
+    assert errors == []
+    page.context.close()
+
+
+def test_the_race_panel_starts_a_race_of_the_current_experiment(chromium, server):  # noqa: F811
+    page, errors = open_at(chromium, server, "/?dataset=circle")
+    page.get_by_text("Race or sweep").click()
+    page.locator(".st-key-start_race button").click()
+    page.wait_for_url(lambda url: "race=optimizer" in url, timeout=20_000)
+    page.locator('[data-testid="pg-race-card"]').first.wait_for(state="visible")
+    assert page.locator('[data-testid="pg-race-card"]').count() == 5
+    page.get_by_text("Back to one network").click()
+    page.wait_for_url(lambda url: "race=" not in url, timeout=20_000)
+    assert errors == []
+    page.context.close()

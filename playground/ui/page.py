@@ -184,7 +184,6 @@ def data_column() -> None:
               help="new random data (next data seed)",
               on_click=lambda: session.commit(session.config().replace(
                   data_seed=session.config().next_seed("data_seed"))))
-    own_data_section()
 
 
 def live_column() -> None:
@@ -267,6 +266,8 @@ def main() -> None:
         controls.advanced_settings()
     runner = session.runner()
     replay_section(runner, show_test=config.show_test)
+    with st.container(key="own_data"):
+        own_data_section()
     with st.container(key="compare"):
         study_page.study_builder()
     with st.container(key="slow_motion"):

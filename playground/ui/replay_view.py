@@ -87,10 +87,15 @@ def _colours(rows: list, points: dict | None) -> list:
     return [hex_colour(CLASS_COLOURS[int(r[2]) % len(CLASS_COLOURS)]) for r in rows]
 
 
+NOTHING_YET = "replay_nothing_yet"  # "Load" found no snapshots: say so once
+
+
 def _load(runner: Runner) -> None:
     snapshots = runner.replay.snapshots()
     if snapshots:
         st.session_state[LOADED] = {"snapshots": snapshots, "points": runner.points}
+    else:
+        st.session_state[NOTHING_YET] = True
 
 
 def _close() -> None:
@@ -111,16 +116,18 @@ def _replay_body(runner: Runner | None, show_test: bool) -> None:
         return
     snapshots = runner.replay.snapshots() if runner is not None else []
     loaded = st.session_state.get(LOADED)
+    # the page does not rerun while training streams: what was kept is read on "Load"
     if not snapshots and loaded is None:
-        st.caption("Nothing to replay yet: press play, and come back to watch the run again.")
-        return
+        nothing = st.session_state.pop(NOTHING_YET, False)
+        st.caption("Nothing to replay yet: press play first." if nothing else
+                   "Train a while, then load the replay to watch the run again.")
     if snapshots:
         st.caption(f"{len(snapshots)} snapshots kept, epoch {snapshots[0].epoch:,} to "
                    f"{snapshots[-1].epoch:,} (a long run keeps fewer, spread over all of it).")
     buttons = st.columns([1, 1, 1, 2])
     with buttons[0]:
         st.button("Load the latest" if loaded else "Load the replay", key="replay_load",
-                  disabled=not snapshots, on_click=_load, args=(runner,))
+                  disabled=runner is None, on_click=_load, args=(runner,))
     loaded = st.session_state.get(LOADED)
     if loaded is None:
         return

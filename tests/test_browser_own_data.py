@@ -1,0 +1,122 @@
+"""Own data, replay and exports in a real browser at 1024x768: draw and erase points,
+undo, upload a CSV (and a bad one), scrub the replay, download every export.
+
+Shares the app server and Chromium of ``test_browser.py`` (its fixtures)."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+from browser import open_playground
+from test_browser import chromium, server, wait_until  # noqa: F401  (pytest fixtures)
+
+pytestmark = pytest.mark.browser
+TIMEOUT = 30.0
+COUNT = """() => { const v = Object.values(window.__pgViews).find((v) => v.drawTool);
+  return v.points ? v.points.train.length + v.points.test.length : 0; }"""
+
+
+@pytest.fixture
+def page(chromium, server):  # noqa: F811
+    context = chromium.new_context(viewport={"width": 1024, "height": 768},
+                                   accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_playground(page, server.url + "/?n_points=50")
+    yield page
+    assert errors == []
+    context.close()
+
+
+def expander(page, title: str) -> None:
+    page.get_by_text(title, exact=False).first.click()
+
+
+def download(page, selector: str):
+    with page.expect_download() as info:
+        page.locator(selector).first.click()
+    return info.value.path().read_bytes()
+
+
+def test_draw_erase_undo_and_upload(page, tmp_path):
+    wait_until(lambda: page.evaluate(COUNT) == 50, TIMEOUT, "the generated points")
+    page.select_option('[data-testid="pg-draw-mode"]', label="add blue")
+    area = page.locator(".pg-boundary .nsewdrag").bounding_box()
+    for fx, fy in ((0.1, 0.1), (0.9, 0.12)):
+        page.mouse.click(area["x"] + area["width"] * fx, area["y"] + area["height"] * fy)
+        count = page.evaluate(COUNT)
+        wait_until(lambda c=count: page.evaluate(COUNT) == c + 1 or page.evaluate(COUNT) > 50,
+                   TIMEOUT, "a point added")
+    wait_until(lambda: page.evaluate(COUNT) == 52, TIMEOUT, "two points added")
+    assert "data=" in page.url, "a small drawn data set travels in the link"
+    # erase the top-left quarter by dragging a box
+    page.select_option('[data-testid="pg-draw-mode"]', label="erase (drag a box)")
+    page.mouse.move(area["x"] + 2, area["y"] + 2)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] / 2, area["y"] + area["height"] / 2, steps=6)
+    page.mouse.up()
+    wait_until(lambda: page.evaluate(COUNT) < 52, TIMEOUT, "points erased")
+    erased = page.evaluate(COUNT)
+    # the last edit can be undone
+    expander(page, "Your own data")
+    page.locator(".st-key-own_data_undo_button button").click()
+    wait_until(lambda: page.evaluate(COUNT) == 52, TIMEOUT, "the erase undone")
+    assert erased < 52
+    # a CSV upload: a preview, and its points are trained on
+    good = tmp_path / "mine.csv"
+    good.write_text("x1,x2,label\n" + "".join(
+        f"{x},{y},{int(x * y > 0)}\n" for x in (-3, -1, 1, 3) for y in (-2, 2, 4)))
+    page.locator(".st-key-own_data input[type=file]").set_input_files(str(good))
+    page.get_by_text("Read 12 points").wait_for()
+    wait_until(lambda: page.evaluate(COUNT) == 12, TIMEOUT, "the uploaded points")
+    # a bad file: one sentence, nothing changes
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x1,x2,label\n1,2,0\n3,oops,1\n" + "2,2,1\n" * 6)
+    page.locator(".st-key-own_data input[type=file]").set_input_files(str(bad))
+    page.locator(".st-key-own_data [data-testid=stAlert]").wait_for()
+    alert = page.locator(".st-key-own_data [data-testid=stAlert]").inner_text()
+    assert "oops" in alert or "number" in alert
+    assert page.evaluate(COUNT) == 12
+    # and the data comes back as CSV
+    csv = download(page, ".st-key-own_data_download button").decode()
+    assert len(csv.strip().splitlines()) == 13
+
+
+def test_replay_scrubs_and_every_export_downloads(page):
+    page.locator('[data-testid="pg-play"]').click()
+    wait_until(lambda: int(page.locator('[data-testid="pg-epoch"]').inner_text()
+                           .split()[1].replace(",", "")) > 300, TIMEOUT, "training")
+    page.locator('[data-testid="pg-play"]').click()
+    expander(page, "Replay: scrub back")
+    page.locator(".st-key-replay_load button").click()
+    figure = page.locator(".st-key-replay_figure .js-plotly-plot")
+    figure.wait_for()
+    frames = figure.evaluate("(el) => el._transitionData._frames.length")
+    assert frames >= 3
+    # scrub: a click late on the slider's rail shows a later epoch's output
+    figure.locator(".slider-rail-rect").scroll_into_view_if_needed()
+    rail = figure.locator(".slider-rail-rect").bounding_box()
+    assert figure.evaluate("(el) => el._fullLayout.sliders[0].active") == 0
+    first = figure.evaluate("(el) => el.layout.images[0].source")
+    page.mouse.click(rail["x"] + rail["width"] * 0.9, rail["y"] + rail["height"] / 2)
+    wait_until(lambda: figure.evaluate("(el) => el._fullLayout.sliders[0].active") > frames / 2,
+               TIMEOUT, "the slider at a late snapshot")
+    wait_until(lambda: figure.evaluate("(el) => el.layout.images[0].source") != first,
+               TIMEOUT, "a later output shown")
+    gif = download(page, ".st-key-replay_gif button")
+    assert gif[:6] in (b"GIF87a", b"GIF89a")
+    # every export of the run
+    expander(page, "Export and import")
+    config = json.loads(download(page, ".st-key-export_config button"))
+    assert config["config"]["n_points"] == "50"
+    weights = download(page, ".st-key-export_weights button")
+    header = json.loads(weights[8:8 + struct.unpack("<Q", weights[:8])[0]])
+    assert {"layers.0.weight", "layers.0.bias"} <= set(header)
+    script = download(page, ".st-key-export_script button").decode()
+    assert "import torch" in script and "final" in script
+    history = download(page, ".st-key-export_history button").decode().splitlines()
+    assert history[0].startswith("epoch,train_loss,test_loss") and len(history) > 100

@@ -40,7 +40,7 @@ def test_a_race_from_its_url_runs_its_members_side_by_side(chromium, server):  #
                            "/?dataset=xor&race=optimizer:sgd,momentum,rmsprop,adagrad,adam")
     cards = page.locator('[data-testid="pg-race-card"]')
     assert cards.count() == 5
-    assert cards.nth(4).inner_text().startswith("optimizer=adam")
+    assert cards.nth(4).inner_text().startswith("adam")
     page.locator('[data-testid="pg-play"]').click()
     wait_until(lambda: min(e or 0 for e in page.evaluate(STUDY_STATE)["epochs"]) >= 30,
                TIMEOUT, "every racer past epoch 30")
@@ -98,5 +98,42 @@ def test_the_race_panel_starts_a_race_of_the_current_experiment(chromium, server
     assert page.locator('[data-testid="pg-race-card"]').count() == 5
     page.get_by_text("Back to one network").click()
     page.wait_for_url(lambda url: "race=" not in url, timeout=20_000)
+    assert errors == []
+    page.context.close()
+
+
+LESSON_MARKS = """() => [...document.querySelectorAll('.st-key-lesson_panel [role="img"]')]
+  .map((icon) => icon.textContent)"""
+
+
+def test_a_lesson_from_its_url_checks_its_steps_live(chromium, server):  # noqa: F811
+    page, errors = open_at(chromium, server, "/?lesson=nonlinear&presenter=1")
+    panel = page.locator(".st-key-lesson_panel")
+    panel.wait_for()
+    assert "non-linear" in panel.inner_text().lower()
+    assert "presenter=1" in page.url and "lesson=nonlinear" in page.url
+    marks = page.evaluate(LESSON_MARKS)
+    assert marks and all(m == "radio_button_unchecked" for m in marks)
+    page.locator('[data-testid="pg-play"]').click()
+    wait_until(lambda: page.evaluate(LESSON_MARKS)[0] == "check_circle", TIMEOUT,
+               "the first step's check turned green")
+    # the next step's "Do it" applies its settings: the check of that step follows
+    page.locator(".st-key-lesson_panel button", has_text="Do it").first.click()
+    page.wait_for_url(lambda url: "hidden=8%2C8%2C8" in url or "hidden=8,8,8" in url,
+                      timeout=20_000)
+    page.locator('[data-testid="pg-play"]').click()
+    wait_until(lambda: page.evaluate(LESSON_MARKS)[1] == "check_circle", TIMEOUT,
+               "the second step's check turned green")
+    assert not_wider_than_the_window(page)
+    assert errors == []
+    page.context.close()
+
+
+def test_a_race_lesson_opens_its_race(chromium, server):  # noqa: F811
+    page, errors = open_at(chromium, server, "/?lesson=activations")
+    cards = page.locator('[data-testid="pg-race-card"]')
+    assert [cards.nth(i).inner_text().split()[0] for i in range(4)] == [
+        "sigmoid", "tanh", "relu", "gelu"]
+    page.locator(".st-key-lesson_panel").wait_for()
     assert errors == []
     page.context.close()

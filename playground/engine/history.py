@@ -56,6 +56,13 @@ class History:
         start = bisect_right(self.columns["epoch"], epoch)
         return {key: values[start:] for key, values in self.columns.items()}
 
+    def copy(self) -> History:
+        """A copy that another thread may keep reading while this one grows."""
+        other = History(self.max_rows)
+        other.columns = {key: list(values) for key, values in self.columns.items()}
+        other.stride, other.last = self.stride, self.last
+        return other
+
     def truncate_after(self, epoch: int) -> None:
         """Forget rows after ``epoch`` (training resumed from an earlier snapshot)."""
         end = bisect_right(self.columns["epoch"], epoch)

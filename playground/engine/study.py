@@ -105,8 +105,11 @@ class Study:
 
     def label(self, value: object) -> str:
         """What tells this member apart, for legends: ``optimizer=adam``."""
-        shown = plain_number(value) if isinstance(value, float) else format_value(value)
-        return f"{self.knob}={shown}"
+        return f"{self.knob}={self.value_text(value)}"
+
+    @staticmethod
+    def value_text(value: object) -> str:
+        return plain_number(value) if isinstance(value, float) else format_value(value)
 
     def labels(self) -> list[str]:
         return [self.label(v) for v in self.values]

@@ -118,6 +118,11 @@ class Runner:
             return False
         return self.link.send(self.sid, name, list(args))
 
+    def runs(self) -> list[tuple[History, str | None]]:
+        """The run's history and why it stopped, as copies (for lesson checks)."""
+        with self.lock:
+            return [(self.history.copy(), self.summary.get("stopped"))]
+
     def snapshot(self) -> dict:
         """The latest summary (epoch, playing, stopped, metrics, config) as plain values."""
         with self.lock:

@@ -32,9 +32,10 @@ class StudyRunner(Runner):
         raise RuntimeError("a study's settings are fixed: start another study")
 
     def runs(self) -> list[tuple[History, str | None]]:
-        """Each member's history and why it stopped (for lesson checks)."""
+        """Each member's history and why it stopped, as copies (for lesson checks)."""
         with self.lock:
-            return [(m["history"], (m["summary"] or {}).get("stopped")) for m in self.members]
+            return [(m["history"].copy(), (m["summary"] or {}).get("stopped"))
+                    for m in self.members]
 
     def merge(self, frame: dict) -> None:
         with self.lock:

@@ -170,6 +170,7 @@ def study_view(config: Config, study: Study, token: str | None,
     """Mount a race's or a sweep's view; a click on a member calls ``on_open``."""
     sweeping = study.kind == "sweep"
     data = {**_stream_data(token), "kind": study.kind, "labels": study.labels(),
+            "names": [study.value_text(v) for v in study.values],
             "values": list(study.values) if sweeping else None,
             "knob_title": SWEEPS[study.knob].title if sweeping else study.knob,
             "log_x": sweeping and SWEEPS[study.knob].log, "epochs": study.epochs,

@@ -17,6 +17,7 @@ from playground.engine.tfplayground import config_from_hash
 from playground.engine.training import pack
 from playground.ui import components, controls, session, study_page
 from playground.ui.exports_panel import exports_section, share_link
+from playground.ui.lesson_panel import classical_section, lesson_panel, lessons_menu
 from playground.ui.own_data import own_data_section, remember_data
 from playground.ui.replay_view import replay_section
 from playground.ui.slow_motion_view import slow_motion_section
@@ -127,34 +128,47 @@ def _apply(config, edit: dict) -> None:
         session.commit(edited)
 
 
+def _activation(config) -> None:
+    if config.hidden:
+        controls.choice("activation", "Activation")
+    else:  # nothing to choose: the inputs go straight to the output
+        st.selectbox("Activation", ["No hidden layer"], key="activation_none", disabled=True)
+
+
+def _loss(config) -> None:
+    if config.task == "regression":
+        st.selectbox("Loss", ["Squared error"], key="loss_regression", disabled=True,
+                     help="regression always uses the mean squared error")
+    else:
+        controls.choice("loss", "Loss")
+
+
+# the top bar's controls: (the name ``hide=`` knows them by, relative width, how to draw);
+# hidden ones take no room, so a lesson's few controls get the whole bar
+TOP_BAR = (
+    ("learning_rate", 0.9,
+     lambda c: controls.choice("learning_rate", "Learning rate", controls.LEARNING_RATES)),
+    ("activation", 1.0, _activation),
+    ("regularization", 1.1, lambda c: controls.choice("regularization", "Regularization")),
+    ("regularization", 0.8, lambda c: controls.choice("reg_rate", "Reg. rate",
+                                                      controls.REG_RATES)),
+    ("optimizer", 1.1, lambda c: controls.choice("optimizer", "Optimizer")),
+    ("loss", 1.2, _loss),
+    ("speed", 0.9, lambda c: controls.choice("speed", "Speed", controls.SPEEDS,
+                                             help="epochs per second: slow it down to narrate")),
+)
+
+
 @st.fragment
 def top_bar() -> None:
     """The training controls: a click reruns only this bar. (Play, step and the
     resets live in the live view: they go down its stream and act within a frame.)"""
-    cols = st.columns([0.9, 1, 1.1, 0.8, 1.1, 1.2, 0.9], vertical_alignment="bottom")
-    with cols[0]:
-        controls.choice("learning_rate", "Learning rate", controls.LEARNING_RATES)
-    with cols[1]:
-        if session.config().hidden:
-            controls.choice("activation", "Activation")
-        else:  # nothing to choose: the inputs go straight to the output
-            st.selectbox("Activation", ["No hidden layer"], key="activation_none",
-                         disabled=True)
-    with cols[2]:
-        controls.choice("regularization", "Regularization")
-    with cols[3]:
-        controls.choice("reg_rate", "Reg. rate", controls.REG_RATES)
-    with cols[4]:
-        controls.choice("optimizer", "Optimizer")
-    with cols[5]:
-        if session.config().task == "regression":
-            st.selectbox("Loss", ["Squared error"], key="loss_regression", disabled=True,
-                         help="regression always uses the mean squared error")
-        else:
-            controls.choice("loss", "Loss")
-    with cols[6]:
-        controls.choice("speed", "Speed", controls.SPEEDS,
-                        help="epochs per second: slow it down to narrate")
+    config = session.config()
+    shown = [(width, draw) for name, width, draw in TOP_BAR if name not in config.hide]
+    columns = st.columns([width for width, _ in shown] or [1], vertical_alignment="bottom")
+    for column, (_, draw) in zip(columns, shown):
+        with column:
+            draw(config)
     show_notes()
     if st.session_state.pop("rerun_page", False):
         st.rerun(scope="app")
@@ -237,13 +251,28 @@ def show_notes() -> None:
         st.toast(plain(" ".join(notes)))
 
 
+def lesson_sidebar() -> None:
+    """The open lesson: its text, its steps with live checks, and the other lessons."""
+    lesson = session.lesson()
+    with st.sidebar:
+        lessons_menu(lesson.id if lesson else None, session.open_lesson)
+        if lesson is not None:
+            lesson_panel(lesson, session.runs, session.apply_changes, config=session.config,
+                         restart=lambda: session.runner() and session.runner().restart())
+            st.button("Leave the lesson", key="leave_lesson",
+                      on_click=session.open_lesson, args=(None,))
+
+
 def main() -> None:
+    first_run = "config" not in st.session_state
+    lesson_link = first_run and "lesson" in st.query_params
     st.set_page_config(page_title="Neural network playground", layout="wide",
-                       initial_sidebar_state="collapsed")
+                       initial_sidebar_state="expanded" if lesson_link else "collapsed")
     st.html(COMPACT_CSS)
-    if "config" not in st.session_state:
+    if first_run:
         session.start(st.query_params.to_dict())
     config = session.config()
+    lesson_sidebar()
     if config.presenter:
         st.html(PRESENTER_CSS)
     if config.hide:
@@ -261,6 +290,9 @@ def main() -> None:
         data_column()
     with live_col:
         live_column()
+    lesson = session.lesson()
+    if lesson is not None and lesson.classical:
+        classical_section(config)
     with st.container(key="settings"), st.expander(
             "More settings: initialization, schedule, dropout, early stopping, seeds"):
         controls.advanced_settings()

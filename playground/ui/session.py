@@ -9,6 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from playground.engine.config import Config, ConfigError
+from playground.engine.config_text import shorten
+from playground.engine.lessons import LESSONS, Lesson, lesson_params
 from playground.engine.limits import LIMITS, Limits
 from playground.engine.own_data import link_params
 from playground.engine.study import Study, split_params
@@ -34,8 +36,22 @@ def study() -> Study | None:
     return st.session_state.get("study")
 
 
+def lesson() -> Lesson | None:
+    """The guided lesson this page follows, or None."""
+    return LESSONS.get(st.session_state.get("lesson", ""))
+
+
 def start(params: dict[str, str | list[str]]) -> None:
-    """First run of a session: the Config (and any race or sweep) from the URL."""
+    """First run of a session: the Config (and any race or sweep) from the URL; a
+    lesson's own settings come first, and the URL's (e.g. ``presenter=1``) on top."""
+    params = dict(params)
+    lesson_id = params.pop("lesson", None)
+    lesson_id = lesson_id[-1] if isinstance(lesson_id, list) else lesson_id
+    if lesson_id in LESSONS:
+        st.session_state["lesson"] = lesson_id
+        params = {**_lesson_start(LESSONS[lesson_id]), **params}
+    elif lesson_id:
+        note(f"Ignored lesson={shorten(lesson_id)}: there is no such lesson.")
     config_params, study_params = split_params(params)
     config_, warnings = Config.from_params(config_params, limits())
     st.session_state["config"] = config_
@@ -48,10 +64,46 @@ def start(params: dict[str, str | list[str]]) -> None:
         set_study(study_)
 
 
-def url_params() -> dict[str, str]:
-    """What the page's address holds: the Config's params and the study's."""
+def _lesson_start(lesson_: Lesson) -> dict[str, str]:
+    return {**lesson_params(lesson_), **({"race": lesson_.race} if lesson_.race else {})}
+
+
+def open_lesson(lesson_id: str | None) -> None:
+    """Start a lesson from its own settings (None: leave the lesson, keep the settings)."""
+    st.session_state["lesson"] = lesson_id
+    if lesson_id in LESSONS:
+        config_params, study_params = split_params(_lesson_start(LESSONS[lesson_id]))
+        presenter = config().presenter  # a projector stays a projector
+        st.session_state["config"] = Config.from_params(config_params, limits())[0].replace(
+            presenter=presenter)
+        set_study(Study.from_params(study_params)[0])
+
+
+def apply_changes(changes: dict[str, str]) -> None:
+    """A lesson step's settings on top of the current ones; a race runs on with them."""
+    new, warnings = Config.from_params({**config().to_params(), **changes}, limits())
+    for warning in warnings:
+        note(warning)
     current = study()
-    return {**link_params(config()), **(current.to_params() if current else {})}
+    if current is None:
+        commit(new)
+    elif new != config():
+        st.session_state["config"] = new
+        set_study(current)  # the same race from the new settings
+
+
+def runs() -> list:
+    """The live runs a lesson checks: one, or one per race member."""
+    current = runner()
+    return current.runs() if current is not None else []
+
+
+def url_params() -> dict[str, str]:
+    """What the page's address holds: the Config's params, the study's, the lesson."""
+    current = study()
+    lesson_ = st.session_state.get("lesson")
+    return {**({"lesson": lesson_} if lesson_ in LESSONS else {}), **link_params(config()),
+            **(current.to_params() if current else {})}
 
 
 def set_study(new: Study | None) -> bool:

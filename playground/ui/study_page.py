@@ -104,7 +104,7 @@ def study_section() -> None:
     """The running race or sweep."""
     study = session.study()
     config = session.config()
-    head = st.columns([5, 1.4], vertical_alignment="center")
+    head = st.columns([4, 1.6], vertical_alignment="center")
     head[0].markdown(f"**{study.title}** — click a "
                      f"{'card' if study.kind == 'race' else 'point'} to open that configuration. "
                      f"Same data and, where the shapes allow, the same initial weights.")

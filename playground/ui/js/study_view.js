@@ -80,7 +80,8 @@ class StudyView {
         card.style.borderColor = COLOURS[i % COLOURS.length];
         const canvas = el("canvas", { width: CARD, height: CARD }, card);
         const name = el("div", { class: "pg-card-name" }, card);
-        name.textContent = label;
+        name.textContent = data.names[i]; // the knob is in the title
+        name.title = label;
         name.style.color = COLOURS[i % COLOURS.length];
         const numbers = el("div", { class: "pg-card-numbers" }, card);
         card.onclick = () => this.trigger("open", i);

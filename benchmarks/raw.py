@@ -19,10 +19,12 @@ import time
 import torch
 
 from benchmarks.common import log, median
+from playground.engine.cohort import Cohort
 from playground.engine.config import Config
 from playground.engine.group import Group
 from playground.engine.model import MLP
 from playground.engine.optimizers import TORCH_OPTIMIZERS
+from playground.engine.study import race, sweep
 from playground.engine.training import Trainer
 from playground.server.frames import FrameBuilder, pictures
 
@@ -81,6 +83,7 @@ def frame_build_ms(trainer: Trainer, repeats: int = 20) -> float:
 
 
 GROUP_SIZES = (1, 8, 30, 100)
+SWEEP_EPOCHS = 5000  # longer than a window: the sweep trains throughout
 
 
 def group_speeds() -> dict:
@@ -93,6 +96,28 @@ def group_speeds() -> dict:
             rates = [timed(group.run_for) for _ in range(WINDOWS)]
         speeds[size] = max(rates)
         log(f"group of {size}: {max(rates):.0f} epochs/s per session {rates}")
+    return speeds
+
+
+def study_speeds(single: float) -> dict:
+    """Epochs per second of each member of a 16-point learning-rate sweep and of a
+    5-optimizer race, against one session alone (``single``): what a study costs."""
+    base = Config()
+    studies = {"sweep16": (sweep("learning_rate:0.0001..10", 16, SWEEP_EPOCHS), SWEEP_EPOCHS),
+               "race5": (race("optimizer:sgd,momentum,rmsprop,adagrad,adam"), None)}
+    speeds = {}
+    for name, (study, epochs) in studies.items():
+        rates = []
+        for _ in range(WINDOWS):
+            cohort = Cohort(study.configs(base), epochs=epochs)
+            cohort.run_for(WARMUP_S / 4)
+            start, first = time.perf_counter(), cohort.epoch
+            cohort.run_for(WINDOW_S)
+            rates.append((cohort.epoch - first) / (time.perf_counter() - start))
+        speeds[name] = {"members": len(study.values), "epochs_per_s": max(rates),
+                        "sessions_worth": single / max(rates)}
+        log(f"{name}: {max(rates):.0f} epochs/s per member; costs "
+            f"{single / max(rates):.2f} sessions")
     return speeds
 
 
@@ -117,4 +142,5 @@ def run() -> dict:
             f"reference {max(slow):.0f} ({max(fast) / max(slow):.2f}x), "
             f"frame build {results[optimizer]['frame_build_ms']} ms")
     results["groups"] = group_speeds()
+    results["studies"] = study_speeds(results["sgd"]["epochs_per_s"])
     return results

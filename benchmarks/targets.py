@@ -15,6 +15,13 @@ def rows(f: dict) -> list[Row]:
     for size in (1, 8, 30, 100):
         out.append(info(f"Group of {size} default sessions, one batched computation: "
                         "epochs/s per session", dig(f, "raw", "groups", size), "epochs/s"))
+    out.append(below("A 16-point learning-rate sweep, one batched group: cost in sessions",
+                     dig(f, "raw", "studies", "sweep16", "sessions_worth"), "sessions", 2,
+                     "about one session"))
+    out.append(info("A 16-point sweep: epochs/s per member",
+                    dig(f, "raw", "studies", "sweep16", "epochs_per_s"), "epochs/s"))
+    out.append(info("A 5-optimizer race: cost in sessions",
+                    dig(f, "raw", "studies", "race5", "sessions_worth"), "sessions"))
     out.append(info("One session's frame (pictures and all), worker time",
                     dig(f, "raw", "sgd", "frame_build_ms"), "ms"))
 

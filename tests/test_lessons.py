@@ -27,7 +27,14 @@ from playground.engine.lessons import (
 from playground.engine.own_data import encode_points
 from playground.engine.study import race_configs
 from playground.engine.training import Trainer
-from playground.ui.lesson_panel import Progress, advance, latest_epoch, restarts_training
+from playground.ui.lesson_panel import (
+    REACHED,
+    WAITING,
+    Progress,
+    advance,
+    latest_epoch,
+    restarts_training,
+)
 
 CHUNK = 10  # epochs between looks at the check, as the page looks every second
 SEEDS = (0, 1)  # a lesson must not hinge on one lucky initialisation
@@ -420,8 +427,8 @@ def test_the_panel_ticks_reached_checks_applies_steps_and_opens_lessons():
     assert not at.exception, at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "Why networks need non-linear activations" in text
-    assert "✅ Stuck: test accuracy below 70 %" in text
-    assert "⬜ Still stuck below 70 %" in text
+    assert f"{REACHED} Stuck: test accuracy below 70 %" in text
+    assert f"{WAITING} Still stuck below 70 %" in text
     assert at.selectbox(key="lesson_menu").value == "nonlinear"
     at.button(key="lesson_do_nonlinear_1").click().run()
     assert not at.exception, at.exception

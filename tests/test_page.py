@@ -166,3 +166,10 @@ def test_url_text_is_shown_as_plain_text_in_one_toast(app):
         assert name in text
     # every markdown character is escaped: no link, no image, no emphasis
     assert "](" not in text and "![" not in text and r"\]\(" in text
+
+
+def test_every_hideable_part_has_its_selector():
+    from playground.engine.config_knobs import HIDEABLE
+    from playground.ui.page import HIDE_SELECTORS
+
+    assert set(HIDE_SELECTORS) == set(HIDEABLE)

@@ -114,7 +114,9 @@ def _steps(lesson: Lesson, hooks: Hooks) -> None:
     progress = _progress(lesson)
     advance(lesson, progress, hooks.runs(), hooks.config() if hooks.config else None)
     for index, step in enumerate(lesson.steps):
-        text, button = st.columns([0.7, 0.3], vertical_alignment="center")
+        # a step without settings has no button: its text takes the whole width
+        text, button = (st.columns([0.7, 0.3], vertical_alignment="center")
+                        if step.set or step.reset else (st.container(), None))
         lines = [f"**{index + 1}.** {step.text}"]
         if step.check is not None:
             mark = REACHED if index in progress.reached else WAITING

@@ -47,6 +47,10 @@ HIDE_SELECTORS = {
     "confusion": ".pg-confusion",
     "settings": ".st-key-settings",
     "share": ".st-key-share",
+    "replay": ".st-key-replay",
+    "own_data": ".st-key-own_data, .pg-draw",
+    "compare": ".st-key-compare",
+    "slow_motion": ".st-key-slow_motion",
 }
 # a projector at 1024x768: every label at least 16 px, the key plots bigger
 PRESENTER_CSS = """<style>

@@ -170,6 +170,6 @@ def test_url_text_is_shown_as_plain_text_in_one_toast(app):
 
 def test_every_hideable_part_has_its_selector():
     from playground.engine.config_knobs import HIDEABLE
-    from playground.ui.page import HIDE_SELECTORS
+    from playground.ui.page_style import HIDE_SELECTORS
 
     assert set(HIDE_SELECTORS) == set(HIDEABLE)

@@ -94,7 +94,9 @@ def test_state_and_restore_continue_exactly():
 
 def test_url_round_trip_and_split():
     for study in (race("optimizer:sgd,adam,rmsprop"), race("hidden:4;4,4;8,8"),
-                  sweep("learning_rate:0.0001..10", 16, 300), sweep("noise:0..50", 11, 50)):
+                  sweep("learning_rate:0.0001..10", 16, 300), sweep("noise:0..50", 11, 50),
+                  sweep("batch_size:1..250", 16, 100), sweep("depth:0..6", 16, 100),
+                  sweep("learning_rate:0.00012345..0.7", 9, 100)):
         assert Study.from_params(study.to_params()) == (study, None)
     config_part, study_part = split_params({"dataset": "xor", "race": "optimizer:sgd,adam"})
     assert config_part == {"dataset": "xor"} and study_part == {"race": "optimizer:sgd,adam"}
@@ -122,3 +124,13 @@ def test_a_member_that_breaks_a_limit_is_named():
     from playground.engine.study import StudyError
     with pytest.raises(StudyError, match="optimizer=nesterov"):
         race("optimizer:sgd,nesterov").configs(BASE.replace(momentum=0.0))
+
+
+def test_a_round_can_span_time_slices_and_the_members_meet_again():
+    """A study of many shapes holds its worker for one group's epoch at a time."""
+    cohort = Cohort(sweep("width:1..8", 8, 10).configs(BASE), epochs=10)
+    assert cohort.run_for(0.0) == 0  # a budget of nothing: one group's epoch, no whole round
+    assert sorted(t.epoch for t in cohort.trainers) == [0] * 7 + [1]
+    cohort.dissolve()  # the round is finished before anyone looks closely
+    assert [t.epoch for t in cohort.trainers] == [1] * 8
+    assert cohort.run_epochs(3) == 3 and {t.epoch for t in cohort.trainers} == {4}

@@ -47,7 +47,8 @@ def test_a_race_trains_its_members_in_lockstep_and_streams_them(pool):
     assert [m["summary"]["config"].get("optimizer", "sgd") for m in runner.members] == [
         "sgd", "adam", "rmsprop"]
     message = json.loads(next_message(runner, StreamState()))
-    assert len(message["members"]) == 3 and message["points"]["train"]
+    assert len(message["members"]) == 3
+    assert all(m["points"]["train"] and m["picture"] for m in message["members"])
     assert all(m["history"]["epoch"][-1] == snap["epoch"] for m in message["members"])
     # each member is where it would be alone after as many epochs
     for member, config in zip(runner.members, study.configs(BASE)):
@@ -55,6 +56,14 @@ def test_a_race_trains_its_members_in_lockstep_and_streams_them(pool):
         alone.step_epochs(snap["epoch"])
         assert member["summary"]["last"]["train_loss"] == pytest.approx(
             alone.history.last["train_loss"], rel=1e-4, abs=1e-6)
+    # a page that is up to date gets each member's picture and points only when they change
+    sent = StreamState()
+    next_message(runner, sent)
+    runner.step()
+    runner.wait_for(lambda s: s["epoch"] == snap["epoch"] + 1, TIMEOUT)
+    later = json.loads(next_message(runner, sent))
+    assert all("points" not in m and m["picture"] for m in later["members"])
+    assert all(m["history"]["epoch"] == [snap["epoch"] + 1] for m in later["members"])
 
 
 def test_a_sweep_stops_at_its_length_with_every_point(pool):

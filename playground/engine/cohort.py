@@ -1,8 +1,10 @@
 """A cohort: the members of a race or a sweep, trained in lockstep.
 
 Every round trains each member still running by one epoch, so all of them are at
-the same epoch whenever someone looks; members of one shape train as one batched
-Group (``group.py``), which gives each exactly what it would reach alone. A member
+the same epoch, or one apart while a round is under way; members of one shape train as
+one batched Group (``group.py``), which gives each exactly what it would reach alone.
+A round may be split over several time budgets (group by group): a study of many
+shapes never holds its worker longer than one group's epoch. A member
 that diverges or stops early drops out; the others go on. A sweep's members stop
 at its fixed number of epochs.
 """
@@ -23,6 +25,7 @@ class Cohort:
         self.trainers = [Trainer(c, max_epochs=max_epochs) for c in configs]
         self.epochs = epochs  # a sweep's length; None: until paused
         self._groups: list[Group] | None = None
+        self._pending: list[Group] = []  # the groups yet to train in the current round
 
     def __len__(self) -> int:
         return len(self.trainers)
@@ -41,32 +44,31 @@ class Cohort:
 
     # -- training ----------------------------------------------------------------------
     def run_epochs(self, n: int) -> int:
-        """Up to n rounds; returns how many ran (fewer once every member is done)."""
-        for done in range(n):
-            if not self._round():
-                return done
-        return n
+        """Up to n whole rounds; returns how many ran (fewer once every member is done)."""
+        return self.run_for(float("inf"), max_rounds=n)
 
-    def run_for(self, seconds: float) -> int:
-        """Rounds until the time budget is spent (at least one)."""
+    def run_for(self, seconds: float, max_rounds: int | None = None) -> int:
+        """Train group by group until the time budget is spent (at least one group's
+        epoch) or ``max_rounds`` rounds are complete; returns the rounds completed."""
         deadline = time.perf_counter() + seconds
         rounds = 0
-        while self._round():
-            rounds += 1
+        while max_rounds is None or rounds < max_rounds:
+            if not self._pending:
+                self._pending = list(self._formed())
+                if not self._pending:
+                    break  # every member is done
+            group = self._pending.pop(0)
+            group.run_epochs(1)
+            if not self._pending:
+                rounds += 1
+                self._end_round()
             if time.perf_counter() >= deadline:
                 break
         return rounds
 
-    def _round(self) -> bool:
-        """One epoch for every running member; False when none was running."""
-        groups = self._formed()
-        if not groups:
-            return False
-        for group in groups:
-            group.run_epochs(1)
-        if any(not self.running(t) for g in groups for t in g.members):
-            self.dissolve()  # the next round forms its groups from the members still running
-        return True
+    def _end_round(self) -> None:
+        if any(not self.running(t) for g in self._groups or () for t in g.members):
+            self._release()  # the next round forms its groups from the members still running
 
     def _formed(self) -> list[Group]:
         if self._groups is None:
@@ -78,7 +80,13 @@ class Cohort:
         return self._groups
 
     def dissolve(self) -> None:
-        """Every member gets its own tensors back (before any member changes)."""
+        """Every member at the same epoch again, with its own tensors back (before a
+        snapshot or a change)."""
+        while self._pending:  # the groups the current round still owes
+            self._pending.pop(0).run_epochs(1)
+        self._release()
+
+    def _release(self) -> None:
         for group in self._groups or ():
             group.dissolve()
         self._groups = None
@@ -86,6 +94,7 @@ class Cohort:
     # -- controls and snapshots ----------------------------------------------------------
     def reset(self) -> None:
         """Back to epoch 0, every member from its same initial weights."""
+        self._pending = []
         self.dissolve()
         for t in self.trainers:
             t.reset(keep_init=True)
@@ -95,6 +104,7 @@ class Cohort:
         return [t.state() for t in self.trainers]
 
     def restore(self, states: Sequence[dict]) -> None:
+        self._pending = []
         self.dissolve()
         for t, state in zip(self.trainers, states):
             if state.get("config") == t.config.to_params():

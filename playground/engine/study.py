@@ -80,6 +80,8 @@ class Study:
     knob: str  # a Config field (race) or a SWEEPS name (sweep)
     values: tuple
     epochs: int | None = None  # a sweep's fixed length; a race runs until paused
+    count: int | None = None  # the values a sweep asked for (whole numbers may give fewer)
+    span: tuple[float, float] | None = None  # a sweep's range as asked for
 
     # -- members -----------------------------------------------------------------------
     def configs(self, base: Config, limits: Limits = LIMITS) -> list[Config]:
@@ -126,9 +128,9 @@ class Study:
             texts = [format_value(v) for v in self.values]
             separator = ";" if any("," in t for t in texts) else ","
             return {"race": f"{self.knob}:{separator.join(texts)}"}
-        lo, hi = self.values[0], self.values[-1]
+        lo, hi = self.span or (self.values[0], self.values[-1])
         return {"sweep": f"{self.knob}:{plain_number(lo)}..{plain_number(hi)}",
-                "sweep_n": str(len(self.values)), "sweep_epochs": str(self.epochs)}
+                "sweep_n": str(self.count), "sweep_epochs": str(self.epochs)}
 
     @classmethod
     def from_params(cls, params: Mapping[str, str | list[str]]) -> tuple[Study | None, str | None]:
@@ -212,4 +214,4 @@ def sweep(spec: str, count: str | int | None = None, epochs: str | int | None = 
                         else [float(f"{v:.4g}") for v in spread])
     if len(values) < 2:
         raise StudyError("Ignored sweep: the range holds fewer than two values.")
-    return Study("sweep", knob, tuple(values), length)
+    return Study("sweep", knob, tuple(values), length, n, (lo, hi))

@@ -29,6 +29,7 @@ class Session(Protocol):
     """What the pool needs of a session's handle (``runner.Runner``)."""
 
     sid: str
+    weight: int  # sessions it counts as (a study: its members)
 
     def merge(self, frame: dict) -> None: ...
     def open_spec(self) -> dict: ...
@@ -195,8 +196,10 @@ class Pool:
         self.links = [WorkerLink(i, use_process) for i in range(workers or worker_count())]
 
     def place(self, session: Session) -> WorkerLink:
-        """The worker with the fewest sessions takes the new one."""
-        link = min(self.links, key=lambda link: len(link.sessions))
+        """The worker with the least load takes the new one (a study of S members
+        weighs S sessions)."""
+        link = min(self.links, key=lambda link: sum(
+            s.weight for s in list(link.sessions.values())))
         link.add(session)
         return link
 

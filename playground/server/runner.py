@@ -40,6 +40,7 @@ class StreamState:
         self.sent_epoch = 0
         self.points_version = 0
         self.notice: str | None = None
+        self.members: dict[int, list[int]] = {}  # a study's members: what each has sent
 
     def restarts(self, runner: Runner) -> bool:
         """Whether the page must drop its curves (training restarted, or was rewound)."""
@@ -169,20 +170,27 @@ class Runner:
             else:
                 if frame["generation"] != self.generation:
                     self.generation = frame["generation"]
-                    self.history = History()
-                    self.replay.clear()
-                self.history.extend(frame.pop("history"))
+                    self._new_generation()  # training restarted at epoch 0
                 if "state" in frame:
                     self.last_state = frame.pop("state")
-                if "points" in frame:
-                    self.points = frame.pop("points")
-                    self.points_version += 1
-                if "picture" in frame:  # parts missing from this picture keep their last value
-                    self.picture = {**(self.picture or {}), **frame.pop("picture")}
-                    self.replay.add(frame["epoch"], self.picture)
+                self._take(frame)
                 self.summary = frame
             self.version += 1
         self._notify()
+
+    def _new_generation(self) -> None:
+        self.history = History()
+        self.replay.clear()
+
+    def _take(self, frame: dict) -> None:
+        """Keep what the frame brings (its rows, points, picture); the rest is the summary."""
+        self.history.extend(frame.pop("history"))
+        if "points" in frame:
+            self.points = frame.pop("points")
+            self.points_version += 1
+        if "picture" in frame:  # parts missing from this picture keep their last value
+            self.picture = {**(self.picture or {}), **frame.pop("picture")}
+            self.replay.add(frame["epoch"], self.picture)
 
     def stream_message(self, sent: StreamState) -> dict | None:
         """What the page has not seen yet (``protocol.StreamMessage``), or None."""

@@ -15,6 +15,7 @@ import torch
 from playground.engine.cohort import Cohort
 from playground.engine.config import Config
 from playground.engine.limits import LIMITS
+from playground.engine.own_data import summary_params
 from playground.engine.study import Study
 from playground.server import protocol as p
 from playground.server.frames import FrameBuilder, picture_key, pictures
@@ -36,6 +37,7 @@ class HostedStudy:
         if spec.get("state"):
             self.cohort.restore(spec["state"])
         self.playing = bool(spec.get("playing")) and not self.cohort.done
+        self.owed = 0  # rounds asked for by Step, trained within the worker's time slices
         self.dirty, self.next_frame = True, 0.0
         self.snapshot_at, self.snapshot_epoch = 0.0, -1
 
@@ -43,33 +45,42 @@ class HostedStudy:
     def size(self) -> int:
         return len(self.cohort)
 
+    @property
+    def training(self) -> bool:
+        return self.playing or self.owed > 0
+
     # -- commands ----------------------------------------------------------------------
     def play(self) -> None:
         self.playing = not self.cohort.done
 
     def pause(self) -> None:
-        self.playing = False
+        self.playing, self.owed = False, 0
+        self.cohort.dissolve()  # every member at the same epoch
 
     def step(self, epochs: int = 1) -> None:
         self.playing = False
-        self.cohort.run_epochs(max(1, min(int(epochs), p.MAX_STEP)))
-        self.cohort.dissolve()
+        self.owed = max(1, min(int(epochs), p.MAX_STEP))
 
     def restart(self) -> None:
+        self.owed = 0
         self.cohort.reset()
         self.generation += 1
         for builder in self.builders:
             builder.restart()
 
-    def close(self) -> None:
-        self.cohort.dissolve()
-
     # -- training and frames -------------------------------------------------------------
     def train(self, budget: float) -> None:
-        self.cohort.run_for(budget)
+        """Train for this share of the worker's slice: a round may span several slices,
+        so a study of many shapes never holds the worker (and its other sessions)."""
+        rounds = self.cohort.run_for(budget, max_rounds=None if self.playing else self.owed)
         self.dirty = True
+        if not self.playing:
+            self.owed -= rounds
+            if self.owed <= 0:
+                self.owed = 0
+                self.cohort.dissolve()
         if self.cohort.done:
-            self.playing = False
+            self.playing, self.owed = False, 0
             self.cohort.dissolve()
 
     def frame(self) -> dict:
@@ -77,11 +88,14 @@ class HostedStudy:
         members = [builder.build(t, self.playing) for builder, t in zip(self.builders, trainers)]
         if self.study.kind == "race":
             self._add_outputs(members)
+        else:  # a sweep plots numbers only: no member's points or picture
+            for member in members:
+                member.pop("points", None)
         first = members[0]
         frame = {"epoch": self.cohort.epoch, "generation": self.generation,
                  "playing": self.playing, "done": self.cohort.done,
                  "metric": first["metric"], "stopped": None, "last": None,
-                 "config": trainers[0].config.to_params(), "members": members}
+                 "config": summary_params(trainers[0].config), "members": members}
         now = time.perf_counter()
         if self.cohort.epoch != self.snapshot_epoch and (
                 not self.playing or now - self.snapshot_at >= SNAPSHOT_EVERY_S):

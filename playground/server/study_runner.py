@@ -23,7 +23,8 @@ class StudyRunner(Runner):
 
     @staticmethod
     def _empty() -> dict:
-        return {"history": History(), "summary": None, "picture": None, "points": None}
+        return {"history": History(), "summary": None, "picture": None, "picture_version": 0,
+                "points": None, "points_version": 0}
 
     def open_spec(self) -> dict:
         return {**super().open_spec(), "study": self.study.to_params()}
@@ -37,55 +38,56 @@ class StudyRunner(Runner):
             return [(m["history"].copy(), (m["summary"] or {}).get("stopped"))
                     for m in self.members]
 
-    def merge(self, frame: dict) -> None:
-        with self.lock:
-            if "error" in frame:
-                self.error = frame["error"]
-            else:
-                if frame["generation"] != self.generation:
-                    self.generation = frame["generation"]
-                    self.members = [self._empty() for _ in self.members]
-                for member, update in zip(self.members, frame.pop("members")):
-                    member["history"].extend(update.pop("history"))
-                    if "points" in update:
-                        member["points"] = update.pop("points")
-                        self.points_version += 1
-                    if "picture" in update:
-                        member["picture"] = update.pop("picture")["boundary"]
-                    member["summary"] = update
-                if "state" in frame:
-                    self.last_state = frame.pop("state")
-                self.summary = frame
-            self.version += 1
-        self._notify()
+    def _new_generation(self) -> None:
+        self.members = [self._empty() for _ in self.members]
+
+    def _take(self, frame: dict) -> None:
+        for member, update in zip(self.members, frame.pop("members")):
+            member["history"].extend(update.pop("history"))
+            if "points" in update:
+                member["points"] = update.pop("points")
+                member["points_version"] += 1
+            if "picture" in update:
+                member["picture"] = update.pop("picture")["boundary"]
+                member["picture_version"] += 1
+            member["summary"] = update
 
     def resumed(self, failed: bool) -> None:
-        with self.lock:
-            for member in self.members:
-                member["history"].truncate_after(self.resume_epoch())
+        with self.lock:  # each member goes on from its own snapshot
+            for member, state in zip(self.members, self.last_state or []):
+                member["history"].truncate_after(state["epoch"])
         super().resumed(failed)
 
     def resume_epoch(self) -> int:
-        return min((s["epoch"] for s in self.last_state or []), default=0)
+        """The epoch the page is told about: the furthest member's."""
+        return max((s["epoch"] for s in self.last_state or []), default=0)
 
     def stream_message(self, sent: StreamState) -> dict | None:
+        """What the page has not seen: each member's new rows and newest metrics, and its
+        picture and points only when they changed."""
         with self.lock:
             if self.version == sent.version:
                 return None
             message: dict = {"summary": self.summary, "error": self.error}
             if sent.restarts(self):
                 message["restart"] = True
+                sent.members = {}
             members = []
-            for member in self.members:
-                rows = member["history"].since(sent.sent_epoch)
-                members.append({"history": rows, "summary": member["summary"],
-                                "picture": member["picture"]})
-            sent.sent_epoch = max([sent.sent_epoch] + [m["history"]["epoch"][-1]
-                                                       for m in members if m["history"]["epoch"]])
+            for i, member in enumerate(self.members):
+                # [picture version, points version, epoch of the last row] sent
+                seen = sent.members.setdefault(i, [0, 0, 0])
+                rows = member["history"].since(seen[2])
+                if rows["epoch"]:
+                    seen[2] = rows["epoch"][-1]
+                update = {"history": rows, "summary": member["summary"]}
+                if member["picture_version"] != seen[0]:
+                    seen[0] = member["picture_version"]
+                    update["picture"] = member["picture"]
+                if member["points_version"] != seen[1]:
+                    seen[1] = member["points_version"]
+                    update["points"] = member["points"]
+                members.append(update)
             message["members"] = members
-            if self.points_version != sent.points_version:
-                sent.points_version = self.points_version
-                message["points"] = self.members[0]["points"]
             changed, notice = sent.news(self)
             if changed:
                 message["notice"] = notice

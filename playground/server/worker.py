@@ -132,9 +132,14 @@ class Worker:
         h.trainer.set_param(kind, layer, to, frm, value)
 
     def load(self, sid: str, packed: str) -> None:
-        """Imported weights (checked against the Config by the page): epoch 0 from them."""
+        """Imported weights (checked against the Config by the page): epoch 0 from them.
+        Weights that no longer fit (the network changed since) are ignored."""
         h = self._release(sid)
-        h.trainer.load_params(unpack(packed, h.trainer.layout.size))
+        try:
+            params = unpack(packed, h.trainer.layout.size)
+        except ValueError:
+            return
+        h.trainer.load_params(params)
         h.playing = False
         h.frames.restart()
 
@@ -156,8 +161,8 @@ class Worker:
     def run(self) -> None:
         torch.set_num_threads(1)
         while True:
-            busy = any(h.playing or h.dirty for h in (*self.sessions.values(),
-                                                      *self.studies.values()))
+            busy = any(h.playing or h.dirty for h in self.sessions.values()) or any(
+                s.training or s.dirty for s in self.studies.values())
             if self.conn.poll(0 if busy else IDLE_POLL_S):
                 self.receive()  # then train on: a stream of commands must not starve it
             self.train()
@@ -181,7 +186,7 @@ class Worker:
         """A study takes the transport commands; its members' settings are fixed."""
         study = self.studies[sid]
         if name == p.CLOSE:
-            del self.studies[sid]
+            del self.studies[sid]  # its trainers go with it
         elif name in (p.PLAY, p.PAUSE, p.STEP, p.RESTART):
             getattr(study, name)(*args)
             study.dirty, study.next_frame = True, 0.0
@@ -192,7 +197,7 @@ class Worker:
             if members:
                 self.groups[key] = (Group([h.trainer for h in members]), members)
         self.stale.clear()
-        studies = [(sid, s) for sid, s in self.studies.items() if s.playing]
+        studies = [(sid, s) for sid, s in self.studies.items() if s.training]
         total = (sum(len(members) for _, members in self.groups.values())
                  + sum(s.size for _, s in studies))
         if not total:

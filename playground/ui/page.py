@@ -19,54 +19,13 @@ from playground.ui import components, controls, session, study_page
 from playground.ui.exports_panel import exports_section, share_link
 from playground.ui.lesson_panel import classical_section, lesson_panel, lessons_menu
 from playground.ui.own_data import own_data_section, remember_data
+from playground.ui.page_style import COMPACT_CSS, PRESENTER_CSS, hidden_parts_css
 from playground.ui.replay_view import replay_section
 from playground.ui.slow_motion_view import slow_motion_section
 
 MARKDOWN_CHARACTERS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=/])")
-# what each name in ``hide=`` hides (Config.HIDEABLE): widgets by their keys, the live
-# view's parts by their classes (the live view shares the page's DOM)
-HIDE_SELECTORS = {
-    "learning_rate": ".st-key-cfg_learning_rate",
-    "activation": ".st-key-cfg_activation, .st-key-activation_none, .pg-act",
-    "regularization": ".st-key-cfg_regularization, .st-key-cfg_reg_rate",
-    "optimizer": ".st-key-cfg_optimizer",
-    "loss": ".st-key-cfg_loss, .st-key-loss_regression",
-    "speed": ".st-key-cfg_speed",
-    "problem": ".st-key-task",
-    "data": ".st-key-data_column",
-    "noise": ".st-key-cfg_noise",
-    "batch": ".st-key-cfg_batch_size",
-    "features": ".pg-input.off",
-    "layers": ".pg-net-head .pg-btn, .pg-layer-ctl .pg-btn",
-    "transport": ".pg-transport",
-    "toggles": ".pg-toggles",
-    "numbers": ".pg-numbers",
-    "curves": ".pg-curves",
-    "histograms": ".pg-hist-w, .pg-hist-g",
-    "norms": ".pg-norms",
-    "confusion": ".pg-confusion",
-    "settings": ".st-key-settings",
-    "share": ".st-key-share",
-    "replay": ".st-key-replay",
-    "own_data": ".st-key-own_data, .pg-draw",
-    "compare": ".st-key-compare",
-    "slow_motion": ".st-key-slow_motion",
-}
-# a projector at 1024x768: every label at least 16 px, the key plots bigger
-PRESENTER_CSS = """<style>
-[data-testid="stWidgetLabel"] p, [data-testid="stSelectbox"] input,
-[data-testid="stCaptionContainer"] p, [data-testid="stSliderThumbValue"],
-[data-testid="stSliderTickBarMin"], [data-testid="stSliderTickBarMax"],
-[data-testid="stBaseButton-secondary"] p { font-size: 16px !important; }
-</style>"""
 POINT_EDITS = ("add_point", "erase_points")  # clicks on the output plot (draw_points.js)
 TASK_TITLES = {"classification": "Classification", "regression": "Regression"}
-COMPACT_CSS = """<style>
-header[data-testid="stHeader"] { display: none; }
-.block-container { padding: 0.6rem 1rem 1rem 1rem !important; max-width: 100% !important; }
-div[data-testid="stVerticalBlock"] { gap: 0.45rem; }
-[data-testid="stWidgetLabel"] p { font-size: 0.72rem; text-transform: uppercase; color: #555; }
-</style>"""
 
 
 # -- controls (callbacks run before the script, so they act at once) ----------------------
@@ -89,11 +48,10 @@ def _on_live_edit() -> None:
     edit = components.trigger_value("live_view", "edit")
     if not isinstance(edit, dict):
         return
-    if edit.get("op") in POINT_EDITS:
-        edited, refusal = apply_edit(session.config(), edit)
-        if not refusal:
-            remember_data(session.config())  # the points before: "Undo" steps back to them
-    _apply(session.config(), edit)
+    before = session.config()
+    _apply(before, edit)
+    if edit.get("op") in POINT_EDITS and session.config() != before:
+        remember_data(before)  # the points before: "Undo" steps back to them
     runner = session.runner()
     if edit.get("op") == "lower_learning_rate" and runner is not None:
         runner.restart()  # a clean retry from the same start
@@ -118,10 +76,6 @@ def _use_tiny_network() -> None:
     if DATASETS[config.dataset].n_inputs != 2:
         config = config.with_dataset("circle")
     session.commit(config.with_hidden((2,)).replace(features=("x1", "x2")))
-
-
-def _on_expired() -> None:
-    st.session_state.pop("runner", None)  # the next run starts a fresh trainer
 
 
 def _apply(config, edit: dict) -> None:
@@ -179,11 +133,6 @@ def top_bar() -> None:
     _sync_url()
 
 
-def hidden_parts_css(config) -> str:
-    selectors = ", ".join(HIDE_SELECTORS[name] for name in config.hide)
-    return f"<style>{selectors} {{ display: none !important; }}</style>" if selectors else ""
-
-
 def data_column() -> None:
     config = session.config()
     st.session_state["task"] = config.task
@@ -205,17 +154,8 @@ def data_column() -> None:
 
 
 def live_column() -> None:
-    runner = session.runner()
-    config = session.config()
-    if runner is None:
-        st.error(st.session_state.get("busy", "The trainer is not available."))
-        st.button("Try again", key="retry")
-    elif runner.error:
-        st.error(f"{runner.error} Your settings are kept.")
-        st.button("Restart the trainer", key="restart_crashed", on_click=session.restart_crashed)
-    components.live_view(config, runner.token if runner and runner.alive else None,
-                         on_edit=_on_live_edit, on_expired=_on_expired,
-                         on_tf_link=_on_tf_link)
+    components.live_view(session.config(), session.live_token(), on_edit=_on_live_edit,
+                         on_expired=session.forget_runner, on_tf_link=_on_tf_link)
 
 
 def share_section() -> None:
@@ -255,38 +195,20 @@ def show_notes() -> None:
         st.toast(plain(" ".join(notes)))
 
 
-def lesson_sidebar() -> None:
+def lesson_column(lesson) -> None:
     """The open lesson: its text, its steps with live checks, and the other lessons."""
-    lesson = session.lesson()
-    with st.sidebar:
-        lessons_menu(lesson.id if lesson else None, session.open_lesson)
-        if lesson is not None:
-            lesson_panel(lesson, session.runs, session.apply_changes, config=session.config,
-                         restart=lambda: session.runner() and session.runner().restart())
-            st.button("Leave the lesson", key="leave_lesson",
-                      on_click=session.open_lesson, args=(None,))
+    lessons_menu(lesson.id, session.open_lesson)
+    lesson_panel(lesson, session.runs, session.apply_changes, config=session.config,
+                 restart=lambda: session.runner() and session.runner().restart())
+    st.button("Leave the lesson", key="leave_lesson", on_click=session.open_lesson,
+              args=(None,))
 
 
-def main() -> None:
-    first_run = "config" not in st.session_state
-    lesson_link = first_run and "lesson" in st.query_params
-    st.set_page_config(page_title="Neural network playground", layout="wide",
-                       initial_sidebar_state="expanded" if lesson_link else "collapsed")
-    st.html(COMPACT_CSS)
-    if first_run:
-        session.start(st.query_params.to_dict())
-    config = session.config()
-    lesson_sidebar()
-    if config.presenter:
-        st.html(PRESENTER_CSS)
-    if config.hide:
-        st.html(hidden_parts_css(config))
-    # this run draws the whole page: the top bar need not ask for another one
-    st.session_state.pop("rerun_page", None)
+def experiment(config) -> None:
+    """The experiment: one network (controls, data, the live view, the panels below it)
+    or a race or sweep."""
     if session.study() is not None:
         study_page.study_section()
-        show_notes()
-        _sync_url()
         return
     top_bar()
     data_col, live_col = st.columns([1, 5.2], gap="small")
@@ -308,9 +230,36 @@ def main() -> None:
         study_page.study_builder()
     with st.container(key="slow_motion"):
         slow_motion_section(config, runner.last_state if runner else None, _use_tiny_network)
+    if lesson is None:
+        with st.container(key="lessons"), st.expander("Lessons: nine guided experiments"):
+            lessons_menu(None, session.open_lesson)
     with st.container(key="share"):
         share_section()
         exports_section(config, runner, on_config=_import_config, on_weights=_import_weights)
+
+
+def main() -> None:
+    st.set_page_config(page_title="Neural network playground", layout="wide",
+                       initial_sidebar_state="collapsed")
+    st.html(COMPACT_CSS)
+    if "config" not in st.session_state:
+        session.start(st.query_params.to_dict())
+    config = session.config()
+    if config.presenter:
+        st.html(PRESENTER_CSS)
+    if config.hide:
+        st.html(hidden_parts_css(config))
+    # this run draws the whole page: the top bar need not ask for another one
+    st.session_state.pop("rerun_page", None)
+    lesson = session.lesson()
+    if lesson is None:
+        experiment(config)
+    else:  # the lesson beside the experiment, always in view
+        side, body = st.columns([1.25, 4], gap="medium")
+        with side:
+            lesson_column(lesson)
+        with body:
+            experiment(config)
     show_notes()
     _sync_url()
 

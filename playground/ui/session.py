@@ -6,11 +6,13 @@ sessions never see each other's state.
 
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
 from playground.engine.config import Config, ConfigError
-from playground.engine.config_text import shorten
-from playground.engine.lessons import LESSONS, Lesson, lesson_params
+from playground.engine.config_text import format_value, shorten
+from playground.engine.lessons import LESSONS, Lesson, lesson_config, lesson_params
 from playground.engine.limits import LIMITS, Limits
 from playground.engine.own_data import link_params
 from playground.engine.study import Study, split_params
@@ -69,14 +71,17 @@ def _lesson_start(lesson_: Lesson) -> dict[str, str]:
 
 
 def open_lesson(lesson_id: str | None) -> None:
-    """Start a lesson from its own settings (None: leave the lesson, keep the settings)."""
+    """Start a lesson from its own settings (None: leave the lesson, keep the settings
+    but show every part of the page again)."""
     st.session_state["lesson"] = lesson_id
-    if lesson_id in LESSONS:
-        config_params, study_params = split_params(_lesson_start(LESSONS[lesson_id]))
-        presenter = config().presenter  # a projector stays a projector
-        st.session_state["config"] = Config.from_params(config_params, limits())[0].replace(
-            presenter=presenter)
-        set_study(Study.from_params(study_params)[0])
+    presenter = config().presenter  # a projector stays a projector
+    if lesson_id not in LESSONS:
+        st.session_state["config"] = config().replace(hide=())
+        st.session_state["rerun_page"] = True
+        return
+    config_params, study_params = split_params(_lesson_start(LESSONS[lesson_id]))
+    start_config = Config.from_params(config_params, limits())[0].replace(presenter=presenter)
+    set_study(Study.from_params(study_params)[0], base=start_config)
 
 
 def apply_changes(changes: dict[str, str]) -> None:
@@ -88,33 +93,46 @@ def apply_changes(changes: dict[str, str]) -> None:
     if current is None:
         commit(new)
     elif new != config():
-        st.session_state["config"] = new
-        set_study(current)  # the same race from the new settings
+        set_study(current, base=new)  # the same race from the new settings
 
 
 def runs() -> list:
-    """The live runs a lesson checks: one, or one per race member."""
-    current = runner()
-    return current.runs() if current is not None else []
+    """The live runs a lesson checks: one, or one per race member (none while the
+    session has no trainer: checking must not start one)."""
+    current: Runner | None = st.session_state.get("runner")
+    return current.runs() if current is not None and not current.closed else []
 
 
 def url_params() -> dict[str, str]:
-    """What the page's address holds: the Config's params, the study's, the lesson."""
-    current = study()
-    lesson_ = st.session_state.get("lesson")
-    return {**({"lesson": lesson_} if lesson_ in LESSONS else {}), **link_params(config()),
-            **(current.to_params() if current else {})}
+    """What the page's address holds: the Config's params, the study's, the lesson. In
+    a lesson the link is read over the lesson's own start, so it also names every
+    setting put back from the lesson's value to the default, and a race that was left."""
+    current, lesson_ = study(), lesson()
+    params = link_params(config())
+    if lesson_ is not None:
+        start = lesson_config(lesson_)
+        for f in dataclasses.fields(Config):
+            value = getattr(config(), f.name)
+            if f.name not in params and f.name != "data" and value != getattr(start, f.name):
+                params[f.name] = format_value(value)
+        params = {"lesson": lesson_.id, **params}
+        if lesson_.race and current is None:
+            params["race"] = ""
+    return {**params, **(current.to_params() if current else {})}
 
 
-def set_study(new: Study | None) -> bool:
-    """Show a race or a sweep of the current Config (None: back to one network); its
-    members must be valid here, or nothing changes and the visitor is told why."""
+def set_study(new: Study | None, base: Config | None = None) -> bool:
+    """Show a race or a sweep of ``base`` (the current Config unless given; None: back
+    to one network); its members must be valid here, or nothing changes and the
+    visitor is told why."""
+    base = base or config()
     if new is not None:
         try:
-            new.configs(config(), limits())
+            new.configs(base, limits())
         except ValueError as error:
             note(str(error))
             return False
+    st.session_state["config"] = base
     st.session_state["study"] = new
     old: Runner | None = st.session_state.pop("runner", None)
     if old is not None:
@@ -143,6 +161,24 @@ def runner() -> Runner | None:
         note("Training was paused after a long idle time; press play to go on.")
     st.session_state["runner"] = fresh
     return fresh
+
+
+def live_token() -> str | None:
+    """The token of this session's live stream; where there is none, the page says why
+    and offers the way back."""
+    current = runner()
+    if current is None:
+        st.error(st.session_state.get("busy", "The trainer is not available."))
+        st.button("Try again", key="retry")
+    elif current.error:
+        st.error(f"{current.error} Your settings are kept.")
+        st.button("Restart the trainer", key="restart_crashed", on_click=restart_crashed)
+    return current.token if current is not None and current.alive else None
+
+
+def forget_runner() -> None:
+    """The stream says the session is gone: the next run starts a fresh one."""
+    st.session_state.pop("runner", None)
 
 
 def restart_crashed() -> None:

@@ -92,10 +92,6 @@ def _on_open() -> None:
     session.note(f"Opened {study.labels()[index]} on its own.")
 
 
-def _on_expired() -> None:
-    st.session_state.pop("runner", None)
-
-
 def _leave() -> None:
     session.set_study(None)
 
@@ -110,12 +106,5 @@ def study_section() -> None:
                      f"Same data and, where the shapes allow, the same initial weights.")
     head[1].button("Back to one network", key="leave_study", on_click=_leave,
                    use_container_width=True)
-    runner = session.runner()
-    if runner is None:
-        st.error(st.session_state.get("busy", "The trainer is not available."))
-        st.button("Try again", key="retry")
-    elif runner.error:
-        st.error(f"{runner.error} Your settings are kept.")
-        st.button("Restart the trainer", key="restart_crashed", on_click=session.restart_crashed)
-    components.study_view(config, study, runner.token if runner and runner.alive else None,
-                          on_open=_on_open, on_expired=_on_expired)
+    components.study_view(config, study, session.live_token(), on_open=_on_open,
+                          on_expired=session.forget_runner)

@@ -95,6 +95,7 @@ class StudyView {
     const n = this.data ? this.data.labels.length : 0;
     this.members = Array.from({ length: n }, () => ({ epoch: [], train: [], test: [] }));
     this.summaries = Array(n).fill(null);
+    this.points = Array(n).fill(null); // each racer's own data (a race may vary it)
     this.dirty = true;
     this.schedule();
   }
@@ -104,7 +105,6 @@ class StudyView {
     this.summary = msg.summary;
     this.error = msg.error;
     if (msg.notice !== undefined) this.notice = msg.notice;
-    if (msg.points !== undefined) this.points = msg.points;
     (msg.members || []).forEach((m, i) => {
       const mine = this.members[i];
       if (!mine) return;
@@ -116,9 +116,9 @@ class StudyView {
         for (const key of ["epoch", "train", "test"]) mine[key] = mine[key].filter((_, k) => k % 2 === 0);
       }
       this.summaries[i] = m.summary;
+      if (m.points !== undefined) this.points[i] = m.points;
       const card = this.cards[i];
-      if (card && m.picture && m.picture !== card.src) {
-        card.src = m.picture;
+      if (card && m.picture) { // sent only when it changed
         card.image.onload = () => this.drawCard(i);
         card.image.src = m.picture;
       }
@@ -166,7 +166,7 @@ class StudyView {
     const ctx = card.canvas.getContext("2d");
     ctx.clearRect(0, 0, CARD, CARD);
     if (card.image.complete && card.image.naturalWidth) ctx.drawImage(card.image, 0, 0, CARD, CARD);
-    const points = this.points;
+    const points = this.points[i];
     if (points && points.train) {
       for (const [x, y, label] of points.train) {
         ctx.beginPath();
@@ -183,7 +183,7 @@ class StudyView {
     const last = (s && s.last) || {};
     card.numbers.textContent = s && s.stopped ? s.stopped.split(":")[0]
       : `test loss ${typeof last.test_loss === "number" ? last.test_loss.toFixed(3) : "–"} · ` +
-        percent(this.summary && this.summary.metric, last.test_metric);
+        percent(s && s.metric, last.test_metric);
     card.numbers.classList.toggle("pg-warn", Boolean(s && s.stopped));
   }
 

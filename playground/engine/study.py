@@ -3,13 +3,15 @@
 A race runs two to eight variants of one experiment that differ in one knob (one per
 optimizer, per activation, per learning rate, ...); a sweep trains 8 to 32 values of
 one hyperparameter over a range for a fixed number of epochs and plots where each
-ended. Both share the base Config's data and seeds, so every member whose network has
-the same shape starts from the same initial weights.
+ended. Members share the base Config's seeds, and its data unless the knob is a data
+setting, so every member whose network has the same shape starts from the same
+initial weights.
 
 A ``Study`` is the URL form (``race=optimizer:sgd,adam`` or ``sweep=learning_rate:
 0.0001..10`` with ``sweep_n`` and ``sweep_epochs``); a ``Cohort`` trains its members in
 lockstep, each same-shaped subset as one batched Group, so a sweep over the learning
-rate costs about what one session does.
+rate costs about what one session does (``make bench``); against the server's cap it
+still counts as one session per member.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ class Sweepable:
     title: str
     log: bool  # values spread evenly on a log scale
     integer: bool
-    lo: float
+    lo: float  # the widest range a sweep may ask for
     hi: float
+    start: tuple[float, float]  # the range the page offers first
     apply: Callable[[Config, float], Config]
 
 
@@ -54,19 +57,23 @@ def _penalty(c: Config, v: float) -> Config:
 
 
 SWEEPS: dict[str, Sweepable] = {
-    "learning_rate": Sweepable("learning rate", True, False, 1e-5, 10.0, _field("learning_rate")),
-    "reg_rate": Sweepable("regularization rate", True, False, 1e-5, 10.0, _penalty),
-    "momentum": Sweepable("momentum", False, False, 0.0, 0.999, _field("momentum")),
-    "batch_size": Sweepable("batch size", True, True, 1, 2000, _field("batch_size")),
-    "width": Sweepable("neurons per hidden layer", False, True, 1, 64,
+    "learning_rate": Sweepable("learning rate", True, False, 1e-5, 10.0, (1e-4, 10.0),
+                               _field("learning_rate")),
+    "reg_rate": Sweepable("regularization rate", True, False, 1e-5, 10.0, (1e-4, 1.0), _penalty),
+    "momentum": Sweepable("momentum", False, False, 0.0, 0.999, (0.0, 0.99),
+                          _field("momentum")),
+    "batch_size": Sweepable("batch size", True, True, 1, 2000, (1, 250), _field("batch_size")),
+    "width": Sweepable("neurons per hidden layer", False, True, 1, 64, (1, 8),
                        lambda c, v: c.with_hidden((int(v),) * max(1, len(c.hidden)))),
-    "depth": Sweepable("hidden layers", False, True, 0, 6,
+    "depth": Sweepable("hidden layers", False, True, 0, 6, (0, 6),
                        lambda c, v: c.with_hidden((c.hidden[0] if c.hidden else 4,) * int(v))),
-    "dropout": Sweepable("dropout rate", False, False, 0.0, 0.9,
+    "dropout": Sweepable("dropout rate", False, False, 0.0, 0.9, (0.0, 0.8),
                          lambda c, v: c.replace(dropout=(v,) * len(c.hidden))),
-    "noise": Sweepable("noise (%)", False, True, 0, 50, _field("noise")),
-    "train_ratio": Sweepable("training data (%)", False, True, 10, 90, _field("train_ratio")),
-    "n_points": Sweepable("number of points", True, True, 20, 2000, _field("n_points")),
+    "noise": Sweepable("noise (%)", False, True, 0, 50, (0, 50), _field("noise")),
+    "train_ratio": Sweepable("training data (%)", False, True, 10, 90, (10, 90),
+                             _field("train_ratio")),
+    "n_points": Sweepable("number of points", True, True, 20, 2000, (50, 1000),
+                          _field("n_points")),
 }
 
 

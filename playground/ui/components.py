@@ -18,11 +18,12 @@ import streamlit as st
 from playground.engine.activations import ACTIVATIONS
 from playground.engine.config import Config
 from playground.engine.datasets import DATASETS
+from playground.engine.inference import EXTENT
 from playground.engine.losses import HEADS, head_name
 from playground.engine.study import SWEEPS, Study
 from playground.server import protocol
 from playground.server.live import ASSET_PREFIX
-from playground.server.render import CLASS_COLOURS, hex_colour
+from playground.server.render import CLASS_COLOURS, MIDDLE, NEGATIVE, POSITIVE, hex_colour
 from playground.ui import plots
 from playground.ui.thumbnails import dataset_thumbnail, feature_list
 
@@ -52,7 +53,10 @@ def _stream_data(token: str | None) -> dict:
     return {"token": token, "base_path": _base_path(),
             "plotly_src": _base_path() + f"{ASSET_PREFIX}/plotly.min.js",
             "protocol": protocol.for_js(),
-            "class_colours": [hex_colour(c) for c in CLASS_COLOURS]}
+            "class_colours": [hex_colour(c) for c in CLASS_COLOURS],
+            # the plane's half-width, and the orange-white-blue scale of regression values
+            "extent": EXTENT, "scale": [hex_colour(c) for c in (NEGATIVE, MIDDLE, POSITIVE)],
+            "series_colours": plots.LAYER_COLOURS}
 
 
 def live_view_data(config: Config, token: str | None) -> dict:

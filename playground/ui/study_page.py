@@ -25,14 +25,6 @@ RACE_KNOBS: dict[str, str] = {
     "hidden": "2; 4,2; 8,8",
     "init_seed": "0, 1, 2, 3",
 }
-# a sweep's starting range per knob
-SWEEP_RANGES: dict[str, tuple[float, float]] = {
-    "learning_rate": (0.0001, 10.0), "reg_rate": (0.0001, 1.0), "momentum": (0.0, 0.99),
-    "batch_size": (1, 250), "width": (1, 8), "depth": (0, 6), "dropout": (0.0, 0.8),
-    "noise": (0, 50), "train_ratio": (10, 90), "n_points": (50, 1000),
-}
-
-
 def _race_values(knob: str) -> str:
     choices = Config.__dataclass_fields__[knob].metadata["choices"]
     default = RACE_KNOBS[knob]
@@ -56,7 +48,7 @@ def study_builder() -> None:
             return
         knob = st.selectbox("Knob", list(SWEEPS), key="sweep_knob",
                             format_func=lambda k: SWEEPS[k].title)
-        lo, hi = SWEEP_RANGES[knob]
+        lo, hi = SWEEPS[knob].start
         cols = st.columns(4)
         low = cols[0].number_input("From", value=float(lo), key=f"sweep_lo_{knob}",
                                    format="%g")

@@ -5,8 +5,6 @@
 
 import { el } from "./dom.js";
 
-const EXTENT = 6; // the plane is [-6, 6]², as the figure's fixed axes
-
 export class DrawTool {
   constructor(select, plot, onEdit) {
     Object.assign(this, { select, plot, onEdit });
@@ -14,8 +12,10 @@ export class DrawTool {
     this.plot.addEventListener("click", (event) => this.click(event));
   }
 
-  // modes from the page: [{label, field, value}] (field "label": a class, "value": a target)
-  setup(modes) {
+  // modes from the page: [{label, field, value}] (field "label": a class, "value": a
+  // target); the plane is [-extent, extent]², as the figure's fixed axes
+  setup(modes, extent) {
+    this.extent = extent;
     this.select.innerHTML = "";
     el("option", { value: "" }, this.select).textContent = "off";
     for (const [i, mode] of (modes || []).entries()) {
@@ -50,8 +50,9 @@ export class DrawTool {
     const fy = (event.clientY - box.top) / box.height;
     if (fx < 0 || fx > 1 || fy < 0 || fy > 1) return;
     const round = (v) => Math.round(v * 1000) / 1000;
-    this.onEdit({ op: "add_point", x: round(-EXTENT + 2 * EXTENT * fx),
-      y: round(EXTENT - 2 * EXTENT * fy), [mode.field]: mode.value });
+    const e = this.extent;
+    this.onEdit({ op: "add_point", x: round(-e + 2 * e * fx), y: round(e - 2 * e * fy),
+      [mode.field]: mode.value });
   }
 
   erase(event) {

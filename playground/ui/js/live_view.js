@@ -125,7 +125,7 @@ class LiveView {
     this.built = true;
     this.output.placeImage();
     this.output.drawLegend(data.legend);
-    this.drawTool.setup(data.draw_modes);
+    this.drawTool.setup(data.draw_modes, data.extent);
     this.slowKey = null;
     this.clearHistory();
     if (this.points) this.drawPoints(this.points);

@@ -8,8 +8,6 @@
 import { NEGATIVE, POSITIVE, el, loadPlotly, presenterFigure } from "./dom.js";
 import { LiveStream, mountView } from "./stream.js";
 
-const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
-  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"];
 const MAX_POINTS = 2000; // per curve; past it every other point goes
 const REDRAW_MS = 250; // the charts redraw at most this often (a Plotly.react each)
 const CARD = 150; // px, a race card's plot
@@ -33,17 +31,19 @@ function percent(metric, v) {
   return metric === "accuracy" ? `${(100 * v).toFixed(1)}%` : `R² ${v.toFixed(3)}`;
 }
 
-function shade(value) { // a regression target in [-1, 1] as the page's orange-blue scale
-  const t = (Math.max(-1, Math.min(1, value)) + 1) / 2;
-  const mix = (a, b) => Math.round(a + (b - a) * t);
-  const [r1, g1, b1] = [0xf5, 0x93, 0x22], [r2, g2, b2] = [0x08, 0x77, 0xbd];
-  return `rgb(${mix(r1, r2)},${mix(g1, g2)},${mix(b1, b2)})`;
+// a regression target in [-1, 1] in the page's scale: [low, middle, high] hex colours
+function shade(value, scale) {
+  const v = Math.max(-1, Math.min(1, value));
+  const [from, to] = v < 0 ? [scale[1], scale[0]] : [scale[1], scale[2]];
+  const rgb = (hex) => [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
+  const [a, b] = [rgb(from), rgb(to)];
+  return `rgb(${a.map((c, k) => Math.round(c + (b[k] - c) * Math.abs(v))).join(",")})`;
 }
 
 class StudyView {
   constructor(trigger) {
     this.trigger = trigger;
-    this.root = el("div", { class: "pg-live pg-study" });
+    this.root = el("div", { class: "pg-live" });
     this.root.innerHTML = HTML;
     this.q = (sel) => this.root.querySelector(sel);
     this.stream = new LiveStream({ onMessage: (msg) => this.receive(msg),
@@ -77,18 +77,23 @@ class StudyView {
       data.labels.forEach((label, i) => {
         const card = el("div", { class: "pg-card", "data-testid": "pg-race-card",
           title: "open this configuration on its own" }, row);
-        card.style.borderColor = COLOURS[i % COLOURS.length];
+        card.style.borderColor = this.colour(i);
         const canvas = el("canvas", { width: CARD, height: CARD }, card);
         const name = el("div", { class: "pg-card-name" }, card);
         name.textContent = data.names[i]; // the knob is in the title
         name.title = label;
-        name.style.color = COLOURS[i % COLOURS.length];
+        name.style.color = this.colour(i);
         const numbers = el("div", { class: "pg-card-numbers" }, card);
         card.onclick = () => this.trigger("open", i);
         this.cards.push({ canvas, numbers, image: new Image() });
       });
     }
     this.reset();
+  }
+
+  colour(i) {
+    const colours = this.data.series_colours;
+    return colours[i % colours.length];
   }
 
   reset() {
@@ -168,10 +173,11 @@ class StudyView {
     if (card.image.complete && card.image.naturalWidth) ctx.drawImage(card.image, 0, 0, CARD, CARD);
     const points = this.points[i];
     if (points && points.train) {
+      const e = this.data.extent;
       for (const [x, y, label] of points.train) {
         ctx.beginPath();
-        ctx.arc(((x + 6) / 12) * CARD, ((6 - y) / 12) * CARD, 2.2, 0, 2 * Math.PI);
-        ctx.fillStyle = points.task === "regression" ? shade(label)
+        ctx.arc(((x + e) / (2 * e)) * CARD, ((e - y) / (2 * e)) * CARD, 2.2, 0, 2 * Math.PI);
+        ctx.fillStyle = points.task === "regression" ? shade(label, this.data.scale)
           : this.data.class_colours[label % this.data.class_colours.length];
         ctx.fill();
         ctx.strokeStyle = "white";
@@ -200,7 +206,7 @@ class StudyView {
   drawCurves() {
     const traces = [];
     this.members.forEach((m, i) => {
-      const colour = COLOURS[i % COLOURS.length];
+      const colour = this.colour(i);
       const name = this.data.labels[i];
       traces.push({ x: m.epoch, y: m.test, name, legendgroup: name, mode: "lines",
         line: { color: colour, width: 2 } });

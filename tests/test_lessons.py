@@ -12,17 +12,14 @@ from streamlit.testing.v1 import AppTest
 from playground.engine.classical import ClassicalError, fit_classical
 from playground.engine.config import Config
 from playground.engine.history import HISTORY_KEYS, History
+from playground.engine.lesson_checks import CHECKS, Check, check_passed, runs_since
 from playground.engine.lessons import (
-    CHECKS,
     LESSON_DIR,
     LESSONS,
-    Check,
     LessonError,
-    check_passed,
     lesson_config,
     lesson_params,
     parse_lesson,
-    runs_since,
 )
 from playground.engine.own_data import encode_points
 from playground.engine.study import race_configs

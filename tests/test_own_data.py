@@ -30,6 +30,7 @@ from playground.engine.own_data import (
 )
 from playground.engine.training import Trainer
 from playground.server.frames import FrameBuilder
+from playground.ui.text import plain
 
 STEP = 2 * BOX / 65534  # one quantization step of a coordinate
 RNG = np.random.default_rng(7)
@@ -374,7 +375,8 @@ def test_panel_bad_uploads_show_their_sentence_and_change_nothing(panel):
     before = panel.session_state["config"]
     for data, why in MALFORMED[:-4]:  # the last ones need the server's limits: above
         upload(panel, data)
-        assert why in panel.error[0].value and panel.session_state["config"] == before
+        # shown as plain text: markdown characters come escaped
+        assert plain(why) in panel.error[0].value and panel.session_state["config"] == before
 
 
 def test_panel_upload_preview_undo_and_back(panel):
@@ -400,3 +402,10 @@ def test_panel_says_when_the_points_are_not_in_the_link(panel):
     assert "leaves them out" in panel.caption[-1].value
     panel.button(key="own_data_generated").click().run()
     assert panel.session_state["config"].data == ""
+
+
+def test_panel_shows_the_uploaded_header_as_written_not_as_markdown(panel):
+    upload(panel, b"**x**,[y](http://a),class\n" + b"".join(b"%d,%d,%d\n" % (i, i % 6, i % 2)
+                                                       for i in range(12)))
+    caption = next(c.value for c in panel.caption if c.value.startswith("Read 12 points"))
+    assert r"\*\*x\*\*, \[y\]\(http\:\/\/a\)" in caption

@@ -20,6 +20,15 @@ def format_value(value: object) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def param_text(value: object) -> str | None:
+    """A JSON or TOML value as the URL text ``Config.from_params`` reads; None if it
+    cannot be one. Booleans and flat lists are accepted: people write them by hand."""
+    scalar = str | bool | int | float
+    if isinstance(value, list) and all(isinstance(v, scalar) for v in value):
+        return format_value(tuple(value))
+    return format_value(value) if isinstance(value, scalar) else None
+
+
 def parse_scalar(kind: type, text: str) -> object:
     """One bool, int, finite float or str; ValueError if the text is not one."""
     text = text.strip()

@@ -10,26 +10,25 @@ a file loads into the exported script's model or the project's ``MLP`` with
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
 from urllib.parse import urlencode
 
-import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from playground.engine.config import Config
-from playground.engine.config_text import shorten
+from playground.engine.config_text import param_text, shorten
 from playground.engine.datasets import DATASETS
 from playground.engine.history import History
 from playground.engine.limits import LIMITS, Limits
 from playground.engine.losses import HEADS, head_name
-from playground.engine.model import ParamLayout
+from playground.engine.model import ParamLayout, network_layout
 from playground.engine.own_data import link_params
+from playground.engine.training import unpack
 
 CONFIG_FORMAT = "neural-network-playground/config"
 WEIGHTS_FORMAT = "neural-network-playground/weights"
@@ -52,23 +51,6 @@ def share_query(config: Config) -> str:
     points too many for a link are left out: ``own_data.fits_in_link``)."""
     params = link_params(config)
     return "?" + urlencode(params, safe=",") if params else ""
-
-
-def _param_text(value: object) -> str | None:
-    """A JSON value as the URL text ``Config.from_params`` reads; None if it cannot be one.
-    Booleans and flat lists are accepted too: people write them when editing by hand."""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, list) and not any(isinstance(v, list | dict) for v in value):
-        items = [_param_text(v) for v in value]
-        return None if None in items else ",".join(items)
-    return None
 
 
 def config_from_json(data: bytes | str, limits: Limits = LIMITS) -> tuple[Config, list[str]]:
@@ -96,7 +78,7 @@ def config_from_json(data: bytes | str, limits: Limits = LIMITS) -> tuple[Config
         raise ImportProblem("This config's \"config\" entry is not a set of named settings.")
     params = {}
     for key, value in settings.items():
-        text = _param_text(value)
+        text = param_text(value)
         if text is None:
             raise ImportProblem(f"The setting '{shorten(key)}' is {type(value).__name__}, "
                                 "not a string or a number.")
@@ -105,13 +87,6 @@ def config_from_json(data: bytes | str, limits: Limits = LIMITS) -> tuple[Config
 
 
 # -- the weights ---------------------------------------------------------------------------
-def network_layout(config: Config) -> ParamLayout:
-    """The layer sizes of the network this Config trains on its own data set."""
-    spec = DATASETS[config.dataset]
-    outputs = HEADS[head_name(spec.task, spec.n_classes)].n_outputs(spec.n_classes)
-    return ParamLayout((config.n_inputs, *config.hidden, outputs))
-
-
 def metric_name(config: Config) -> str:
     """What the Config's data set measures besides the loss: "accuracy" or "r2"."""
     spec = DATASETS[config.dataset]
@@ -124,10 +99,9 @@ def tensor_names(layout: ParamLayout) -> list[str]:
             for kind in ("weight", "bias")]
 
 
-def weights_file(config: Config, params: torch.Tensor,
-                 layout: ParamLayout | None = None) -> bytes:
+def weights_file(config: Config, params: torch.Tensor) -> bytes:
     """The flat parameter vector as a safetensors file, the Config in its metadata."""
-    layout = layout or network_layout(config)
+    layout = network_layout(config)
     if params.shape != (layout.size,):
         raise ValueError(f"{params.numel()} parameters do not fit a network of "
                          f"{layout.size}")
@@ -139,11 +113,10 @@ def weights_file(config: Config, params: torch.Tensor,
                   "config": json.dumps(config.to_params())})
 
 
-def params_from_weights_file(data: bytes, config: Config,
-                             layout: ParamLayout | None = None) -> torch.Tensor:
+def params_from_weights_file(data: bytes, config: Config) -> torch.Tensor:
     """The flat parameter vector (ParamLayout order) of a ``weights_file``, checked
     tensor by tensor against the network this Config builds."""
-    layout = layout or network_layout(config)
+    layout = network_layout(config)
     try:
         tensors = load_safetensors(bytes(data))
     except (SafetensorError, ValueError, TypeError, RuntimeError):
@@ -177,15 +150,15 @@ def params_from_weights_file(data: bytes, config: Config,
     return torch.cat([tensors[name].reshape(-1) for name in names])
 
 
-def params_from_state(state: dict | None, config: Config,
-                      layout: ParamLayout | None = None) -> torch.Tensor | None:
+def params_from_state(state: dict | None, config: Config) -> torch.Tensor | None:
     """The weights of a ``Trainer.state()`` snapshot, or None when there is none yet for
     this Config (the worker snapshots about once a second)."""
     if not state or state.get("config") != config.to_params():
         return None
-    layout = layout or network_layout(config)
-    values = np.frombuffer(base64.b64decode(state["params"]), dtype=np.float32)
-    return torch.from_numpy(values.copy()) if values.size == layout.size else None
+    try:
+        return unpack(state["params"], network_layout(config).size)
+    except ValueError:  # weights of another network: none of this Config's yet
+        return None
 
 
 # -- the history ---------------------------------------------------------------------------

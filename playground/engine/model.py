@@ -11,12 +11,18 @@ tests' reference) and for exports.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from playground.engine.activations import ACTIVATIONS
 from playground.engine.backprop import Net
+from playground.engine.datasets import DATASETS
+from playground.engine.losses import HEADS, head_name
+
+if TYPE_CHECKING:  # config.py imports this module for INITIALIZERS
+    from playground.engine.config import Config
 
 
 def _uniform_small(weight: torch.Tensor, bias: torch.Tensor, gen: torch.Generator) -> None:
@@ -66,6 +72,14 @@ class ParamLayout:
             weights.append(flat[..., start:bias_start].view(*lead, n_out, n_in))
             biases.append(flat[..., bias_start:end])
         return weights, biases
+
+
+def network_layout(config: Config) -> ParamLayout:
+    """The layer sizes of the network this Config trains on its own data set: its
+    inputs, its hidden layers, and as many outputs as the data set's head needs."""
+    spec = DATASETS[config.dataset]
+    outputs = HEADS[head_name(spec.task, spec.n_classes)].n_outputs(spec.n_classes)
+    return ParamLayout((config.n_inputs, *config.hidden, outputs))
 
 
 def init_params(layout: ParamLayout, scheme: str, seed: int) -> torch.Tensor:

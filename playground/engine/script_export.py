@@ -20,7 +20,6 @@ import numpy as np
 
 from playground.engine.activations import ACTIVATIONS
 from playground.engine.config import Config
-from playground.engine.datasets import Dataset
 from playground.engine.features import feature_matrix
 from playground.engine.losses import HEADS, LOSSES, head_name
 from playground.engine.own_data import points_dataset
@@ -247,15 +246,15 @@ def _indented(code: str, spaces: int) -> str:
     return "\n".join(" " * spaces + line for line in code.splitlines())
 
 
-def pytorch_script(config: Config, epochs: int, dataset: Dataset | None = None) -> str:
-    """The run as a standalone script that trains ``epochs`` epochs (a custom ``dataset``
-    replaces the Config's generated one, as in the Trainer)."""
+def pytorch_script(config: Config, epochs: int) -> str:
+    """The run as a standalone script that trains ``epochs`` epochs on the Config's points
+    (its generated data set or its own points)."""
     if config.tf_math:
         raise ValueError("TensorFlow Playground math has no torch.optim equivalent, so a "
                          "run with TF math on cannot be exported as a PyTorch script.")
     config.validate()
     c = config
-    data = dataset or points_dataset(c)
+    data = points_dataset(c)
     x_train = feature_matrix(data.x_train, c.features)
     x_test = feature_matrix(data.x_test, c.features)
     head = head_name(data.task, data.n_classes)

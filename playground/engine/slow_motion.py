@@ -21,7 +21,8 @@ from playground.engine.activations import ACTIVATIONS
 from playground.engine.config import Config
 from playground.engine.datasets import DATASETS
 from playground.engine.features import FEATURES
-from playground.engine.losses import HEADS, OBJECTIVES, head_name
+from playground.engine.losses import OBJECTIVES
+from playground.engine.model import network_layout
 from playground.engine.optimizers import OPTIMIZER_TITLES
 from playground.engine.slow_motion_math import (
     OUTPUT_RULES,
@@ -40,8 +41,7 @@ MAX_OUTPUTS = 4
 
 def too_large(config: Config) -> str | None:
     """Why this network is too large to follow by hand (one sentence), or None."""
-    spec = DATASETS[config.dataset]
-    outputs = HEADS[head_name(spec.task, spec.n_classes)].n_outputs(spec.n_classes)
+    outputs = network_layout(config).sizes[-1]
     widest = max(config.hidden, default=0)
     problems = [text for text, too_many in (
         (f"{config.n_inputs} inputs", config.n_inputs > MAX_INPUTS),

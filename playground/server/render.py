@@ -40,6 +40,16 @@ def hex_colour(rgb: tuple[int, int, int] | np.ndarray) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(int(c) for c in rgb))
 
 
+def point_rgb(labels: np.ndarray | list, regression: bool = False) -> np.ndarray:
+    """(N,) data point labels -> (N, 3) uint8 colours: a class colour each, or a
+    regression value on the orange-white-blue scale over -1..1, as the live view paints
+    its points (the replay's figure and GIF and the lessons' figures must match it)."""
+    labels = np.asarray(labels, dtype=np.float64).reshape(-1)
+    if regression:
+        return diverging_rgb(labels)
+    return CLASS_COLOURS[labels.astype(np.int64) % len(CLASS_COLOURS)].astype(np.uint8)
+
+
 def quantize(values: np.ndarray, discretize: bool = False) -> np.ndarray:
     """Values in [-1, 1] (clipped) to colour-table indices 0..255."""
     v = np.clip(np.nan_to_num(values, nan=0.0), -1.0, 1.0)

@@ -135,12 +135,16 @@ class Replay:
             kept.pop()
         return [*kept, converted or Snapshot.from_picture(epoch, picture)]
 
-    def __len__(self) -> int:
+    def epochs(self) -> list[int]:
+        """The epochs of ``snapshots()``, cheaply: the newest picture is not converted."""
         with self.lock:
-            if self.newest is None:
-                return len(self.kept)
-            epoch = self.newest[0]
-            return sum(1 for s in self.kept if s.epoch < epoch) + 1
+            kept, newest = [s.epoch for s in self.kept], self.newest
+        if newest is None:
+            return kept
+        return [epoch for epoch in kept if epoch < newest[0]] + [newest[0]]
+
+    def __len__(self) -> int:
+        return len(self.epochs())
 
     @property
     def nbytes(self) -> int:

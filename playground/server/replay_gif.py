@@ -15,18 +15,18 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from playground.engine.inference import EXTENT
-from playground.server.render import CLASS_COLOURS, diverging_rgb
+from playground.server.render import point_rgb
 from playground.server.replay import Snapshot
 
 GIF_SIZE = 300  # pixels a side: the 100x100 output scaled up three times
-FRAME_MS = 120  # about 8 snapshots a second: 200 snapshots play in 25 s
+FRAME_MS = 120  # about 8 snapshots a second: 200 snapshots play in 25 s (the figure's Play too)
 LAST_FRAME_MS = 1500  # the end of training stays on screen before the loop starts over
 POINT_RADIUS = 3
 PALETTE_COLOURS = 64
 
 
 def replay_gif(snapshots: Sequence[Snapshot], points: dict | None, size: int = GIF_SIZE,
-               show_test: bool = False, frame_ms: int = FRAME_MS) -> bytes:
+               show_test: bool = False) -> bytes:
     """The replay as a looping GIF of ``size`` x ``size`` pixels, one frame per snapshot.
     ``points`` is a frame's points dict ({"train", "test": [[x1, x2, label], ...],
     "task", ...}); without one the frames show the output alone."""
@@ -36,7 +36,7 @@ def replay_gif(snapshots: Sequence[Snapshot], points: dict | None, size: int = G
         raise ValueError(f"A GIF side of {size} px is out of range (32 to 2000).")
     overlay = _points_overlay(points, size, show_test)
     frames = [_frame(snapshot, overlay, size) for snapshot in snapshots]
-    durations = [frame_ms] * (len(frames) - 1) + [max(frame_ms, LAST_FRAME_MS)]
+    durations = [FRAME_MS] * (len(frames) - 1) + [LAST_FRAME_MS]
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:],
                    duration=durations, loop=0, disposal=1)
@@ -66,8 +66,9 @@ def _points_overlay(points: dict | None, size: int, show_test: bool) -> Image.Im
     radius = max(2, round(POINT_RADIUS * size / GIF_SIZE))
     for split, outline in splits:
         rows = np.asarray(points.get(split) or [], dtype=np.float64).reshape(-1, 3)
-        for (x, y), colour in zip(_pixels(rows[:, :2], size), _colours(rows[:, 2], points)):
-            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour,
+        colours = point_rgb(rows[:, 2], points.get("task") == "regression")
+        for (x, y), colour in zip(_pixels(rows[:, :2], size), colours):
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=tuple(colour),
                          outline=outline, width=1)
     return layer
 
@@ -76,16 +77,6 @@ def _pixels(xy: np.ndarray, size: int) -> np.ndarray:
     """Plane coordinates in [-EXTENT, EXTENT] to pixels; row 0 is the top of the plane."""
     scale = size / (2 * EXTENT)
     return np.column_stack([(xy[:, 0] + EXTENT) * scale, (EXTENT - xy[:, 1]) * scale])
-
-
-def _colours(labels: np.ndarray, points: dict) -> list[tuple[int, ...]]:
-    """The page's colours: a class colour each, or a regression value on the orange-blue
-    scale (as the live view's colour scale paints it, -1 to 1)."""
-    if points.get("task") == "regression":
-        rgb = diverging_rgb(labels)
-    else:
-        rgb = CLASS_COLOURS[labels.astype(np.int64) % len(CLASS_COLOURS)].astype(np.uint8)
-    return [tuple(int(c) for c in colour) for colour in rgb]
 
 
 def _label(image: Image.Image, text: str, size: int) -> None:

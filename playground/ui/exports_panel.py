@@ -8,7 +8,6 @@ callback, and leave a one-sentence message for the next run of this expander.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import streamlit as st
@@ -29,10 +28,9 @@ from playground.engine.exports import (
 from playground.engine.own_data import fits_in_link
 from playground.engine.script_export import pytorch_script
 from playground.server.runner import Runner
+from playground.ui.text import plain
 
 MESSAGES = "export_messages"  # session_state key: [(kind, sentence)] for the next run
-MARKDOWN_CHARACTERS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=/])")
-MAX_UPLOAD_MB = 10  # far above the largest network's weights (~100 KB)
 Message = tuple[str, str]  # ("error" | "warning" | "success", one sentence)
 
 
@@ -66,7 +64,7 @@ def _on_upload(key: str, read: Callable[[bytes], list[Message]]) -> None:
 
 def share_link(config: Config) -> str:
     """This page's address with the Config's settings (the query alone when the page
-    does not know its address)."""
+    does not know its address), for the page's "Share and reproduce" section."""
     base = (st.context.url or "").split("?")[0]
     return base + share_query(config) if base or share_query(config) else "(all defaults)"
 
@@ -91,9 +89,7 @@ def exports_section(config: Config, runner: Runner | None,
                     on_weights: Callable[[torch.Tensor], None]) -> None:
     with st.expander("Export and import"):
         for kind, text in st.session_state.pop(MESSAGES, []):
-            getattr(st, kind)(MARKDOWN_CHARACTERS.sub(r"\\\1", text))
-        st.caption("A link that opens this experiment:")
-        st.text(share_link(config))
+            getattr(st, kind)(plain(text))  # messages quote the file's own text
         if not fits_in_link(config):
             st.caption("Your own points are too many for a link: the Config file carries them.")
         config_col, weights_col, script_col, history_col = st.columns(4)
@@ -119,12 +115,11 @@ def exports_section(config: Config, runner: Runner | None,
             "History (CSV)", (lambda: _history(config, runner)) if runner else "",
             file_name="playground-history.csv", mime="text/csv", on_click="ignore",
             key="export_history", disabled=runner is None)
+        # the server's maxUploadSize (.streamlit/config.toml) bounds both uploads
         st.file_uploader("Import a Config (JSON)", type=["json"], key="import_config",
-                         max_upload_size=MAX_UPLOAD_MB,
                          on_change=_on_upload,
                          args=("import_config", lambda data: import_config(data, on_config)))
         st.file_uploader("Import weights (.safetensors)", type=["safetensors"],
-                         key="import_weights", max_upload_size=MAX_UPLOAD_MB,
-                         on_change=_on_upload,
+                         key="import_weights", on_change=_on_upload,
                          args=("import_weights",
                                lambda data: import_weights(data, config, on_weights)))

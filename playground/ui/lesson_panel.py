@@ -19,11 +19,12 @@ import streamlit as st
 
 from playground.engine.classical import ClassicalError, ClassicalFit, fit_classical
 from playground.engine.config import Config
-from playground.engine.inference import EXTENT
-from playground.engine.lessons import LESSONS, Lesson, Run, Step, check_passed, runs_since
+from playground.engine.lesson_checks import Run, check_passed, runs_since
+from playground.engine.lessons import LESSONS, Lesson, Step
 from playground.engine.own_data import points_dataset
 from playground.engine.training import DATA_FIELDS
-from playground.server.render import CLASS_COLOURS, classes_png, hex_colour
+from playground.server.render import classes_png, hex_colour, point_rgb
+from playground.ui.plots import plane_figure
 
 PROGRESS_KEY = "lesson_progress"
 # Streamlit's own icon font: it ships with the page (no emoji font needed on the machine)
@@ -114,16 +115,13 @@ def _steps(lesson: Lesson, hooks: Hooks) -> None:
     progress = _progress(lesson)
     advance(lesson, progress, hooks.runs(), hooks.config() if hooks.config else None)
     for index, step in enumerate(lesson.steps):
-        # a step without settings has no button: its text takes the whole width
-        text, button = (st.columns([0.7, 0.3], vertical_alignment="center")
-                        if step.set or step.reset else (st.container(), None))
         lines = [f"**{index + 1}.** {step.text}"]
         if step.check is not None:
             mark = REACHED if index in progress.reached else WAITING
             lines.append(f"{mark} {step.check.text}")
-        text.markdown("  \n".join(lines))
+        st.markdown("  \n".join(lines))
         changes = ", ".join(f"{k}={v}" for k, v in step.set.items())
-        if (step.set or step.reset) and button.button(
+        if (step.set or step.reset) and st.button(
                 "Do it", key=f"lesson_do_{lesson.id}_{index}", on_click=_do_it,
                 args=(lesson, index, hooks),
                 help=changes + (", then start again" if step.reset else "")):
@@ -164,19 +162,12 @@ def lessons_menu(current_id: str | None, open_lesson: Callable[[str], None]) -> 
 def classical_figure(fit: ClassicalFit, x: np.ndarray, y: np.ndarray) -> go.Figure:
     """One model's class probabilities over the plane (as the live view's PNG), with the
     training points on top."""
-    fig = go.Figure(go.Scatter(
+    points = go.Scatter(
         x=x[:, 0], y=x[:, 1], mode="markers", hoverinfo="skip",
         marker=dict(size=5, line=dict(width=1, color="white"),
-                    color=[hex_colour(CLASS_COLOURS[label % len(CLASS_COLOURS)])
-                           for label in y])))
-    side = 2 * EXTENT
-    fig.add_layout_image(dict(source=classes_png(fit.probabilities), xref="x", yref="y",
-                              x=-EXTENT, y=EXTENT, sizex=side, sizey=side, sizing="stretch",
-                              layer="below"))
-    axis = dict(range=[-EXTENT, EXTENT], fixedrange=True, showgrid=False, zeroline=False,
-                dtick=3)
-    fig.update_xaxes(**axis)
-    fig.update_yaxes(**axis, scaleanchor="x", scaleratio=1)
+                    color=[hex_colour(rgb) for rgb in point_rgb(y)]))
+    # a small figure: fewer ticks, and none drawn outside the plane
+    fig = plane_figure(classes_png(fit.probabilities), [points], dtick=3, ticks="")
     fig.update_layout(height=260, margin=dict(l=24, r=4, t=4, b=20), showlegend=False,
                       paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="white")
     return fig

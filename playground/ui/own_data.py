@@ -23,6 +23,7 @@ from playground.engine.own_data import (
     points_csv,
 )
 from playground.ui import session
+from playground.ui.text import plain
 
 UNDO_KEY = "own_data_undo"  # (data set, data) before each edit, newest last
 UNDO_DEPTH = 20
@@ -96,9 +97,12 @@ def _show_upload_result() -> None:
     if not result:
         return
     if "error" in result:
-        st.error(result["error"])
+        st.error(plain(result["error"]))  # it may quote a cell of the visitor's file
         return
-    header = ", ".join(result["header"]) if result["header"] else "none (every row is a point)"
+    # the header is the visitor's text: shown as written, never as markdown (the preview
+    # below is a table, whose cells are not markdown)
+    header = (plain(", ".join(result["header"])) if result["header"]
+              else "none (every row is a point)")
     st.caption(f"Read {result['points']:,} points; header: {header}. The first ones, as used:")
     st.table(result["preview"])
     if result["scaling"]:

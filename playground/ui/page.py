@@ -6,7 +6,6 @@ stream. The page talks to training only through the session's Runner.
 
 from __future__ import annotations
 
-import re
 import shlex
 
 import streamlit as st
@@ -22,8 +21,8 @@ from playground.ui.own_data import own_data_section, remember_data
 from playground.ui.page_style import COMPACT_CSS, PRESENTER_CSS, hidden_parts_css
 from playground.ui.replay_view import replay_section
 from playground.ui.slow_motion_view import slow_motion_section
+from playground.ui.text import plain
 
-MARKDOWN_CHARACTERS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=/])")
 POINT_EDITS = ("add_point", "erase_points")  # clicks on the output plot (draw_points.js)
 TASK_TITLES = {"classification": "Classification", "regression": "Regression"}
 
@@ -180,12 +179,6 @@ def _import_weights(params) -> None:
     runner = session.runner()
     if runner is not None:
         runner.load_weights(pack(params))
-
-
-def plain(text: str) -> str:
-    """Text shown as it is: every markdown character escaped (a URL's text may say
-    anything; it must never become a link, an image or a styled line)."""
-    return MARKDOWN_CHARACTERS.sub(r"\\\1", text)
 
 
 def show_notes() -> None:

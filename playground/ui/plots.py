@@ -25,27 +25,52 @@ def _base_layout(**overrides: object) -> dict:
                    paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="white"), **overrides}
 
 
+POINT_SPLITS = (("train", "white"), ("test", "black"))  # each split's outline colour
+# regression values are painted by this scale over -1..1; class colours come as strings,
+# which Plotly uses as they are
+POINT_SCALE = [[0, hex_colour(NEGATIVE)], [0.5, hex_colour(MIDDLE)], [1, hex_colour(POSITIVE)]]
+
+
+def plane_image(source: str) -> dict:
+    """A layout image (a PNG data URL) stretched over the whole plane, under the points."""
+    side = 2 * EXTENT
+    return dict(source=source, xref="x", yref="y", x=-EXTENT, y=EXTENT, sizex=side,
+                sizey=side, sizing="stretch", layer="below")
+
+
+def plane_figure(image_source: str, traces: Sequence[go.Scatter] = (), dtick: float = 2,
+                 ticks: str = "outside") -> go.Figure:
+    """An image over the plane with ``traces`` (points) on top, on fixed square axes
+    over [-EXTENT, EXTENT]: the picture the live view, the replay and the classical
+    models share. Callers add their own layout (size, margins)."""
+    fig = go.Figure(list(traces))
+    fig.add_layout_image(plane_image(image_source))
+    axis = dict(range=[-EXTENT, EXTENT], fixedrange=True, showgrid=False, zeroline=False,
+                dtick=dtick, **({"ticks": ticks} if ticks else {}))  # "": Plotly's default
+    fig.update_xaxes(**axis)
+    fig.update_yaxes(**axis, scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def point_trace(split: str, outline: str, x: Sequence[float] = (), y: Sequence[float] = (),
+                colours: Sequence | None = None, visible: bool = True) -> go.Scatter:
+    """One split's data points: class colours as strings, or regression values as
+    numbers for ``POINT_SCALE``."""
+    marker = dict(size=6, line=dict(width=1, color=outline), cmin=-1, cmax=1,
+                  colorscale=POINT_SCALE)
+    if colours is not None:
+        marker["color"] = list(colours)
+    return go.Scatter(x=list(x), y=list(y), mode="markers", name=split, marker=marker,
+                      hoverinfo="skip", visible=visible)
+
+
 def boundary_figure() -> go.Figure:
     """The frame for the output over the plane: fixed axes, and two empty point traces
     (train with white outlines, test with black ones) that the live view fills and
     colours itself; the output is an image it swaps in under them."""
-    fig = go.Figure()
-    side = 2 * EXTENT
-    fig.add_layout_image(dict(source=BLANK_PNG, xref="x", yref="y", x=-EXTENT, y=EXTENT,
-                              sizex=side, sizey=side, sizing="stretch", layer="below"))
-    for split, outline in (("train", "white"), ("test", "black")):
-        # the scale colours regression values (the live view restyles them in as
-        # numbers); class colours come as strings, which Plotly uses as they are
-        marker = dict(size=6, line=dict(width=1, color=outline), cmin=-1, cmax=1,
-                      colorscale=[[0, hex_colour(NEGATIVE)], [0.5, hex_colour(MIDDLE)],
-                                  [1, hex_colour(POSITIVE)]])
-        fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name=split, marker=marker,
-                                 hoverinfo="skip", visible=split == "train"))
+    fig = plane_figure(BLANK_PNG, [point_trace(split, outline, visible=split == "train")
+                                   for split, outline in POINT_SPLITS])
     fig.update_layout(**_base_layout(showlegend=False, margin=dict(l=24, r=4, t=4, b=20)))
-    axis = dict(range=[-EXTENT, EXTENT], fixedrange=True, showgrid=False, zeroline=False,
-                dtick=2, ticks="outside")
-    fig.update_xaxes(**axis)
-    fig.update_yaxes(**axis, scaleanchor="x", scaleratio=1)
     return fig
 
 

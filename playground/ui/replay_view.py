@@ -13,13 +13,12 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import streamlit as st
 
-from playground.engine.inference import EXTENT
-from playground.server.render import CLASS_COLOURS, MIDDLE, NEGATIVE, POSITIVE, hex_colour
+from playground.server.render import hex_colour, point_rgb
 from playground.server.replay import Snapshot
-from playground.server.replay_gif import replay_gif
+from playground.server.replay_gif import FRAME_MS, replay_gif  # Play runs at the GIF's pace
 from playground.server.runner import Runner
+from playground.ui.plots import POINT_SPLITS, plane_figure, plane_image, point_trace
 
-PLAY_FRAME_MS = 120  # as the GIF: 200 snapshots play in 25 s
 FIGURE_SIZE = (500, 560)  # width, height: the plane ~440 px square, at 1024x768 too
 LOADED = "replay_loaded"  # session state: the copy the figure shows
 
@@ -30,19 +29,14 @@ def replay_figure(snapshots: Sequence[Snapshot], points: dict | None,
     a slider over the epochs and Play / Pause buttons (Plotly's own animation)."""
     if not snapshots:
         raise ValueError("The replay has no snapshots yet: train for a moment first.")
-    fig = go.Figure()
-    fig.add_layout_image(_image(snapshots[0].boundary))
-    for split, outline in (("train", "white"), ("test", "black")):
+    traces = []
+    for split, outline in POINT_SPLITS:
         rows = (points or {}).get(split) or []
-        fig.add_trace(go.Scatter(
-            x=[r[0] for r in rows], y=[r[1] for r in rows], mode="markers", name=split,
-            hoverinfo="skip", visible=split == "train" or show_test,
-            marker=dict(size=6, color=_colours(rows, points), line=dict(width=1, color=outline),
-                        cmin=-1, cmax=1, colorscale=[[0, hex_colour(NEGATIVE)],
-                                                     [0.5, hex_colour(MIDDLE)],
-                                                     [1, hex_colour(POSITIVE)]])))
+        traces.append(point_trace(split, outline, [r[0] for r in rows], [r[1] for r in rows],
+                                  _colours(rows, points), visible=split == "train" or show_test))
+    fig = plane_figure(snapshots[0].boundary, traces)
     # frames are named by index: unique whatever the epochs
-    fig.frames = [go.Frame(name=str(i), layout=dict(images=[_image(s.boundary)]))
+    fig.frames = [go.Frame(name=str(i), layout=dict(images=[plane_image(s.boundary)]))
                   for i, s in enumerate(snapshots)]
     still = dict(mode="immediate", frame=dict(duration=0, redraw=True),
                  transition=dict(duration=0))
@@ -65,26 +59,14 @@ def replay_figure(snapshots: Sequence[Snapshot], points: dict | None,
             pad=dict(t=58), showactive=False,
             buttons=[dict(label="Play", method="animate", args=[None, dict(
                           mode="immediate", fromcurrent=True, transition=dict(duration=0),
-                          frame=dict(duration=PLAY_FRAME_MS, redraw=True))]),
+                          frame=dict(duration=FRAME_MS, redraw=True))]),
                      dict(label="Pause", method="animate", args=[[None], still])])])
-    axis = dict(range=[-EXTENT, EXTENT], fixedrange=True, showgrid=False, zeroline=False,
-                dtick=2, ticks="outside")
-    fig.update_xaxes(**axis)
-    fig.update_yaxes(**axis, scaleanchor="x", scaleratio=1)
     return fig
 
 
-def _image(source: str) -> dict:
-    side = 2 * EXTENT
-    return dict(source=source, xref="x", yref="y", x=-EXTENT, y=EXTENT, sizex=side,
-                sizey=side, sizing="stretch", layer="below")
-
-
-def _colours(rows: list, points: dict | None) -> list:
-    """Class colours as strings; regression values as numbers for the colour scale."""
-    if (points or {}).get("task") == "regression":
-        return [r[2] for r in rows]
-    return [hex_colour(CLASS_COLOURS[int(r[2]) % len(CLASS_COLOURS)]) for r in rows]
+def _colours(rows: list, points: dict | None) -> list[str]:
+    regression = (points or {}).get("task") == "regression"
+    return [hex_colour(rgb) for rgb in point_rgb([r[2] for r in rows], regression)]
 
 
 NOTHING_YET = "replay_nothing_yet"  # "Load" found no snapshots: say so once
@@ -114,16 +96,17 @@ def _replay_body(runner: Runner | None, show_test: bool) -> None:
     if points is not None and "train" not in points:
         st.caption("A replay shows the output over the plane; this data set has none.")
         return
-    snapshots = runner.replay.snapshots() if runner is not None else []
+    # every rerun of the page passes here: the epochs only, no snapshot is decoded
+    epochs = runner.replay.epochs() if runner is not None else []
     loaded = st.session_state.get(LOADED)
     # the page does not rerun while training streams: what was kept is read on "Load"
-    if not snapshots and loaded is None:
+    if not epochs and loaded is None:
         nothing = st.session_state.pop(NOTHING_YET, False)
         st.caption("Nothing to replay yet: press play first." if nothing else
                    "Train a while, then load the replay to watch the run again.")
-    if snapshots:
-        st.caption(f"{len(snapshots)} snapshots kept, epoch {snapshots[0].epoch:,} to "
-                   f"{snapshots[-1].epoch:,} (a long run keeps fewer, spread over all of it).")
+    if epochs:
+        st.caption(f"{len(epochs)} snapshots kept, epoch {epochs[0]:,} to {epochs[-1]:,} "
+                   "(a long run keeps fewer, spread over all of it).")
     buttons = st.columns([1, 1, 1, 2])
     with buttons[0]:
         st.button("Load the latest" if loaded else "Load the replay", key="replay_load",

@@ -27,15 +27,17 @@ from playground.engine.slow_motion import (
 )
 from playground.engine.slow_motion_math import SCALAR_ACTIVATIONS, factor, number
 from playground.engine.training import Trainer
+from playground.server.render import NEGATIVE, POSITIVE, hex_colour
 
 STATE_KEY = "slow_motion"
-POSITIVE, NEGATIVE = "#0877bd", "#f59322"  # the live view's colours for weight signs
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def plain_number(x: float, digits: int = 4) -> str:
-    """A number for plain text and the figure, where LaTeX (``number``) is not rendered."""
+def significant(x: float, digits: int = 4) -> str:
+    """A number to ``digits`` significant digits for plain text and the figure, where
+    LaTeX (``number``) is not rendered (``plain_number`` keeps all of a setting's digits;
+    a step's values need only enough to follow the arithmetic)."""
     return f"{x:.{digits}g}"
 
 
@@ -84,7 +86,7 @@ def slow_motion_section(config: Config, state: dict | None,
         st.plotly_chart(network_values_figure(step), key="slow_network",
                         config={"displayModeBar": False})
         st.markdown(f"**Loss** $\\;{step.output.loss_line}$ (the trainer's loss function "
-                    f"gives {plain_number(step.objective_loss, 8)})")
+                    f"gives {significant(step.objective_loss, 8)})")
         if not step.finite:
             st.warning("The loss or a weight is no longer a finite number: the learning rate "
                        "is too large for single steps; go back to the session's weights.")
@@ -106,9 +108,9 @@ def _step_controls(config: Config, state: dict | None) -> Step:
     if right.button("Back to the session's weights", key="slow_back"):
         kept = st.session_state[STATE_KEY] = _walk_from(config, state)
     step = explain_step(kept["trainer"], kept["walk"])
-    target = (plain_number(step.target) if step.head == "regression"
+    target = (significant(step.target) if step.head == "regression"
               else f"class {int(step.target)}")
-    inputs = ", ".join(f"{name} = {plain_number(v)}" for name, v in
+    inputs = ", ".join(f"{name} = {significant(v)}" for name, v in
                        zip(step.input_names, step.inputs))
     left.markdown(f"**Example {step.example + 1} of {step.n_examples}**: {inputs}; "
                   f"target {target}  \n<small>From {kept['source']}, "
@@ -179,10 +181,10 @@ def _chain_rule(step: Step) -> None:
             else:
                 deltas = _hidden_lines(step, layer)
             st.markdown("  \n".join(deltas))
-            update = f"Gradients and updates (η = {plain_number(step.learning_rate)}"
+            update = f"Gradients and updates (η = {significant(step.learning_rate)}"
             if step.regularization != "none" and step.reg_rate > 0:
                 update += (f", plus the {step.regularization.upper()} penalty's pull "
-                           f"λ = {plain_number(step.reg_rate)} on the weights")
+                           f"λ = {significant(step.reg_rate)} on the weights")
             st.caption(update + "):")
             st.markdown("  \n".join(_gradient_lines(step, layer)))
 
@@ -222,22 +224,22 @@ def network_values_figure(step: Step) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=[p.layer, p.layer + 1], y=[height(p.layer, p.frm), height(p.layer + 1, p.to)],
             mode="lines", hoverinfo="text", showlegend=False,
-            text=f"w = {plain_number(p.value)}, ∂L/∂w = {plain_number(p.hand)}",
-            line=dict(color=POSITIVE if p.value >= 0 else NEGATIVE,
+            text=f"w = {significant(p.value)}, ∂L/∂w = {significant(p.hand)}",
+            line=dict(color=hex_colour(POSITIVE if p.value >= 0 else NEGATIVE),
                       width=1 + 5 * abs(p.value) / largest)))
     deltas = [[s.delta for s in layer] for layer in step.back_sums] + [list(step.output.deltas)]
     xs, ys, labels, hovers = [], [], [], []
     for i, (name, value) in enumerate(zip(step.input_names, step.inputs)):
         xs.append(0), ys.append(height(0, i))
-        labels.append(f"{name} = {plain_number(value, 3)}"), hovers.append(name)
+        labels.append(f"{name} = {significant(value, 3)}"), hovers.append(name)
     for layer, neurons in enumerate(step.layers, start=1):
         output = layer == len(step.layers)
         for j, neuron in enumerate(neurons):
             xs.append(layer), ys.append(height(layer, j))
-            second = (f"ŷ {plain_number(step.output.prediction[j], 3)}" if output
-                      else f"a {plain_number(neuron.a, 3)}")
-            labels.append(f"z {plain_number(neuron.z, 3)}<br>{second}")
-            hovers.append(f"δ = ∂L/∂z = {plain_number(deltas[layer - 1][j])}")
+            second = (f"ŷ {significant(step.output.prediction[j], 3)}" if output
+                      else f"a {significant(neuron.a, 3)}")
+            labels.append(f"z {significant(neuron.z, 3)}<br>{second}")
+            hovers.append(f"δ = ∂L/∂z = {significant(deltas[layer - 1][j])}")
     fig.add_trace(go.Scatter(
         x=xs, y=ys, mode="markers+text", text=labels, textposition="top center",
         hovertext=hovers, hoverinfo="text", showlegend=False, textfont=dict(size=13),

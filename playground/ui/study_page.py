@@ -13,6 +13,7 @@ from playground.engine.config import Config
 from playground.engine.config_text import format_value
 from playground.engine.study import SWEEP_SIZE, SWEEPS, StudyError, race, sweep
 from playground.ui import components, session
+from playground.ui.text import plain
 
 # the knobs a race offers, and the values it starts with
 RACE_KNOBS: dict[str, str] = {
@@ -66,7 +67,7 @@ def _start(make) -> None:
     try:
         study = make()
     except StudyError as error:
-        st.error(str(error))
+        st.error(plain(str(error)))  # it quotes what the visitor typed
         return
     if session.set_study(study):
         st.rerun()

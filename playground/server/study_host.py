@@ -19,8 +19,7 @@ from playground.engine.own_data import summary_params
 from playground.engine.study import Study
 from playground.server import protocol as p
 from playground.server.frames import FrameBuilder, picture_key, pictures
-
-SNAPSHOT_EVERY_S = 1.0
+from playground.server.hosted import SNAPSHOT_EVERY_S
 
 
 class HostedStudy:

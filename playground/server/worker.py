@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
 import torch
@@ -27,37 +26,12 @@ from playground.engine.limits import LIMITS
 from playground.engine.training import Trainer, unpack
 from playground.server import protocol as p
 from playground.server.frames import FrameBuilder, picture_key, pictures
+from playground.server.hosted import MAX_CREDIT, Hosted, frame_rate, schedule_next_frame
 from playground.server.study_host import HostedStudy
 
-MAX_FPS, MIN_FPS = 40.0, 10.5  # 10.5: a frame late by a cycle still leaves 10/s
-FRAME_SHARE = 0.3  # of the worker's time for pictures before frames slow down
 CYCLE_S = 0.03  # training time per cycle at most, shared by the playing sessions
 MIN_SLICE_S = 0.003
-SNAPSHOT_EVERY_S = 1.0  # a crashed worker's sessions resume from here
 IDLE_POLL_S = 0.5
-MAX_CREDIT = 1000.0  # epochs a slow speed setting may owe
-
-
-@dataclass(eq=False)  # compared by identity
-class Hosted:
-    trainer: Trainer
-    frames: FrameBuilder
-    playing: bool = False
-    credit: float = 0.0  # epochs a slow speed setting owes
-    last_tick: float = field(default_factory=time.perf_counter)
-    dirty: bool = True  # something changed that the page has not seen
-    next_frame: float = 0.0
-    snapshot_at: float = 0.0
-    snapshot_of: tuple = ()
-
-    @property
-    def speed(self) -> float:
-        """Epochs per second the Config asks for; 0: as fast as its share allows."""
-        return self.trainer.config.speed
-
-    @property
-    def key(self) -> tuple:
-        return self.trainer.group_key, self.speed
 
 
 class Worker:
@@ -243,8 +217,8 @@ class Worker:
 
     def fps(self) -> float:
         playing = (sum(h.playing for h in self.sessions.values())
-                   + sum(s.size for s in self.studies.values() if s.playing)) or 1
-        return max(MIN_FPS, min(MAX_FPS, FRAME_SHARE / (self.frame_cost * playing)))
+                   + sum(s.size for s in self.studies.values() if s.playing))
+        return frame_rate(self.frame_cost, playing)
 
     def send_frames(self) -> None:
         now = time.perf_counter()
@@ -265,33 +239,19 @@ class Worker:
                 pics = pictures([h.trainer for _, h in batch], every)
             for (sid, h), picture in zip(batch, pics):
                 frame = h.frames.build(h.trainer, h.playing, picture)
-                self._maybe_snapshot(h, frame, now)
+                h.maybe_snapshot(frame, now)
                 frames.append([sid, frame])
-                self._next(h, now, interval)
+                schedule_next_frame(h, now, interval)
         for sid, study in studies:
             try:
                 frames.append([sid, study.frame()])
             except Exception as error:
                 self.fail(sid, error)
                 continue
-            self._next(study, now, interval * (1 + study.size // 4))  # big studies: fewer
+            schedule_next_frame(study, now, interval * (1 + study.size // 4))  # big: fewer
         self.conn.send_bytes(p.dumps({"frames": frames}).encode())
         cost = (time.perf_counter() - now) / (len(due) + sum(s.size for _, s in studies))
         self.frame_cost = 0.8 * self.frame_cost + 0.2 * cost
-
-    @staticmethod
-    def _next(h: Hosted | HostedStudy, now: float, interval: float) -> None:
-        """Keep the cadence (a frame sent late does not push the next one back), but
-        never owe a burst of frames after a pause."""
-        cadence = h.next_frame + interval
-        h.dirty, h.next_frame = False, cadence if cadence > now else now + interval
-
-    def _maybe_snapshot(self, h: Hosted, frame: dict, now: float) -> None:
-        """An exact snapshot about once a second while playing, and after every change."""
-        of = (h.trainer.epoch, h.frames.generation, tuple(frame["config"].items()))
-        if of != h.snapshot_of and (not h.playing or now - h.snapshot_at >= SNAPSHOT_EVERY_S):
-            frame["state"] = h.trainer.state()
-            h.snapshot_at, h.snapshot_of = now, of
 
     def fail(self, sid: str, error: Exception) -> None:
         """A bug hit one session: log it, stop that session, tell its page in a sentence."""

@@ -12,6 +12,7 @@ import streamlit as st
 
 from playground.engine.datasets import DATASETS
 from playground.engine.edits import apply_edit
+from playground.engine.own_data import URL_MAX_POINTS, count_points, fits_in_link
 from playground.engine.tfplayground import config_from_hash
 from playground.engine.training import pack
 from playground.ui import components, controls, session, study_page
@@ -49,8 +50,13 @@ def _on_live_edit() -> None:
         return
     before = session.config()
     _apply(before, edit)
-    if edit.get("op") in POINT_EDITS and session.config() != before:
+    after = session.config()
+    if edit.get("op") in POINT_EDITS and after != before:
         remember_data(before)  # the points before: "Undo" steps back to them
+        if fits_in_link(before) and not fits_in_link(after):
+            session.note(f"Your {count_points(after.data):,} points are more than the "
+                         f"{URL_MAX_POINTS} a link carries: erase some (or start from fewer "
+                         "points) to share them by link, or download them as CSV.")
     runner = session.runner()
     if edit.get("op") == "lower_learning_rate" and runner is not None:
         runner.restart()  # a clean retry from the same start

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,10 +30,11 @@ PNG_PREFIX = "data:image/png;base64,"
 SNAPSHOT_OVERHEAD = 64  # the Snapshot object itself (slots) and its epoch
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     """One moment of a run: its epoch, the output over the plane (PNG bytes, row 0 at
-    the top of the plane), and each layer's weights ([out][in]) and biases."""
+    the top of the plane), and each layer's weights ([out][in]) and biases. A tuple of
+    bytes and arrays: Python's garbage collector stops watching it (a server holds
+    tens of thousands; each full collection would walk them all)."""
 
     epoch: int
     png: bytes
@@ -83,7 +84,8 @@ class Replay:
     def clear(self) -> None:
         """Forget the run (training restarted at epoch 0)."""
         with self.lock:
-            self.kept: list[Snapshot] = []
+            # plain tuples (a Snapshot's fields): the garbage collector ignores them
+            self.kept: list[tuple] = []
             self.kept_bytes = 0
             self.stride = 1  # epochs between kept snapshots, at least
             self.kept_at = float("-inf")  # clock time of the last kept snapshot
@@ -98,12 +100,12 @@ class Replay:
             return
         now = self.clock() if now is None else now
         with self.lock:
-            if self.kept and epoch < self.kept[-1].epoch:
+            if self.kept and epoch < self.kept[-1][0]:
                 # training went back (a restarted worker resumed from an earlier state)
-                self.kept = [s for s in self.kept if s.epoch <= epoch]
-                self.kept_bytes = sum(s.nbytes for s in self.kept)
+                self.kept = [s for s in self.kept if s[0] <= epoch]
+                self.kept_bytes = sum(Snapshot._make(s).nbytes for s in self.kept)
             self.newest, self.newest_snapshot = (epoch, picture), None
-            due = (not self.kept or (epoch >= self.kept[-1].epoch + self.stride
+            due = (not self.kept or (epoch >= self.kept[-1][0] + self.stride
                                      and now - self.kept_at >= self.min_interval_s))
             if due:
                 self.newest_snapshot = Snapshot.from_picture(epoch, picture)
@@ -111,22 +113,23 @@ class Replay:
                 self.kept_at = now
 
     def _keep(self, snapshot: Snapshot) -> None:
-        self.kept.append(snapshot)
+        self.kept.append(tuple(snapshot))
         self.kept_bytes += snapshot.nbytes
         # one place stays free for the newest picture
         while len(self.kept) > 1 and (len(self.kept) > self.max_snapshots - 1
                                       or self.kept_bytes > self.max_bytes):
             self.kept = self.kept[::2]  # the first one stays
-            self.kept_bytes = sum(s.nbytes for s in self.kept)
+            self.kept_bytes = sum(Snapshot._make(s).nbytes for s in self.kept)
             # frames arrive at uneven epochs (and a few a second), so the new stride
             # follows the gaps actually left, never less than twice the old one
-            span = self.kept[-1].epoch - self.kept[0].epoch
+            span = self.kept[-1][0] - self.kept[0][0]
             self.stride = max(2 * self.stride, span // max(1, len(self.kept) - 1))
 
     def snapshots(self) -> list[Snapshot]:
         """The kept snapshots in epoch order, ending with the newest picture."""
         with self.lock:
-            kept, newest, converted = list(self.kept), self.newest, self.newest_snapshot
+            kept = [Snapshot._make(s) for s in self.kept]
+            newest, converted = self.newest, self.newest_snapshot
         if newest is None:
             return kept
         epoch, picture = newest
@@ -138,7 +141,7 @@ class Replay:
     def epochs(self) -> list[int]:
         """The epochs of ``snapshots()``, cheaply: the newest picture is not converted."""
         with self.lock:
-            kept, newest = [s.epoch for s in self.kept], self.newest
+            kept, newest = [s[0] for s in self.kept], self.newest
         if newest is None:
             return kept
         return [epoch for epoch in kept if epoch < newest[0]] + [newest[0]]

@@ -20,6 +20,7 @@ from playground.server.runner import close_all
 @asynccontextmanager
 async def lifespan(_app):
     get_pool()  # the workers import torch now, not on the first visit
+    import playground.ui.page  # noqa: F401  (the page's imports too: Plotly's figures and all)
     # Everything imported so far lives as long as the server: keep Python's full
     # collections from walking it (each walk held the GIL for ~200 ms with torch).
     gc.freeze()

@@ -235,7 +235,9 @@ def test_next_message_sends_only_what_is_new(pool):
     sent = StreamState()
     first = json.loads(next_message(runner, sent))
     assert first["restart"] is True and first["error"] is None
-    assert first["points"] == runner.points and len(first["points"]["train"]) == 50
+    # rows kept as tuples (out of the garbage collector's sight), sent as JSON lists
+    assert first["points"] == json.loads(json.dumps(runner.points))
+    assert len(first["points"]["train"]) == 50
     assert first["picture"]["boundary"].startswith("data:image/png")
     assert first["history"]["epoch"] == [1, 2, 3, 4, 5]
     assert first["summary"]["epoch"] == 5 and first["summary"]["last"]["epoch"] == 5
@@ -253,7 +255,7 @@ def test_next_message_sends_only_what_is_new(pool):
     third = json.loads(next_message(runner, sent))
     assert third["restart"] is True and third["history"]["epoch"] == []
     late = json.loads(next_message(runner, StreamState()))  # a page that reconnects
-    assert late["restart"] is True and late["points"] == runner.points
+    assert late["restart"] is True and late["points"] == json.loads(json.dumps(runner.points))
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -306,3 +308,14 @@ def test_a_set_param_command_is_parsed_strictly():
                 '{"cmd": "set_param", "kind": "bias", "value": "1"}',
                 '{"cmd": "set_param", "kind": "bias", "value": NaN}'):
         assert p.parse_page_command(bad) is None, bad
+
+
+def test_a_runner_holds_its_points_out_of_the_collectors_sight_and_drops_all_on_close(pool):
+    import gc
+
+    runner = start_runner(CONFIG)
+    first_frame(runner)
+    gc.collect()
+    assert not any(gc.is_tracked(row) for row in runner.points["train"])
+    runner.close()
+    assert runner.points is None and runner.picture is None and len(runner.history) == 0

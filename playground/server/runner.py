@@ -30,6 +30,16 @@ NOTICE_S = 60.0  # how long a notice is news
 DETACHED_GRACE_S = 20.0  # a page without a stream this long is gone (slow loads included)
 
 
+def untracked_points(points: dict | None) -> dict | None:
+    """Data points with each [x1, x2, label] row a tuple: a server holds hundreds of
+    thousands of rows, and Python's garbage collector walks every list on each full
+    collection (tens of ms with the GIL held), but not tuples of numbers."""
+    if not points:
+        return points
+    return {key: [tuple(row) for row in rows] if key in ("train", "test") else rows
+            for key, rows in points.items()}
+
+
 class StreamState:
     """What one live stream has already sent its page."""
 
@@ -148,6 +158,9 @@ class Runner:
             return
         self.closed = True
         self.link.remove(self.sid)
+        with self.lock:  # a closed page's Streamlit session may hold this for minutes
+            self.points = self.picture = None
+            self._new_generation()
         self._notify()
         _unregister(self)
 
@@ -186,7 +199,7 @@ class Runner:
         """Keep what the frame brings (its rows, points, picture); the rest is the summary."""
         self.history.extend(frame.pop("history"))
         if "points" in frame:
-            self.points = frame.pop("points")
+            self.points = untracked_points(frame.pop("points"))
             self.points_version += 1
         if "picture" in frame:  # parts missing from this picture keep their last value
             self.picture = {**(self.picture or {}), **frame.pop("picture")}

@@ -11,7 +11,7 @@ from playground.engine.config import Config
 from playground.engine.history import History
 from playground.engine.limits import LIMITS, Limits
 from playground.engine.study import Study
-from playground.server.runner import Runner, StreamState, start_runner
+from playground.server.runner import Runner, StreamState, start_runner, untracked_points
 
 
 class StudyRunner(Runner):
@@ -45,7 +45,7 @@ class StudyRunner(Runner):
         for member, update in zip(self.members, frame.pop("members")):
             member["history"].extend(update.pop("history"))
             if "points" in update:
-                member["points"] = update.pop("points")
+                member["points"] = untracked_points(update.pop("points"))
                 member["points_version"] += 1
             if "picture" in update:
                 member["picture"] = update.pop("picture")["boundary"]

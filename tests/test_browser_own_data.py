@@ -120,3 +120,23 @@ def test_replay_scrubs_and_every_export_downloads(page):
     assert "import torch" in script and "final" in script
     history = download(page, ".st-key-export_history button").decode().splitlines()
     assert history[0].startswith("epoch,train_loss,test_loss") and len(history) > 100
+
+
+def test_every_chart_downloads_as_png_and_svg(page):
+    page.locator('[data-testid="pg-step"]').click()
+    for chart, name in ((".pg-curves", "curves"), (".pg-boundary", "boundary")):
+        page.locator(chart).hover()
+        with page.expect_download() as info:
+            page.locator(f"{chart} .modebar-btn[data-title='Download as PNG']").click()
+        png = info.value
+        assert png.suggested_filename == f"playground-{name}.png"
+        assert png.path().read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        page.locator(chart).hover()
+        with page.expect_download() as info:
+            page.locator(f"{chart} .modebar-btn[data-title='Download as SVG']").click()
+        svg = info.value.path().read_text()
+        assert svg.startswith("<svg") and "</svg>" in svg
+        if name == "boundary":  # the output over the plane is in the file, not only the points
+            assert "<image" in svg and "data:image/png" in svg
+    # and the figure is as it was: the output is the <img> under it again
+    assert page.evaluate("() => document.querySelector('.pg-boundary').layout.images.length") == 0

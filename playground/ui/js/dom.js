@@ -38,3 +38,23 @@ export function presenterFigure(fig) {
     if (trace.marker && trace.mode === "markers") trace.marker = { ...trace.marker, size: 9 };
   }
 }
+
+// Every chart's mode bar (on hover): download it as PNG or SVG. ``before(gd)`` may put
+// something into the figure for the file and return how to take it out again.
+export function exportConfig(filename, before = null) {
+  const download = (format) => async (gd) => {
+    const restore = before ? await before(gd) : null;
+    try {
+      await Plotly.downloadImage(gd, { format, filename, scale: format === "png" ? 2 : 1 });
+    } finally {
+      if (restore) await restore();
+    }
+  };
+  return {
+    displaylogo: false, responsive: false,
+    modeBarButtons: [[
+      { name: "PNG", title: "Download as PNG", icon: Plotly.Icons.camera, click: download("png") },
+      { name: "SVG", title: "Download as SVG", icon: Plotly.Icons.disk, click: download("svg") },
+    ]],
+  };
+}

@@ -15,7 +15,7 @@ import {
   NormsChart,
   OutputPlot,
 } from "./charts.js";
-import { el, loadPlotly, presenterFigure } from "./dom.js";
+import { el, exportConfig, loadPlotly, presenterFigure } from "./dom.js";
 import { DrawTool } from "./draw_points.js";
 import { NetworkDrawing } from "./network_drawing.js";
 import { LIVE_VIEW_HTML, StatusBar } from "./status.js";
@@ -112,15 +112,22 @@ class LiveView {
     home.insertBefore(this.q(".pg-confusion"), data.network.wide_input ? home.firstChild : null);
     const figs = data.figures;
     const boundary = figs.boundary;
+    // the output is an <img> under the plot (swapped on every frame); a download puts the
+    // current one into the figure as its layout image for the moment of the export
+    const [outputImage] = boundary.layout.images;
     boundary.layout.images = [];
     boundary.layout.plot_bgcolor = "rgba(0,0,0,0)";
-    const config = { displayModeBar: false, responsive: false, staticPlot: false };
+    const withOutput = async (gd) => {
+      await Plotly.relayout(gd, { images: [{ ...outputImage, source: this.output.image.src }] });
+      return () => Plotly.relayout(gd, { images: [] });
+    };
     for (const [name, div] of Object.entries(this.plots)) {
       const fig = figs[name];
       if (!fig) { Plotly.purge(div); div.style.display = "none"; continue; }
       div.style.display = "";
       if (data.presenter) presenterFigure(fig);
-      Plotly.newPlot(div, fig.data, fig.layout, config);
+      Plotly.newPlot(div, fig.data, fig.layout,
+        exportConfig(`playground-${name}`, name === "boundary" ? withOutput : null));
     }
     this.built = true;
     this.output.placeImage();

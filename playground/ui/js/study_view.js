@@ -5,7 +5,7 @@
 // where each member's loss and accuracy stand against the swept value, live. Clicking
 // a card or a point opens that configuration on its own (an "open" trigger).
 
-import { NEGATIVE, POSITIVE, el, loadPlotly, presenterFigure } from "./dom.js";
+import { NEGATIVE, POSITIVE, el, exportConfig, loadPlotly, presenterFigure } from "./dom.js";
 import { LiveStream, mountView } from "./stream.js";
 
 const MAX_POINTS = 2000; // per curve; past it every other point goes
@@ -216,7 +216,7 @@ class StudyView {
     Plotly.react(this.chart, traces, this.layout({
       title: { text: "Loss: test (solid), training (dotted)", font: { size: 13 } },
       xaxis: { title: { text: "epoch" } }, yaxis: { title: { text: "loss" }, rangemode: "tozero" },
-    }), { displayModeBar: false });
+    }), exportConfig("playground-race"));
   }
 
   drawSweep() {
@@ -249,7 +249,7 @@ class StudyView {
         range: metric === "accuracy" ? [0, 100] : undefined, dtick: metric === "accuracy" ? 25
           : undefined, showgrid: false },
       hovermode: "closest",
-    }), { displayModeBar: false });
+    }), exportConfig("playground-sweep"));
     if (!this.chart.__pgClick) {
       this.chart.__pgClick = true;
       this.chart.on("plotly_click", (event) => {

@@ -140,3 +140,22 @@ def test_every_chart_downloads_as_png_and_svg(page):
             assert "<image" in svg and "data:image/png" in svg
     # and the figure is as it was: the output is the <img> under it again
     assert page.evaluate("() => document.querySelector('.pg-boundary').layout.images.length") == 0
+
+
+def test_exported_weights_import_back_into_the_session(page, tmp_path):
+    test_loss = """() => Number(document.querySelector('.pg-test-loss').textContent)"""
+    page.locator('[data-testid="pg-play"]').click()
+    wait_until(lambda: page.evaluate(test_loss) < 0.4, TIMEOUT, "a trained network")
+    page.locator('[data-testid="pg-play"]').click()
+    trained = page.evaluate(test_loss)
+    expander(page, "Export and import")
+    with page.expect_download() as info:
+        page.locator(".st-key-export_weights button").first.click()
+    weights = tmp_path / "trained.safetensors"
+    info.value.save_as(weights)
+    page.locator('[data-testid="pg-reset"]').click()  # new initial weights, epoch 0
+    wait_until(lambda: page.evaluate(test_loss) > trained + 0.05, TIMEOUT, "an untrained net")
+    page.locator(".st-key-import_weights input[type=file]").set_input_files(str(weights))
+    page.get_by_text("Loaded the weights").wait_for()
+    wait_until(lambda: abs(page.evaluate(test_loss) - trained) < 0.02, TIMEOUT,
+               "the trained weights back, at epoch 0")

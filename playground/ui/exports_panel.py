@@ -27,6 +27,7 @@ from playground.engine.exports import (
 )
 from playground.engine.own_data import fits_in_link
 from playground.engine.script_export import pytorch_script
+from playground.engine.training import Trainer
 from playground.server.runner import Runner
 from playground.ui.text import plain
 
@@ -69,10 +70,13 @@ def share_link(config: Config) -> str:
     return base + share_query(config) if base or share_query(config) else "(all defaults)"
 
 
-def _current_weights(config: Config, runner: Runner, fallback: torch.Tensor) -> bytes:
-    """The newest snapshot's weights when it still belongs to this Config."""
+def _current_weights(config: Config, runner: Runner) -> bytes:
+    """The newest snapshot's weights (read when the button is clicked: the page does not
+    rerun while training streams); before the first snapshot, the initial weights."""
     params = params_from_state(runner.last_state, config)
-    return weights_file(config, fallback if params is None else params)
+    if params is None:
+        params = Trainer(config).params
+    return weights_file(config, params)
 
 
 def _history(config: Config, runner: Runner) -> str:
@@ -96,14 +100,11 @@ def exports_section(config: Config, runner: Runner | None,
         config_col.download_button("Config (JSON)", config_json(config),
                                    file_name="playground-config.json", mime="application/json",
                                    on_click="ignore", key="export_config")
-        params = params_from_state(runner.last_state, config) if runner else None
         weights_col.download_button(
-            "Weights (safetensors)",
-            (lambda: _current_weights(config, runner, params)) if params is not None else b"",
+            "Weights (safetensors)", (lambda: _current_weights(config, runner)) if runner else b"",
             file_name="playground-weights.safetensors", mime="application/octet-stream",
-            on_click="ignore", key="export_weights", disabled=params is None,
-            help=None if params is not None else "The weights are ready a moment after the "
-                                                 "run starts.")
+            on_click="ignore", key="export_weights", disabled=runner is None,
+            help="The weights as they are now (as of the last second while training).")
         script_col.download_button(
             "PyTorch script", (lambda: _script(config, runner)) if runner else "",
             file_name="playground_run.py", mime="text/x-python", on_click="ignore",

@@ -20,7 +20,7 @@ def rows(f: dict) -> list[Row]:
                      "about one session"))
     out.append(info("A 16-point sweep: epochs/s per member",
                     dig(f, "raw", "studies", "sweep16", "epochs_per_s"), "epochs/s"))
-    out.append(info("A 5-optimizer race: cost in sessions",
+    out.append(info("A 5-optimizer race, one group of five update rules: cost in sessions",
                     dig(f, "raw", "studies", "race5", "sessions_worth"), "sessions"))
     out.append(info("One session's frame (pictures and all), worker time",
                     dig(f, "raw", "sgd", "frame_build_ms"), "ms"))

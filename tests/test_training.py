@@ -106,6 +106,27 @@ def test_a_group_member_ends_where_it_would_alone(changes):
     assert not torch.equal(together[0].params, alone[0].params)
 
 
+def test_networks_with_different_optimizers_train_as_one_group_each_as_alone():
+    """Every optimizer, interleaved: the group sorts them into slices of rows, each with
+    its own update, and gives every member its own state back in its own order."""
+    names = list(OPTIMIZERS)
+    # (rates that keep float32 rounding from growing: a batched sum rounds otherwise)
+    configs = [Config(n_points=120, optimizer=name, init_seed=i, learning_rate=0.01 + 0.002 * i)
+               for i, name in enumerate(names + names[:3])]
+    alone = [Trainer(c) for c in configs]
+    together = [Trainer(c) for c in reversed(configs)]  # another order than the group's
+    for trainer in alone:
+        trainer.step_epochs(20)
+    with Group(together) as group:
+        assert len(group.parts) == len(names)
+        group.run_epochs(20)
+    for a, b in zip(alone, reversed(together)):
+        assert b.config == a.config and b.epoch == a.epoch == 20
+        torch.testing.assert_close(b.params, a.params, atol=1e-5, rtol=1e-5)
+        for slot, value in a.slots.items():
+            torch.testing.assert_close(b.slots[slot], value, atol=1e-5, rtol=1e-5)
+
+
 def test_a_group_refuses_members_of_different_shapes():
     with pytest.raises(ValueError, match="one shape"):
         Group([Trainer(Config()), Trainer(Config().with_hidden((3,)))])

@@ -3,7 +3,10 @@
 Tiny networks are bound by per-call overhead, not arithmetic, so S networks of
 one shape cost about what one does when their tensors are stacked: weights
 ``[S, out, in]`` through ``baddbmm``/``bmm``, and each optimizer step a few
-element-wise operations on the ``[S, P]`` parameter stack. Every member keeps
+element-wise operations on the ``[S, P]`` parameter stack. Networks with different
+optimizers share a group: the members are sorted by optimizer, and each optimizer's
+slice of rows takes its own update (a race of optimizers is one computation). Every
+member keeps
 its own data, initial weights, learning rate, momentum, penalty rate, dropout
 rates, generator and epoch, and ends with exactly the weights it would have
 reached alone (the tests check this against a group of one and against
@@ -20,6 +23,7 @@ batch carried over to the next epoch; ``group_key`` keeps them apart from the ot
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 
@@ -27,13 +31,14 @@ import torch
 
 from playground.engine import tfplayground
 from playground.engine.backprop import Net, backward, dropout_mask, forward
-from playground.engine.optimizers import OPTIMIZERS, Hyper
+from playground.engine.optimizers import OPTIMIZERS, Hyper, UpdateRule
 from playground.engine.training import Trainer
 
 
 class Group:
     def __init__(self, members: Sequence[Trainer]) -> None:
-        self.members = list(members)
+        # each optimizer's members side by side: its rows of the stacks are one slice
+        self.members = sorted(members, key=lambda m: m.config.optimizer)
         first = self.members[0]
         if any(m.group_key != first.group_key for m in self.members):
             raise ValueError("a group's members must share one shape")
@@ -42,10 +47,8 @@ class Group:
         self.last_good = self._stack("last_good")
         self.full_grad = self._stack("full_grad")
         self.steps = self._stack("steps")
-        self.slots = {name: torch.stack([m.slots[name] for m in self.members])
-                      for name in first.slots}
-        for i, m in enumerate(self.members):
-            m.slots = {name: stack[i] for name, stack in self.slots.items()}
+        self.parts = self._parts(c.tf_math)
+        self.slots = self.parts[0][2]  # TF math's sums (it has one part)
         self.x_train = torch.stack([m.x_train for m in self.members])
         self.y_train = torch.stack([m.y_train for m in self.members])
         self.x_test = torch.stack([m.x_test for m in self.members])
@@ -55,7 +58,6 @@ class Group:
         weights, biases = self.layout.split(self.params)
         self.net = Net(weights, biases, c.activation)
         self.tf_math = c.tf_math
-        self.rule = None if c.tf_math else OPTIMIZERS[c.optimizer]
         self.l1 = c.regularization == "l1"
         self.objective, self.head, self.penalty = first.objective, first.head, first.penalty
         self.batch = min(c.batch_size, self.x_train.shape[1])
@@ -63,6 +65,22 @@ class Group:
         self.momentum = self._column([m.config.momentum for m in self.members])
         self.penalty_rates = (self._column([m.config.reg_rate for m in self.members])
                               * self.layout.weight_mask) if self.penalty else None
+
+    def _parts(self, tf_math: bool) -> list[tuple[UpdateRule | None, slice, dict]]:
+        """(update rule, rows, state vectors stacked) per optimizer: networks with other
+        optimizers train together and each slice of rows takes its own update."""
+        parts, start = [], 0
+        # TF math has no optimizer to choose (one part: its sums)
+        by_rule = (lambda m: None) if tf_math else (lambda m: m.config.optimizer)
+        for name, run in itertools.groupby(self.members, key=by_rule):
+            run = list(run)
+            slots = {slot: torch.stack([m.slots[slot] for m in run]) for slot in run[0].slots}
+            for i, m in enumerate(run):
+                m.slots = {slot: stack[i] for slot, stack in slots.items()}
+            parts.append((None if name is None else OPTIMIZERS[name],
+                          slice(start, start + len(run)), slots))
+            start += len(run)
+        return parts
 
     def _stack(self, name: str) -> torch.Tensor:
         stack = torch.stack([getattr(m, name) for m in self.members])
@@ -114,8 +132,9 @@ class Group:
             self._tf_epoch()
             return
         n = self.x_train.shape[1]
-        hyper = Hyper(self._column([m.learning_rate for m in self.members]), self.momentum,
-                      self.steps)
+        lr = self._column([m.learning_rate for m in self.members])
+        updates = [(rule.step, rows, slots, Hyper(lr[rows], self.momentum[rows], self.steps[rows]))
+                   for rule, rows, slots in self.parts]
         orders = torch.stack([torch.randperm(n, generator=m.generator) for m in self.members])
         xs, ys = self.x_train[self.rows, orders], self.y_train[self.rows, orders]
         for start in range(0, n, self.batch):
@@ -123,7 +142,8 @@ class Group:
             if self.penalty_rates is not None:
                 g = g + self.penalty.grad(self.params) * self.penalty_rates
             self.steps += 1
-            self.rule.step(self.params, g, self.slots, hyper)
+            for step, rows, slots, hyper in updates:  # slices of rows: views, no copies
+                step(self.params[rows], g[rows], slots, hyper)
         self._record()
 
     def _tf_epoch(self) -> None:

@@ -145,8 +145,7 @@ class Trainer:
         """Trainers with equal keys can be trained as one batched computation."""
         c = self.config
         return (self.layout.sizes, c.activation, tuple(rate > 0 for rate in c.dropout),
-                self.head_name, self.objective, c.tf_math,
-                None if c.tf_math else c.optimizer, c.regularization,
+                self.head_name, self.objective, c.tf_math, c.regularization,
                 self.x_train.shape[0], self.x_test.shape[0], min(c.batch_size,
                                                                    self.x_train.shape[0]))
 

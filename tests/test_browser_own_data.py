@@ -9,7 +9,7 @@ import json
 import struct
 
 import pytest
-from browser import open_playground
+from browser import open_playground, wait_label
 from test_browser import chromium, server, wait_until  # noqa: F401  (pytest fixtures)
 
 pytestmark = pytest.mark.browser
@@ -147,6 +147,8 @@ def test_exported_weights_import_back_into_the_session(page, tmp_path):
     page.locator('[data-testid="pg-play"]').click()
     wait_until(lambda: page.evaluate(test_loss) < 0.4, TIMEOUT, "a trained network")
     page.locator('[data-testid="pg-play"]').click()
+    # paused: the frame that says so carries the exact snapshot the download reads
+    wait_label(page, "Play")
     trained = page.evaluate(test_loss)
     expander(page, "Export and import")
     with page.expect_download() as info:

@@ -25,6 +25,7 @@ from playground.engine.limits import LIMITS, Limits
 from playground.server import protocol as p
 from playground.server.pool import get_pool
 from playground.server.replay import Replay
+from playground.server.stream_state import StreamState
 
 NOTICE_S = 60.0  # how long a notice is news
 DETACHED_GRACE_S = 20.0  # a page without a stream this long is gone (slow loads included)
@@ -38,33 +39,6 @@ def untracked_points(points: dict | None) -> dict | None:
         return points
     return {key: [tuple(row) for row in rows] if key in ("train", "test") else rows
             for key, rows in points.items()}
-
-
-class StreamState:
-    """What one live stream has already sent its page."""
-
-    def __init__(self) -> None:
-        self.version = -1
-        self.generation: int | None = None
-        self.rewrites = 0
-        self.sent_epoch = 0
-        self.points_version = 0
-        self.notice: str | None = None
-        self.members: dict[int, list[int]] = {}  # a study's members: what each has sent
-
-    def restarts(self, runner: Runner) -> bool:
-        """Whether the page must drop its curves (training restarted, or was rewound)."""
-        if runner.generation == self.generation and runner.rewrites == self.rewrites:
-            return False
-        self.generation, self.rewrites, self.sent_epoch = runner.generation, runner.rewrites, 0
-        return True
-
-    def news(self, runner: Runner) -> tuple[bool, str | None]:
-        """(whether the notice changed since the last message, the notice now)."""
-        notice = runner.notice if time.monotonic() < runner.notice_until else None
-        changed = notice != self.notice
-        self.notice = notice
-        return changed, notice
 
 
 class ServerBusy(RuntimeError):

@@ -11,7 +11,8 @@ from playground.engine.config import Config
 from playground.engine.history import History
 from playground.engine.limits import LIMITS, Limits
 from playground.engine.study import Study
-from playground.server.runner import Runner, StreamState, start_runner, untracked_points
+from playground.server.runner import Runner, start_runner, untracked_points
+from playground.server.stream_state import StreamState
 
 
 class StudyRunner(Runner):

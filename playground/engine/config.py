@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from playground.engine.activations import ACTIVATIONS
+from playground.engine.config_checks import cross_problems
 from playground.engine.config_knobs import (
     DATASET_DEFAULTS,
     HIDEABLE,
@@ -38,7 +39,7 @@ from playground.engine.limits import LIMITS, Limits
 from playground.engine.losses import LOSSES
 from playground.engine.model import INITIALIZERS
 from playground.engine.optimizers import OPTIMIZERS, SCHEDULES
-from playground.engine.own_data import data_problem, dataset_problem, max_data_text
+from playground.engine.own_data import data_problem, max_data_text
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Config:
     features: tuple[str, ...] = knob(("x1", "x2"), "input features (2-D data sets)", "restart",
                                      choices=tuple(FEATURES), max_len=len(FEATURES))
     # network
-    # the cap on neurons depends on the data set: neuron_cap (a cross-field check)
+    # the cap on neurons depends on the data set: neuron_cap (config_checks.py)
     hidden: tuple[int, ...] = knob((4, 2), "neurons per hidden layer", "restart", lo=1,
                                    max_len=lambda lim: lim.max_layers)
     activation: tuple[str, ...] = knob(("tanh", "tanh"),
@@ -193,30 +194,9 @@ class Config:
         """Raise ConfigError naming every field that is out of bounds or inconsistent."""
         problems = {f.name: why for f in dataclasses.fields(self)
                     if (why := field_problem(f.name, getattr(self, f.name), limits))}
-        problems.update(self._cross_problems(limits))
+        problems.update(cross_problems(self, limits))
         if problems:
             raise ConfigError(problems)
-
-    def _cross_problems(self, limits: Limits) -> dict[str, str]:
-        problems: dict[str, str] = {}
-        if self.dataset not in DATASETS:
-            return problems
-        for name in ("activation", "dropout"):
-            if len(getattr(self, name)) != len(self.hidden):
-                problems[name] = f"give one value per hidden layer ({len(self.hidden)})"
-        cap = self.neuron_cap(limits)
-        if any(n > cap for n in self.hidden):
-            problems["hidden"] = f"at most {cap} neurons per layer for this data set"
-        if not self.features:
-            problems["features"] = "choose at least one input feature"
-        if self.optimizer == "nesterov" and self.momentum <= 0:
-            problems["momentum"] = "Nesterov needs a momentum above 0"
-        if self.tf_math and DATASETS[self.dataset].n_classes > 2:
-            problems["tf_math"] = ("TensorFlow Playground math needs a two-class or regression "
-                                   "data set")
-        if why := dataset_problem(self.data, self.dataset):
-            problems["data"] = why
-        return problems
 
     # -- URL query params ----------------------------------------------------------------
     def to_params(self) -> dict[str, str]:
@@ -261,7 +241,7 @@ class Config:
             else:
                 values[key] = value
         config = cls.from_values(values)
-        problems = config._cross_problems(limits)
+        problems = cross_problems(config, limits)
         if problems:
             default = cls.defaults_for(config.dataset)
             # per-layer lists fall back to the default value for every layer

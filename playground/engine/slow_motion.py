@@ -260,8 +260,9 @@ def explain_step(trainer: Trainer, walk: Walk) -> Step:
                 config.regularization, config.reg_rate)
 
 
-def next_example(trainer: Trainer, walk: Walk) -> Walk:
-    """Apply this example's update and move on to the next example (wrapping around)."""
-    step = explain_step(trainer, walk)
+def next_example(trainer: Trainer, walk: Walk, step: Step | None = None) -> Walk:
+    """Apply this example's update and move on to the next example (wrapping around);
+    ``step``: this example's ``explain_step``, when the caller has it already."""
+    step = step or explain_step(trainer, walk)
     return Walk(tuple(p.updated for p in step.params),
                 (step.example + 1) % step.n_examples, walk.steps + 1)

@@ -63,7 +63,7 @@ class Trainer:
         self._build()
 
     # -- building ----------------------------------------------------------------------
-    def _build(self, keep_data: bool = False) -> None:
+    def _build(self, keep_data: bool = False, measure: bool = True) -> None:
         c = self.config
         if not keep_data:
             self._load_data()
@@ -81,7 +81,8 @@ class Trainer:
         self._best_test_loss = math.inf
         self._best_epoch = 0
         self._apply_training_settings(new_optimizer=True)
-        self._measure_now()
+        if measure:
+            self._measure_now()
 
     def _load_data(self) -> None:
         """The Config's points (own or generated) as the network's inputs and targets."""
@@ -107,7 +108,7 @@ class Trainer:
         fresh optimizer state, generator and history."""
         if params.shape != (self.layout.size,):
             raise ValueError("the weights do not fit this network")
-        self._build(keep_data=True)
+        self._build(keep_data=True, measure=False)  # measured below, with these weights
         with torch.no_grad():
             self.params.copy_(params)
             self.last_good.copy_(params)

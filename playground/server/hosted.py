@@ -32,6 +32,11 @@ def schedule_next_frame(h, now: float, interval: float) -> None:
     h.dirty, h.next_frame = False, cadence if cadence > now else now + interval
 
 
+def snapshot_due(playing: bool, last_at: float, now: float) -> bool:
+    """An exact snapshot about once a second while playing, at once after a change."""
+    return not playing or now - last_at >= SNAPSHOT_EVERY_S
+
+
 @dataclass(eq=False)  # compared by identity
 class Hosted:
     trainer: Trainer
@@ -56,7 +61,6 @@ class Hosted:
     def maybe_snapshot(self, frame: dict, now: float) -> None:
         """An exact snapshot about once a second while playing, and after every change."""
         of = (self.trainer.epoch, self.frames.generation, tuple(frame["config"].items()))
-        due = not self.playing or now - self.snapshot_at >= SNAPSHOT_EVERY_S
-        if of != self.snapshot_of and due:
+        if of != self.snapshot_of and snapshot_due(self.playing, self.snapshot_at, now):
             frame["state"] = self.trainer.state()
             self.snapshot_at, self.snapshot_of = now, of

@@ -127,8 +127,10 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
     except (WebSocketDisconnect, RuntimeError, ConnectionError):
         pass
     finally:
-        flooded = commands.done() and not commands.cancelled() and (
-            commands.exception() is None and commands.result() == p.CLOSE_FLOOD)
+        # the close code the page sent (or the flood code), None if it sent none
+        code = (commands.result() if commands.done() and not commands.cancelled()
+                and commands.exception() is None else None)
+        flooded = code == p.CLOSE_FLOOD
         commands.cancel()
         runner.listeners.remove(listener)
         runner.attached -= 1
@@ -136,9 +138,7 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
         if flooded:
             runner.flooded_until = time.monotonic() + p.FLOOD_COOLDOWN_S
         if runner.attached == 0:
-            unloaded = commands.done() and not commands.cancelled() and (
-                commands.exception() is None and commands.result() == p.CLOSE_UNLOADED)
-            if unloaded:
+            if code == p.CLOSE_UNLOADED:
                 runner.close()  # the page went away for good: free its session at once
             else:
                 runner.pause()  # nobody watches: stop spending CPU until the page is back

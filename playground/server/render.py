@@ -50,6 +50,11 @@ def point_rgb(labels: np.ndarray | list, regression: bool = False) -> np.ndarray
     return CLASS_COLOURS[labels.astype(np.int64) % len(CLASS_COLOURS)].astype(np.uint8)
 
 
+def point_colours(labels: np.ndarray | list, regression: bool = False) -> list[str]:
+    """``point_rgb`` as hex colours, for Plotly."""
+    return [hex_colour(rgb) for rgb in point_rgb(labels, regression)]
+
+
 def quantize(values: np.ndarray, discretize: bool = False) -> np.ndarray:
     """Values in [-1, 1] (clipped) to colour-table indices 0..255."""
     v = np.clip(np.nan_to_num(values, nan=0.0), -1.0, 1.0)

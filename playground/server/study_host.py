@@ -19,7 +19,7 @@ from playground.engine.own_data import summary_params
 from playground.engine.study import Study
 from playground.server import protocol as p
 from playground.server.frames import FrameBuilder, picture_key, pictures
-from playground.server.hosted import SNAPSHOT_EVERY_S
+from playground.server.hosted import snapshot_due
 
 
 class HostedStudy:
@@ -96,8 +96,8 @@ class HostedStudy:
                  "metric": first["metric"], "stopped": None, "last": None,
                  "config": summary_params(trainers[0].config), "members": members}
         now = time.perf_counter()
-        if self.cohort.epoch != self.snapshot_epoch and (
-                not self.playing or now - self.snapshot_at >= SNAPSHOT_EVERY_S):
+        if self.cohort.epoch != self.snapshot_epoch and snapshot_due(
+                self.playing, self.snapshot_at, now):
             frame["state"] = self.cohort.state()
             self.snapshot_at, self.snapshot_epoch = now, self.cohort.epoch
         return frame

@@ -18,9 +18,13 @@ from playground.server.stream_state import StreamState
 class StudyRunner(Runner):
     def __init__(self, config: Config, study: Study, resume: list | None = None) -> None:
         self.study = study  # before the pool asks for the open spec
-        self.weight = len(study.values)
         self.members: list[dict] = [self._empty() for _ in study.values]
         super().__init__(config, resume)
+
+    @property
+    def weight(self) -> int:
+        """A study counts as one session per member."""
+        return len(self.study.values)
 
     @staticmethod
     def _empty() -> dict:
@@ -100,4 +104,4 @@ def start_study(config: Config, study: Study, limits: Limits = LIMITS,
                 resume: list | None = None) -> Runner:
     """A registered study runner; ServerBusy when its members do not fit on the server."""
     return start_runner(config, limits, resume, make=lambda c, r: StudyRunner(c, study, r),
-                        weight=len(study.values))
+                        weight=len(study.values))  # the weight StudyRunner will have

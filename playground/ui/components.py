@@ -31,21 +31,21 @@ HERE = Path(__file__).parent
 JS_DIR = HERE / "js"  # the live view's ES modules, served at JS_PREFIX (app.py)
 JS_PREFIX = f"{ASSET_PREFIX}/js"
 # a new version of the modules gets a new URL: no browser keeps an old one
-JS_VERSION = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(JS_DIR.glob("*.js"))))
+JS_VERSION = hashlib.sha256(
+    b"".join(p.read_bytes() for p in sorted(JS_DIR.glob("*.js")))).hexdigest()[:12]
+ENTRY_JS, LIVE_VIEW_CSS = (JS_DIR / "entry.js").read_text(), (HERE / "live_view.css").read_text()
 _live_view = st.components.v2.component(
-    "playground_live_view", js=(JS_DIR / "entry.js").read_text(),
-    css=(HERE / "live_view.css").read_text(), isolate_styles=False)
+    "playground_live_view", js=ENTRY_JS, css=LIVE_VIEW_CSS, isolate_styles=False)
 # a race or a sweep: the same loader, its own module (study_view.js)
 _study_view = st.components.v2.component(
-    "playground_study_view", js=(JS_DIR / "entry.js").read_text(),
-    css=(HERE / "live_view.css").read_text(), isolate_styles=False)
+    "playground_study_view", js=ENTRY_JS, css=LIVE_VIEW_CSS, isolate_styles=False)
 _picker = st.components.v2.component(
     "playground_dataset_picker", js=(HERE / "picker.js").read_text(),
     css=(HERE / "picker.css").read_text(), isolate_styles=False)
 
 
 def _js_path(module: str) -> str:
-    return f"{JS_PREFIX}/{module}?v={JS_VERSION.hexdigest()[:12]}"
+    return f"{JS_PREFIX}/{module}?v={JS_VERSION}"
 
 
 def _stream_data(token: str | None) -> dict:

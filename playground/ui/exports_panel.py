@@ -67,7 +67,8 @@ def share_link(config: Config) -> str:
     """This page's address with the Config's settings (the query alone when the page
     does not know its address), for the page's "Share and reproduce" section."""
     base = (st.context.url or "").split("?")[0]
-    return base + share_query(config) if base or share_query(config) else "(all defaults)"
+    query = share_query(config)
+    return base + query if base or query else "(all defaults)"
 
 
 def _current_weights(config: Config, runner: Runner) -> bytes:

@@ -23,7 +23,7 @@ from playground.engine.lesson_checks import Run, check_passed, runs_since
 from playground.engine.lessons import LESSONS, Lesson, Step
 from playground.engine.own_data import points_dataset
 from playground.engine.training import DATA_FIELDS
-from playground.server.render import classes_png, hex_colour, point_rgb
+from playground.server.render import classes_png, point_colours
 from playground.ui.plots import plane_figure
 
 PROGRESS_KEY = "lesson_progress"
@@ -165,7 +165,7 @@ def classical_figure(fit: ClassicalFit, x: np.ndarray, y: np.ndarray) -> go.Figu
     points = go.Scatter(
         x=x[:, 0], y=x[:, 1], mode="markers", hoverinfo="skip",
         marker=dict(size=5, line=dict(width=1, color="white"),
-                    color=[hex_colour(rgb) for rgb in point_rgb(y)]))
+                    color=point_colours(y)))
     # a small figure: fewer ticks, and none drawn outside the plane
     fig = plane_figure(classes_png(fit.probabilities), [points], dtick=3, ticks="")
     fig.update_layout(height=260, margin=dict(l=24, r=4, t=4, b=20), showlegend=False,

@@ -177,10 +177,6 @@ def share_section() -> None:
         st.text(f"python -m playground train {options}{data} --epochs 500".replace("  ", " "))
 
 
-def _import_config(config) -> None:
-    session.commit(config)
-
-
 def _import_weights(params) -> None:
     runner = session.runner()
     if runner is not None:
@@ -234,7 +230,7 @@ def experiment(config) -> None:
             lessons_menu(None, session.open_lesson)
     with st.container(key="share"):
         share_section()
-        exports_section(config, runner, on_config=_import_config, on_weights=_import_weights)
+        exports_section(config, runner, on_config=session.commit, on_weights=_import_weights)
 
 
 def main() -> None:

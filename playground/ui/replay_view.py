@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import streamlit as st
 
-from playground.server.render import hex_colour, point_rgb
+from playground.server.render import point_colours
 from playground.server.replay import Snapshot
 from playground.server.replay_gif import FRAME_MS, replay_gif  # Play runs at the GIF's pace
 from playground.server.runner import Runner
@@ -66,7 +66,7 @@ def replay_figure(snapshots: Sequence[Snapshot], points: dict | None,
 
 def _colours(rows: list, points: dict | None) -> list[str]:
     regression = (points or {}).get("task") == "regression"
-    return [hex_colour(rgb) for rgb in point_rgb([r[2] for r in rows], regression)]
+    return point_colours([r[2] for r in rows], regression)
 
 
 NOTHING_YET = "replay_nothing_yet"  # "Load" found no snapshots: say so once
@@ -123,5 +123,8 @@ def _replay_body(runner: Runner | None, show_test: bool) -> None:
             on_click="ignore")
     with buttons[2]:
         st.button("Close the replay", key="replay_close", on_click=_close)
-    st.plotly_chart(replay_figure(shown, loaded["points"], show_test), key="replay_figure",
+    if loaded.get("show_test") != show_test:  # built once per Load, not on every rerun
+        loaded["figure"] = replay_figure(shown, loaded["points"], show_test)
+        loaded["show_test"] = show_test
+    st.plotly_chart(loaded["figure"], key="replay_figure",
                     theme=None, width=FIGURE_SIZE[0], config={"displayModeBar": False})

@@ -101,13 +101,16 @@ def _step_controls(config: Config, state: dict | None) -> Step:
     callback would get the one of the run that drew it."""
     kept = _current(config, state)
     left, middle, right = st.columns([3, 1.2, 2])
-    finite = explain_step(kept["trainer"], kept["walk"]).finite
-    if middle.button("Next example", key="slow_next", disabled=not finite,
-                     help="Apply this update and take the next example of the training set."):
-        kept["walk"] = next_example(kept["trainer"], kept["walk"])
-    if right.button("Back to the session's weights", key="slow_back"):
-        kept = st.session_state[STATE_KEY] = _walk_from(config, state)
     step = explain_step(kept["trainer"], kept["walk"])
+    moved = False
+    if middle.button("Next example", key="slow_next", disabled=not step.finite,
+                     help="Apply this update and take the next example of the training set."):
+        kept["walk"], moved = next_example(kept["trainer"], kept["walk"], step), True
+    if right.button("Back to the session's weights", key="slow_back"):
+        kept, moved = _walk_from(config, state), True
+        st.session_state[STATE_KEY] = kept
+    if moved:
+        step = explain_step(kept["trainer"], kept["walk"])
     target = (significant(step.target) if step.head == "regression"
               else f"class {int(step.target)}")
     inputs = ", ".join(f"{name} = {significant(v)}" for name, v in

@@ -19,13 +19,13 @@ import time
 import torch
 
 from benchmarks.common import log, median
-from playground.engine.cohort import Cohort
-from playground.engine.config import Config
-from playground.engine.group import Group
-from playground.engine.model import MLP
-from playground.engine.optimizers import TORCH_OPTIMIZERS
-from playground.engine.study import race, sweep
-from playground.engine.training import Trainer
+from playground.engine.config.config import Config
+from playground.engine.nn.model import MLP
+from playground.engine.nn.optimizers import TORCH_OPTIMIZERS
+from playground.engine.teaching.study import race, sweep
+from playground.engine.train.cohort import Cohort
+from playground.engine.train.group import Group
+from playground.engine.train.trainer import Trainer
 from playground.server.frames import FrameBuilder, pictures
 
 WARMUP_S = 0.5

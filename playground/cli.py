@@ -16,10 +16,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from playground.engine.config import Config, ConfigError, parse_field
-from playground.engine.config_text import plain_number
-from playground.engine.own_csv import read_csv_file
-from playground.engine.own_data import DataProblem
+from playground.engine.config.config import Config, ConfigError, parse_field
+from playground.engine.config.text import plain_number
+from playground.engine.data.own_csv import read_csv_file
+from playground.engine.data.own_points import DataProblem
 
 
 def _config_option(parser: argparse.ArgumentParser, f: dataclasses.Field) -> None:
@@ -104,7 +104,7 @@ def _prepare_exports(config: Config, args: argparse.Namespace) -> str | None:
         return f"cannot save the weights to {args.save_weights}: its folder does not exist."
     if not args.export_script:
         return None
-    from playground.engine.script_export import pytorch_script
+    from playground.engine.formats.script_export import pytorch_script
 
     try:
         script = pytorch_script(config, args.epochs)
@@ -114,7 +114,7 @@ def _prepare_exports(config: Config, args: argparse.Namespace) -> str | None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from playground.engine.training import Trainer  # torch loads only when training
+    from playground.engine.train.trainer import Trainer  # torch loads only when training
 
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
               if hasattr(args, f.name)}
@@ -146,7 +146,7 @@ def train_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         sys.stderr.write("\n")
     if args.save_weights:
-        from playground.engine.exports import weights_file
+        from playground.engine.formats.exports import weights_file
 
         problem = _write(args.save_weights, weights_file(config, trainer.params))
         if problem:

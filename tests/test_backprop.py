@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from playground.engine import backprop
-from playground.engine.activations import ACTIVATIONS
-from playground.engine.losses import HEADS, OBJECTIVES
-from playground.engine.model import MLP, ParamLayout, init_params
-from playground.engine.optimizers import SCHEDULES
+from playground.engine.nn import backprop
+from playground.engine.nn.activations import ACTIVATIONS
+from playground.engine.nn.losses import HEADS, OBJECTIVES
+from playground.engine.nn.model import MLP, ParamLayout, init_params
+from playground.engine.nn.optimizers import SCHEDULES
 
 
 def build_model(n_in, n_out, hidden, activations, dropout, init, seed) -> MLP:

@@ -8,7 +8,7 @@ import pytest
 from browser import open_playground
 from test_browser import chromium, server, wait_until  # noqa: F401  (pytest fixtures)
 
-from playground.engine.study import sweep
+from playground.engine.teaching.study import sweep
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 60.0

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from playground.cli import main
-from playground.engine.config import Config
-from playground.engine.training import Trainer
+from playground.engine.config.config import Config
+from playground.engine.train.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 

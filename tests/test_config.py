@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playground.engine.config import Config, ConfigError
-from playground.engine.config_text import shorten
-from playground.engine.datasets import DATASETS
-from playground.engine.limits import LIMITS, Limits
-from playground.engine.own_data import MIN_POINTS, encode_points
-from playground.engine.training import Trainer
+from playground.engine.config.config import Config, ConfigError
+from playground.engine.config.limits import LIMITS, Limits
+from playground.engine.config.text import shorten
+from playground.engine.data.datasets import DATASETS
+from playground.engine.data.own_points import MIN_POINTS, encode_points
+from playground.engine.train.trainer import Trainer
 
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playground.engine.datasets import (
+from playground.engine.data.datasets import (
     DATASETS,
     Dataset,
     class_sizes,

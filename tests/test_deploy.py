@@ -213,7 +213,7 @@ def memory_mib(quantity: str) -> float:
 def test_session_cap_fits_the_memory_limit(objects):
     """Unset, the app sizes its session cap from the node's memory, not the
     container's: the Deployment sets it so the app's own budget fits the limit."""
-    from playground.engine.limits import RESERVED_MIB, SESSION_BUDGET_MIB
+    from playground.engine.config.limits import RESERVED_MIB, SESSION_BUDGET_MIB
 
     main = container(objects)
     env = {e["name"]: e.get("value") for e in main["env"]}

@@ -3,9 +3,9 @@ a limit or cannot be understood leaves the Config as it was, with a sentence."""
 
 import pytest
 
-from playground.engine.config import Config
-from playground.engine.edits import EDITS, apply_edit
-from playground.engine.limits import Limits
+from playground.engine.config.config import Config
+from playground.engine.config.limits import Limits
+from playground.engine.data.edits import EDITS, apply_edit
 
 LIMITS = Limits(max_layers=3, max_neurons=5, max_neurons_wide=12)
 BASE = Config(hidden=(4, 2), activation=("tanh", "relu"), dropout=(0.1, 0.2))

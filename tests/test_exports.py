@@ -14,8 +14,8 @@ from safetensors.torch import save as save_safetensors
 from streamlit.testing.v1 import AppTest
 
 from playground.cli import main
-from playground.engine.config import Config
-from playground.engine.exports import (
+from playground.engine.config.config import Config
+from playground.engine.formats.exports import (
     CONFIG_FORMAT,
     WEIGHTS_FORMAT,
     ImportProblem,
@@ -27,8 +27,8 @@ from playground.engine.exports import (
     share_query,
     weights_file,
 )
-from playground.engine.model import MLP, network_layout
-from playground.engine.training import Trainer
+from playground.engine.nn.model import MLP, network_layout
+from playground.engine.train.trainer import Trainer
 
 CONFIGS = [
     Config(),
@@ -263,8 +263,8 @@ def _panel_app():
 
     import streamlit as st
 
-    from playground.engine.config import Config
-    from playground.engine.training import Trainer
+    from playground.engine.config.config import Config
+    from playground.engine.train.trainer import Trainer
     from playground.ui.exports_panel import exports_section
 
     config = Config(dataset="xor", n_points=40)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from playground.engine.features import FEATURES, feature_matrix
+from playground.engine.data.features import FEATURES, feature_matrix
 
 ORACLE = {
     "x1": lambda a, b: a,

@@ -10,11 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from playground.engine.config import Config
-from playground.engine.history import HISTORY_KEYS
-from playground.engine.inference import RESOLUTION
-from playground.engine.model import MLP
-from playground.engine.training import Trainer
+from playground.engine.config.config import Config
+from playground.engine.nn.model import MLP
+from playground.engine.train.history import HISTORY_KEYS
+from playground.engine.train.inference import RESOLUTION
+from playground.engine.train.trainer import Trainer
 from playground.server.frames import (
     HISTOGRAM_BINS,
     FrameBuilder,

@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 import torch
 
-from playground.engine.features import feature_matrix
-from playground.engine.inference import (
+from playground.engine.data.features import feature_matrix
+from playground.engine.nn.model import MLP, ParamLayout, init_params
+from playground.engine.train.inference import (
     EXTENT,
     evaluate_grid,
     evaluate_grids,
     feature_maps,
     grid_points,
 )
-from playground.engine.model import MLP, ParamLayout, init_params
 
 RES = 7
 

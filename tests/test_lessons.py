@@ -9,11 +9,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from streamlit.testing.v1 import AppTest
 
-from playground.engine.classical import ClassicalError, fit_classical
-from playground.engine.config import Config
-from playground.engine.history import HISTORY_KEYS, History
-from playground.engine.lesson_checks import CHECKS, Check, check_passed, runs_since
-from playground.engine.lessons import (
+from playground.engine.config.config import Config
+from playground.engine.data.own_points import encode_points
+from playground.engine.teaching.classical import ClassicalError, fit_classical
+from playground.engine.teaching.lesson_checks import CHECKS, Check, check_passed, runs_since
+from playground.engine.teaching.lessons import (
     LESSON_DIR,
     LESSONS,
     LessonError,
@@ -21,9 +21,9 @@ from playground.engine.lessons import (
     lesson_params,
     parse_lesson,
 )
-from playground.engine.own_data import encode_points
-from playground.engine.study import race_configs
-from playground.engine.training import Trainer
+from playground.engine.teaching.study import race_configs
+from playground.engine.train.history import HISTORY_KEYS, History
+from playground.engine.train.trainer import Trainer
 from playground.ui.lesson_panel import (
     REACHED,
     WAITING,
@@ -398,8 +398,8 @@ def test_data_the_classical_models_cannot_fit_is_explained(config, why):
 def panel_script():
     import streamlit as st
 
-    from playground.engine.history import HISTORY_KEYS, History
-    from playground.engine.lessons import LESSONS, lesson_config
+    from playground.engine.teaching.lessons import LESSONS, lesson_config
+    from playground.engine.train.history import HISTORY_KEYS, History
     from playground.ui.lesson_panel import classical_section, lesson_panel, lessons_menu
 
     stuck = History()

@@ -9,12 +9,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from playground.cli import main
-from playground.engine.config import Config
-from playground.engine.datasets import BOX, load_dataset
-from playground.engine.edits import apply_edit
-from playground.engine.limits import Limits
-from playground.engine.own_csv import MAX_CSV_BYTES, parse_csv
-from playground.engine.own_data import (
+from playground.engine.config.config import Config
+from playground.engine.config.limits import Limits
+from playground.engine.data.datasets import BOX, load_dataset
+from playground.engine.data.edits import apply_edit
+from playground.engine.data.own_csv import MAX_CSV_BYTES, parse_csv
+from playground.engine.data.own_points import (
     MIN_POINTS,
     URL_MAX_POINTS,
     DataProblem,
@@ -28,7 +28,7 @@ from playground.engine.own_data import (
     points_dataset,
     train_mask,
 )
-from playground.engine.training import Trainer
+from playground.engine.train.trainer import Trainer
 from playground.server.frames import FrameBuilder
 from playground.ui.text import plain
 
@@ -336,7 +336,7 @@ def test_a_running_session_gets_the_edited_points_and_trains_on(monkeypatch):
 def panel_script():
     import streamlit as st
 
-    from playground.engine.config import Config
+    from playground.engine.config.config import Config
     from playground.ui import own_data
 
     if "config" not in st.session_state:
@@ -346,7 +346,7 @@ def panel_script():
         own_data.apply_upload(upload)
     edit = st.session_state.pop("test_edit", None)
     if edit is not None:  # a click on the plot, as the page applies it
-        from playground.engine.edits import apply_edit
+        from playground.engine.data.edits import apply_edit
         from playground.ui import session
 
         edited, refusal = apply_edit(session.config(), edit)

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from playground.engine.config import Config
+from playground.engine.config.config import Config
 from playground.server import pool as pool_module
 from playground.server.pool import Pool
 from playground.server.runner import ServerBusy, active_runners
@@ -169,7 +169,7 @@ def test_url_text_is_shown_as_plain_text_in_one_toast(app):
 
 
 def test_every_hideable_part_has_its_selector():
-    from playground.engine.config_knobs import HIDEABLE
+    from playground.engine.config.config import HIDEABLE
     from playground.ui.page_style import HIDE_SELECTORS
 
     assert set(HIDE_SELECTORS) == set(HIDEABLE)

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from playground.engine.inference import EXTENT
+from playground.engine.train.inference import EXTENT
 from playground.server.render import NEGATIVE, POSITIVE, hex_colour
 from playground.ui import plots
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from playground.engine.config import Config
+from playground.engine.config.config import Config
 from playground.server import pool as pool_module
 from playground.server.render import CLASS_COLOURS, NEGATIVE, POSITIVE, diverging_png
 from playground.server.replay import MAX_BYTES, MAX_SNAPSHOTS, Replay, Snapshot

@@ -13,9 +13,9 @@ from multiprocessing import Pipe
 import pytest
 import torch
 
-from playground.engine.config import Config
-from playground.engine.limits import Limits
-from playground.engine.training import Trainer
+from playground.engine.config.config import Config
+from playground.engine.config.limits import Limits
+from playground.engine.train.trainer import Trainer
 from playground.server import pool as pool_module
 from playground.server import protocol as p
 from playground.server import runner as runner_module

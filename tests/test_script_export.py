@@ -10,14 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from playground.engine.activations import ACTIVATIONS
-from playground.engine.backprop import PENALTIES
-from playground.engine.config import Config
-from playground.engine.losses import OBJECTIVES, TF_LOSS
-from playground.engine.model import INITIALIZERS, MLP
-from playground.engine.optimizers import OPTIMIZERS, SCHEDULES
-from playground.engine.own_data import encode_points
-from playground.engine.script_export import (
+from playground.engine.config.config import Config
+from playground.engine.data.own_points import encode_points
+from playground.engine.formats.script_export import (
     INIT_CODE,
     LOSS_CODE,
     OPTIMIZER_CODE,
@@ -26,7 +21,12 @@ from playground.engine.script_export import (
     float32_texts,
     pytorch_script,
 )
-from playground.engine.training import Trainer
+from playground.engine.nn.activations import ACTIVATIONS
+from playground.engine.nn.backprop import PENALTIES
+from playground.engine.nn.losses import OBJECTIVES, TF_LOSS
+from playground.engine.nn.model import INITIALIZERS, MLP
+from playground.engine.nn.optimizers import OPTIMIZERS, SCHEDULES
+from playground.engine.train.trainer import Trainer
 
 FINAL = re.compile(r"^final (.*)$")
 

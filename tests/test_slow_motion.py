@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from playground.engine.activations import ACTIVATIONS
-from playground.engine.config import Config
-from playground.engine.datasets import Dataset
-from playground.engine.losses import OBJECTIVES
-from playground.engine.model import MLP
-from playground.engine.slow_motion import (
+from playground.engine.config.config import Config
+from playground.engine.data.datasets import Dataset
+from playground.engine.nn.activations import ACTIVATIONS
+from playground.engine.nn.losses import OBJECTIVES
+from playground.engine.nn.model import MLP
+from playground.engine.teaching.slow_motion import (
     Walk,
     differences_from_training,
     explain_step,
@@ -22,8 +22,13 @@ from playground.engine.slow_motion import (
     start_walk,
     too_large,
 )
-from playground.engine.slow_motion_math import OUTPUT_RULES, SCALAR_ACTIVATIONS, factor, number
-from playground.engine.training import Trainer
+from playground.engine.teaching.slow_motion_math import (
+    OUTPUT_RULES,
+    SCALAR_ACTIVATIONS,
+    factor,
+    number,
+)
+from playground.engine.train.trainer import Trainer
 
 # (data set, loss, tf_math): one per objective the trainer can use
 OBJECTIVE_CASES = {
@@ -215,7 +220,7 @@ def test_numbers_in_formulas():
 def _slow_motion_page():
     import streamlit as st
 
-    from playground.engine.config import Config
+    from playground.engine.config.config import Config
     from playground.ui.slow_motion_view import slow_motion_section
 
     st.session_state.setdefault("cfg", Config().with_hidden((6,)).replace(n_points=20))

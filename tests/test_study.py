@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from playground.engine.cohort import Cohort
-from playground.engine.config import Config
-from playground.engine.study import Study, race, race_configs, split_params, sweep
-from playground.engine.training import Trainer
+from playground.engine.config.config import Config
+from playground.engine.teaching.study import Study, race, race_configs, split_params, sweep
+from playground.engine.train.cohort import Cohort
+from playground.engine.train.trainer import Trainer
 
 BASE = Config(dataset="spiral", n_points=200, hidden=(4, 4), batch_size=20)
 
@@ -121,7 +121,7 @@ def test_bad_studies_are_ignored_with_a_sentence(params, words):
 
 
 def test_a_member_that_breaks_a_limit_is_named():
-    from playground.engine.study import StudyError
+    from playground.engine.teaching.study import StudyError
     with pytest.raises(StudyError, match="optimizer=nesterov"):
         race("optimizer:sgd,nesterov").configs(BASE.replace(momentum=0.0))
 

@@ -9,10 +9,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playground.engine.config import Config
-from playground.engine.group import Group
-from playground.engine.tfplayground import config_from_hash, seed_from_tf
-from playground.engine.training import Trainer
+from playground.engine.config.config import Config
+from playground.engine.formats.tfplayground import config_from_hash, seed_from_tf
+from playground.engine.train.group import Group
+from playground.engine.train.trainer import Trainer
 
 TF_LINK = ("#activation=tanh&batchSize=10&dataset=circle&regDataset=reg-plane&learningRate=0.03"
            "&regularizationRate=0&noise=0&networkShape=4,2&seed=0.80260&showTestData=false"

@@ -5,13 +5,13 @@ learn, and stop cleanly when they diverge."""
 import pytest
 import torch
 
-from playground.engine.activations import ACTIVATIONS
-from playground.engine.backprop import PENALTIES
-from playground.engine.config import Config
-from playground.engine.group import Group
-from playground.engine.model import MLP
-from playground.engine.optimizers import OPTIMIZERS, SCHEDULES, TORCH_OPTIMIZERS
-from playground.engine.training import Trainer
+from playground.engine.config.config import Config
+from playground.engine.nn.activations import ACTIVATIONS
+from playground.engine.nn.backprop import PENALTIES
+from playground.engine.nn.model import MLP
+from playground.engine.nn.optimizers import OPTIMIZERS, SCHEDULES, TORCH_OPTIMIZERS
+from playground.engine.train.group import Group
+from playground.engine.train.trainer import Trainer
 
 
 def reference_weights(config: Config, epochs: int) -> list[torch.Tensor]:

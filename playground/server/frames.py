@@ -13,10 +13,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from playground.engine.backprop import Net, forward
-from playground.engine.inference import evaluate_grids
-from playground.engine.own_data import summary_params
-from playground.engine.training import Trainer
+from playground.engine.data.own_points import summary_params
+from playground.engine.nn.backprop import Net, forward
+from playground.engine.train.inference import evaluate_grids
+from playground.engine.train.trainer import Trainer
 from playground.server.protocol import Frame, Picture
 from playground.server.render import classes_png, diverging_png, grey_png
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from playground.engine.training import Trainer
+from playground.engine.train.trainer import Trainer
 from playground.server.frames import FrameBuilder
 
 MAX_FPS, MIN_FPS = 40.0, 10.5  # 10.5: a frame late by a cycle still leaves 10/s

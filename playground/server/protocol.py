@@ -17,7 +17,7 @@ import json
 import math
 from typing import Any, TypedDict
 
-from playground.engine.history import HISTORY_KEYS
+from playground.engine.train.history import HISTORY_KEYS
 
 # -- commands ------------------------------------------------------------------------------
 OPEN, CLOSE = "open", "close"

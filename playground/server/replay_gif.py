@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from playground.engine.inference import EXTENT
+from playground.engine.train.inference import EXTENT
 from playground.server.render import point_rgb
 from playground.server.replay import Snapshot
 

@@ -19,9 +19,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from playground.engine.config import Config
-from playground.engine.history import History
-from playground.engine.limits import LIMITS, Limits
+from playground.engine.config.config import Config
+from playground.engine.config.limits import LIMITS, Limits
+from playground.engine.train.history import History
 from playground.server import protocol as p
 from playground.server.pool import get_pool
 from playground.server.replay import Replay

@@ -12,11 +12,11 @@ import time
 
 import torch
 
-from playground.engine.cohort import Cohort
-from playground.engine.config import Config
-from playground.engine.limits import LIMITS
-from playground.engine.own_data import summary_params
-from playground.engine.study import Study
+from playground.engine.config.config import Config
+from playground.engine.config.limits import LIMITS
+from playground.engine.data.own_points import summary_params
+from playground.engine.teaching.study import Study
+from playground.engine.train.cohort import Cohort
 from playground.server import protocol as p
 from playground.server.frames import FrameBuilder, picture_key, pictures
 from playground.server.hosted import snapshot_due

@@ -7,10 +7,10 @@ worker resumes the study. It counts against the server's cap as one session per 
 
 from __future__ import annotations
 
-from playground.engine.config import Config
-from playground.engine.history import History
-from playground.engine.limits import LIMITS, Limits
-from playground.engine.study import Study
+from playground.engine.config.config import Config
+from playground.engine.config.limits import LIMITS, Limits
+from playground.engine.teaching.study import Study
+from playground.engine.train.history import History
 from playground.server.runner import Runner, start_runner, untracked_points
 from playground.server.stream_state import StreamState
 

@@ -20,10 +20,10 @@ from multiprocessing.connection import Connection
 
 import torch
 
-from playground.engine.config import Config
-from playground.engine.group import Group
-from playground.engine.limits import LIMITS
-from playground.engine.training import Trainer, unpack
+from playground.engine.config.config import Config
+from playground.engine.config.limits import LIMITS
+from playground.engine.train.group import Group
+from playground.engine.train.trainer import Trainer, unpack
 from playground.server import protocol as p
 from playground.server.frames import FrameBuilder, picture_key, pictures
 from playground.server.hosted import MAX_CREDIT, Hosted, frame_rate, schedule_next_frame

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from playground.engine.activations import ACTIVATIONS
-from playground.engine.config import Config
-from playground.engine.datasets import DATASETS
-from playground.engine.inference import EXTENT
-from playground.engine.losses import HEADS, head_name
-from playground.engine.study import SWEEPS, Study
+from playground.engine.config.config import Config
+from playground.engine.data.datasets import DATASETS
+from playground.engine.nn.activations import ACTIVATIONS
+from playground.engine.nn.losses import HEADS, head_name
+from playground.engine.teaching.study import SWEEPS, Study
+from playground.engine.train.inference import EXTENT
 from playground.server import protocol
 from playground.server.live import ASSET_PREFIX
 from playground.server.render import CLASS_COLOURS, MIDDLE, NEGATIVE, POSITIVE, hex_colour

@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 
 import streamlit as st
 
-from playground.engine.activations import ACTIVATIONS
-from playground.engine.config import Config
-from playground.engine.datasets import DATASETS
-from playground.engine.losses import LOSSES
-from playground.engine.optimizers import OPTIMIZER_TITLES
+from playground.engine.config.config import Config
+from playground.engine.data.datasets import DATASETS
+from playground.engine.nn.activations import ACTIVATIONS
+from playground.engine.nn.losses import LOSSES
+from playground.engine.nn.optimizers import OPTIMIZER_TITLES
 from playground.ui import session
 
 # The TensorFlow Playground's menus; a value from a URL that is not listed is added.

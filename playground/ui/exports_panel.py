@@ -13,8 +13,9 @@ from collections.abc import Callable
 import streamlit as st
 import torch
 
-from playground.engine.config import Config
-from playground.engine.exports import (
+from playground.engine.config.config import Config
+from playground.engine.data.own_points import fits_in_link
+from playground.engine.formats.exports import (
     ImportProblem,
     config_from_json,
     config_json,
@@ -25,9 +26,8 @@ from playground.engine.exports import (
     share_query,
     weights_file,
 )
-from playground.engine.own_data import fits_in_link
-from playground.engine.script_export import pytorch_script
-from playground.engine.training import Trainer
+from playground.engine.formats.script_export import pytorch_script
+from playground.engine.train.trainer import Trainer
 from playground.server.runner import Runner
 from playground.ui.text import plain
 

@@ -17,12 +17,12 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from playground.engine.classical import ClassicalError, ClassicalFit, fit_classical
-from playground.engine.config import Config
-from playground.engine.lesson_checks import Run, check_passed, runs_since
-from playground.engine.lessons import LESSONS, Lesson, Step
-from playground.engine.own_data import points_dataset
-from playground.engine.training import DATA_FIELDS
+from playground.engine.config.config import Config
+from playground.engine.data.own_points import points_dataset
+from playground.engine.teaching.classical import ClassicalError, ClassicalFit, fit_classical
+from playground.engine.teaching.lesson_checks import Run, check_passed, runs_since
+from playground.engine.teaching.lessons import LESSONS, Lesson, Step
+from playground.engine.train.trainer import DATA_FIELDS
 from playground.server.render import classes_png, point_colours
 from playground.ui.plots import plane_figure
 

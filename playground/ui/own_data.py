@@ -12,10 +12,10 @@ from functools import partial
 
 import streamlit as st
 
-from playground.engine.config import Config
-from playground.engine.datasets import DATASETS
-from playground.engine.own_csv import parse_csv
-from playground.engine.own_data import (
+from playground.engine.config.config import Config
+from playground.engine.data.datasets import DATASETS
+from playground.engine.data.own_csv import parse_csv
+from playground.engine.data.own_points import (
     URL_MAX_POINTS,
     DataProblem,
     count_points,

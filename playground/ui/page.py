@@ -10,11 +10,11 @@ import shlex
 
 import streamlit as st
 
-from playground.engine.datasets import DATASETS
-from playground.engine.edits import apply_edit
-from playground.engine.own_data import URL_MAX_POINTS, count_points, fits_in_link
-from playground.engine.tfplayground import config_from_hash
-from playground.engine.training import pack
+from playground.engine.data.datasets import DATASETS
+from playground.engine.data.edits import apply_edit
+from playground.engine.data.own_points import URL_MAX_POINTS, count_points, fits_in_link
+from playground.engine.formats.tfplayground import config_from_hash
+from playground.engine.train.trainer import pack
 from playground.ui import components, controls, session, study_page
 from playground.ui.exports_panel import exports_section, share_link
 from playground.ui.lesson_panel import classical_section, lesson_panel, lessons_menu

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from playground.engine.inference import EXTENT
+from playground.engine.train.inference import EXTENT
 from playground.server.render import MIDDLE, NEGATIVE, POSITIVE, hex_colour
 
 FONT = dict(family="Helvetica, Arial, sans-serif", size=11)

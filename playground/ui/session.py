@@ -10,12 +10,12 @@ import dataclasses
 
 import streamlit as st
 
-from playground.engine.config import Config, ConfigError
-from playground.engine.config_text import format_value, shorten
-from playground.engine.lessons import LESSONS, Lesson, lesson_config, lesson_params
-from playground.engine.limits import LIMITS, Limits
-from playground.engine.own_data import link_params
-from playground.engine.study import Study, split_params
+from playground.engine.config.config import Config, ConfigError
+from playground.engine.config.limits import LIMITS, Limits
+from playground.engine.config.text import format_value, shorten
+from playground.engine.data.own_points import link_params
+from playground.engine.teaching.lessons import LESSONS, Lesson, lesson_config, lesson_params
+from playground.engine.teaching.study import Study, split_params
 from playground.server.runner import Runner, ServerBusy, start_runner
 from playground.server.study_runner import start_study
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 import plotly.graph_objects as go
 import streamlit as st
 
-from playground.engine.config import Config
-from playground.engine.slow_motion import (
+from playground.engine.config.config import Config
+from playground.engine.teaching.slow_motion import (
     Step,
     differences_from_training,
     explain_step,
@@ -25,8 +25,8 @@ from playground.engine.slow_motion import (
     start_walk,
     too_large,
 )
-from playground.engine.slow_motion_math import SCALAR_ACTIVATIONS, factor, number
-from playground.engine.training import Trainer
+from playground.engine.teaching.slow_motion_math import SCALAR_ACTIVATIONS, factor, number
+from playground.engine.train.trainer import Trainer
 from playground.server.render import NEGATIVE, POSITIVE, hex_colour
 
 STATE_KEY = "slow_motion"

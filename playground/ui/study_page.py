@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground.engine.config import Config
-from playground.engine.config_text import format_value
-from playground.engine.study import SWEEP_SIZE, SWEEPS, StudyError, race, sweep
+from playground.engine.config.config import Config
+from playground.engine.config.text import format_value
+from playground.engine.teaching.study import SWEEP_SIZE, SWEEPS, StudyError, race, sweep
 from playground.ui import components, session
 from playground.ui.text import plain
 

@@ -6,9 +6,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from playground.engine.datasets import DATASETS
-from playground.engine.features import FEATURES
-from playground.engine.inference import EXTENT, feature_maps
+from playground.engine.data.datasets import DATASETS
+from playground.engine.data.features import FEATURES
+from playground.engine.train.inference import EXTENT, feature_maps
 from playground.server.render import CLASS_COLOURS, diverging_rgb, png_data_url
 
 DATASET_THUMBNAIL_PX = 42

@@ -18,11 +18,11 @@ from string import Template
 
 import numpy as np
 
-from playground.engine.activations import ACTIVATIONS
-from playground.engine.config import Config
-from playground.engine.features import feature_matrix
-from playground.engine.losses import HEADS, LOSSES, head_name
-from playground.engine.own_data import points_dataset
+from playground.engine.config.config import Config
+from playground.engine.data.features import feature_matrix
+from playground.engine.data.own_points import points_dataset
+from playground.engine.nn.activations import ACTIVATIONS
+from playground.engine.nn.losses import HEADS, LOSSES, head_name
 
 # the weights of one ``layer`` from ``generator``, as model.INITIALIZERS does it
 INIT_CODE = {

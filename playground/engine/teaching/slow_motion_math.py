@@ -14,8 +14,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from playground.engine.activations import LEAKY_SLOPE
-from playground.engine.losses import TF_LOSS
+from playground.engine.nn.activations import LEAKY_SLOPE
+from playground.engine.nn.losses import TF_LOSS
 
 
 def number(x: float, digits: int = 4) -> str:

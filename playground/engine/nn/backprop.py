@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from playground.engine.activations import ACTIVATIONS
+from playground.engine.nn.activations import ACTIVATIONS
 
 Tensor = torch.Tensor
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from playground.engine.config import Config
-from playground.engine.group import Group
-from playground.engine.training import Trainer
+from playground.engine.config.config import Config
+from playground.engine.train.group import Group
+from playground.engine.train.trainer import Trainer
 
 
 class Cohort:

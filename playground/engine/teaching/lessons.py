@@ -21,13 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playground.engine.config import Config
-from playground.engine.config_text import param_text
-from playground.engine.lesson_checks import CHECKS, DEFAULT_WITHIN, Check
-from playground.engine.study import Study, StudyError, race_configs
-from playground.engine.study import race as parse_race
+from playground.engine.config.config import Config
+from playground.engine.config.text import param_text
+from playground.engine.teaching.lesson_checks import CHECKS, DEFAULT_WITHIN, Check
+from playground.engine.teaching.study import Study, StudyError, race_configs
+from playground.engine.teaching.study import race as parse_race
 
-LESSON_DIR = Path(__file__).resolve().parents[2] / "assets" / "lessons"
+LESSON_DIR = Path(__file__).resolve().parents[3] / "assets" / "lessons"
 
 
 class LessonError(ValueError):

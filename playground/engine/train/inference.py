@@ -14,10 +14,10 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from playground.engine import backprop
-from playground.engine.backprop import Net
-from playground.engine.features import feature_matrix
-from playground.engine.losses import HEADS
+from playground.engine.data.features import feature_matrix
+from playground.engine.nn import backprop
+from playground.engine.nn.backprop import Net
+from playground.engine.nn.losses import HEADS
 
 EXTENT = 6.0  # every 2-D data set lies in [-6, 6]^2
 RESOLUTION = 100

@@ -16,10 +16,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
-from playground.engine.config import Config
-from playground.engine.datasets import DATASETS
-from playground.engine.inference import RESOLUTION, grid_points
-from playground.engine.own_data import points_dataset
+from playground.engine.config.config import Config
+from playground.engine.data.datasets import DATASETS
+from playground.engine.data.own_points import points_dataset
+from playground.engine.train.inference import RESOLUTION, grid_points
 
 POLYNOMIAL_DEGREE = 3  # degree 2 already holds a circle; 3 also bends a line once more
 MAX_ITERATIONS = 5000  # lbfgs on scaled features converges long before this

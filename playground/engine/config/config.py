@@ -17,29 +17,63 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 
-from playground.engine.activations import ACTIVATIONS
-from playground.engine.config_checks import cross_problems
-from playground.engine.config_knobs import (
-    DATASET_DEFAULTS,
-    HIDEABLE,
-    MAX_SEED,
-    REGULARIZATIONS,
-    ConfigError,
-    bound_value,
-    knob,
-)
-from playground.engine.config_text import MAX_TEXT, format_value, parse_value, plain_number, shorten
-from playground.engine.datasets import DATASETS, TF_REGRESSION_POINTS
-from playground.engine.features import FEATURES
-from playground.engine.limits import LIMITS, Limits
-from playground.engine.losses import LOSSES
-from playground.engine.model import INITIALIZERS
-from playground.engine.optimizers import OPTIMIZERS, SCHEDULES
-from playground.engine.own_data import data_problem, max_data_text
+from playground.engine.config.limits import LIMITS, Limits
+from playground.engine.config.text import MAX_TEXT, format_value, parse_value, plain_number, shorten
+from playground.engine.data.datasets import DATASET_DEFAULTS, DATASETS, TF_REGRESSION_POINTS
+from playground.engine.data.features import FEATURES
+from playground.engine.data.own_points import data_problem, dataset_problem, max_data_text
+from playground.engine.nn.activations import ACTIVATIONS
+from playground.engine.nn.losses import LOSSES
+from playground.engine.nn.model import INITIALIZERS
+from playground.engine.nn.optimizers import OPTIMIZERS, SCHEDULES
+
+REGULARIZATIONS = ("none", "l1", "l2")
+# the parts of the page a link can hide (``hide=``), as the TensorFlow Playground's
+# hideable UI: controls of the top bar, the data column, the network's edit buttons,
+# and the live view's panels
+HIDEABLE = ("learning_rate", "activation", "regularization", "optimizer", "loss", "speed",
+            "problem", "data", "noise", "batch", "features", "layers", "transport",
+            "toggles", "numbers", "curves", "histograms", "norms", "confusion", "settings",
+            "share", "replay", "own_data", "compare", "slow_motion", "lessons")
+MAX_SEED = 2**31 - 1
+Bound = float | Callable[[Limits], float] | None
+
+
+def knob(
+    default: object,
+    help: str,
+    effect: str,
+    *,
+    lo: Bound = None,
+    hi: Bound = None,
+    choices: tuple[str, ...] | None = None,
+    max_len: int | Callable[[Limits], int] | None = None,
+    check: Callable[[object, Limits], str | None] | None = None,
+    max_text: Bound = None,
+) -> typing.Any:
+    """A Config field. ``check`` is the field's own test of a value beyond bounds and
+    choices (a reason, or None); ``max_text`` caps its text form (default: config_text's)."""
+    meta = dict(help=help, effect=effect, lo=lo, hi=hi, choices=choices, max_len=max_len,
+                check=check, max_text=max_text)
+    if isinstance(default, tuple):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+class ConfigError(ValueError):
+    """Raised by ``validate``; ``problems`` maps each bad field to a sentence."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{name}: {why}" for name, why in problems.items()))
+
+
+def bound_value(bound: Bound, limits: Limits) -> float | None:
+    return bound(limits) if callable(bound) else bound
 
 
 @dataclass(frozen=True)
@@ -56,7 +90,7 @@ class Config:
     features: tuple[str, ...] = knob(("x1", "x2"), "input features (2-D data sets)", "restart",
                                      choices=tuple(FEATURES), max_len=len(FEATURES))
     # network
-    # the cap on neurons depends on the data set: neuron_cap (config_checks.py)
+    # the cap on neurons depends on the data set: neuron_cap (cross_problems)
     hidden: tuple[int, ...] = knob((4, 2), "neurons per hidden layer", "restart", lo=1,
                                    max_len=lambda lim: lim.max_layers)
     activation: tuple[str, ...] = knob(("tanh", "tanh"),
@@ -299,3 +333,26 @@ def field_problem(name: str, value: object, limits: Limits = LIMITS) -> str | No
         if hi is not None and not item <= hi:
             return f"must be at most {plain_number(hi)}"
     return None
+
+
+def cross_problems(config: Config, limits: Limits) -> dict[str, str]:
+    """Why settings that are each fine do not fit together (field name -> sentence)."""
+    problems: dict[str, str] = {}
+    if config.dataset not in DATASETS:
+        return problems
+    for name in ("activation", "dropout"):
+        if len(getattr(config, name)) != len(config.hidden):
+            problems[name] = f"give one value per hidden layer ({len(config.hidden)})"
+    cap = config.neuron_cap(limits)
+    if any(n > cap for n in config.hidden):
+        problems["hidden"] = f"at most {cap} neurons per layer for this data set"
+    if not config.features:
+        problems["features"] = "choose at least one input feature"
+    if config.optimizer == "nesterov" and config.momentum <= 0:
+        problems["momentum"] = "Nesterov needs a momentum above 0"
+    if config.tf_math and DATASETS[config.dataset].n_classes > 2:
+        problems["tf_math"] = ("TensorFlow Playground math needs a two-class or regression "
+                               "data set")
+    if why := dataset_problem(config.data, config.dataset):
+        problems["data"] = why
+    return problems

@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from playground.engine.config import Config, ConfigError
-from playground.engine.datasets import BOX, DATASETS
-from playground.engine.limits import LIMITS, Limits
-from playground.engine.own_data import DataProblem, all_points, encode_points
+from playground.engine.config.config import Config, ConfigError
+from playground.engine.config.limits import LIMITS, Limits
+from playground.engine.data.datasets import BOX, DATASETS
+from playground.engine.data.own_points import DataProblem, all_points, encode_points
 
 
 def _dataset(c: Config, e: dict) -> Config:

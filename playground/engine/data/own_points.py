@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from playground.engine.datasets import BOX, DATASETS, Dataset, load_dataset
-from playground.engine.limits import LIMITS, Limits
+from playground.engine.config.limits import LIMITS, Limits
+from playground.engine.data.datasets import BOX, DATASETS, Dataset, load_dataset
 
 if TYPE_CHECKING:  # config.py imports this module: a runtime import would be circular
-    from playground.engine.config import Config
+    from playground.engine.config.config import Config
 
 URL_MAX_POINTS = 200  # own data sets up to this size travel in the page's link
 MIN_POINTS = 4  # some to train on and some to test

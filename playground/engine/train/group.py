@@ -29,10 +29,10 @@ from collections.abc import Sequence
 
 import torch
 
-from playground.engine import tfplayground
-from playground.engine.backprop import Net, backward, dropout_mask, forward
-from playground.engine.optimizers import OPTIMIZERS, Hyper, UpdateRule
-from playground.engine.training import Trainer
+from playground.engine.formats import tfplayground
+from playground.engine.nn.backprop import Net, backward, dropout_mask, forward
+from playground.engine.nn.optimizers import OPTIMIZERS, Hyper, UpdateRule
+from playground.engine.train.trainer import Trainer
 
 
 class Group:

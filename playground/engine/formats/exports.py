@@ -20,15 +20,15 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from playground.engine.config import Config
-from playground.engine.config_text import param_text, shorten
-from playground.engine.datasets import DATASETS
-from playground.engine.history import History
-from playground.engine.limits import LIMITS, Limits
-from playground.engine.losses import HEADS, head_name
-from playground.engine.model import ParamLayout, network_layout
-from playground.engine.own_data import link_params
-from playground.engine.training import unpack
+from playground.engine.config.config import Config
+from playground.engine.config.limits import LIMITS, Limits
+from playground.engine.config.text import param_text, shorten
+from playground.engine.data.datasets import DATASETS
+from playground.engine.data.own_points import link_params
+from playground.engine.nn.losses import HEADS, head_name
+from playground.engine.nn.model import ParamLayout, network_layout
+from playground.engine.train.history import History
+from playground.engine.train.trainer import unpack
 
 CONFIG_FORMAT = "neural-network-playground/config"
 WEIGHTS_FORMAT = "neural-network-playground/weights"

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from playground.engine.config import Config, ConfigError, field_problem, parse_field
-from playground.engine.config_text import format_value, plain_number, shorten
-from playground.engine.limits import LIMITS, Limits
+from playground.engine.config.config import Config, ConfigError, field_problem, parse_field
+from playground.engine.config.limits import LIMITS, Limits
+from playground.engine.config.text import format_value, plain_number, shorten
 
 RACE_SIZE = (2, 8)
 SWEEP_SIZE = (8, 32)

@@ -235,3 +235,12 @@ def load_dataset(name: str, n_points: int, noise_percent: float, train_ratio_per
     x, y = spec.generate(int(n_points), noise_percent / 100, rng)
     x_train, y_train, x_test, y_test = split(x, y, train_ratio_percent / 100, rng)
     return Dataset(name, x_train, y_train, x_test, y_test, spec.task, spec.n_classes)
+
+
+# Settings that suit a data set better than the general defaults: the digits' 64
+# inputs need a wider network (the 4-2 tanh default reaches 63 % test accuracy,
+# 32 ReLU with Adam over 95 %). The URL leaves out what equals its data set's defaults.
+DATASET_DEFAULTS: dict[str, dict[str, object]] = {
+    "digits": {"hidden": (32,), "activation": ("relu",), "optimizer": "adam",
+               "learning_rate": 0.003, "batch_size": 32},
+}

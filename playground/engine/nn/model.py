@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from playground.engine.activations import ACTIVATIONS
-from playground.engine.backprop import Net
-from playground.engine.datasets import DATASETS
-from playground.engine.losses import HEADS, head_name
+from playground.engine.data.datasets import DATASETS
+from playground.engine.nn.activations import ACTIVATIONS
+from playground.engine.nn.backprop import Net
+from playground.engine.nn.losses import HEADS, head_name
 
 if TYPE_CHECKING:  # config.py imports this module for INITIALIZERS
-    from playground.engine.config import Config
+    from playground.engine.config.config import Config
 
 
 def _uniform_small(weight: torch.Tensor, bias: torch.Tensor, gen: torch.Generator) -> None:

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from playground.engine.datasets import BOX, DATASETS
-from playground.engine.limits import LIMITS, Limits
-from playground.engine.own_data import (
+from playground.engine.config.limits import LIMITS, Limits
+from playground.engine.data.datasets import BOX, DATASETS
+from playground.engine.data.own_points import (
     MIN_POINTS,
     DataProblem,
     decode_points,
@@ -27,7 +27,7 @@ from playground.engine.own_data import (
 )
 
 if TYPE_CHECKING:
-    from playground.engine.config import Config
+    from playground.engine.config.config import Config
 
 MAX_CSV_BYTES = 256 * 1024  # 2,000 rows of three long numbers take about 100 KB
 FIT = 5.0  # rescaled points span -5..5 as the generated ones do, clear of the plot's edge

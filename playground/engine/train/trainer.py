@@ -19,16 +19,16 @@ import math
 import numpy as np
 import torch
 
-from playground.engine import tfplayground
-from playground.engine.backprop import PENALTIES, Net
-from playground.engine.config import Config
-from playground.engine.datasets import Dataset
-from playground.engine.features import feature_matrix
-from playground.engine.history import History
-from playground.engine.losses import HEADS, head_name, objective
-from playground.engine.model import ParamLayout, init_params
-from playground.engine.optimizers import OPTIMIZERS, SCHEDULES
-from playground.engine.own_data import points_dataset
+from playground.engine.config.config import Config
+from playground.engine.data.datasets import Dataset
+from playground.engine.data.features import feature_matrix
+from playground.engine.data.own_points import points_dataset
+from playground.engine.formats import tfplayground
+from playground.engine.nn.backprop import PENALTIES, Net
+from playground.engine.nn.losses import HEADS, head_name, objective
+from playground.engine.nn.model import ParamLayout, init_params
+from playground.engine.nn.optimizers import OPTIMIZERS, SCHEDULES
+from playground.engine.train.history import History
 
 torch.set_num_threads(1)  # faster than several threads for nets this small (measured)
 DATA_FIELDS = ("dataset", "noise", "train_ratio", "n_points", "data_seed", "features",
@@ -97,7 +97,7 @@ class Trainer:
     def _measure_now(self) -> None:
         """The metrics of the weights as they are (shown before the next epoch; not a
         history row): at epoch 0, or after a restore."""
-        from playground.engine.group import Group
+        from playground.engine.train.group import Group
 
         with Group([self]) as group:
             rows, finite = group.measure()
@@ -206,7 +206,7 @@ class Trainer:
     # -- training ----------------------------------------------------------------------
     def step_epochs(self, n: int = 1) -> int:
         """Train up to n epochs; returns how many ran (fewer once training stops)."""
-        from playground.engine.group import Group
+        from playground.engine.train.group import Group
 
         if self.stopped or n <= 0:
             return 0
@@ -215,7 +215,7 @@ class Trainer:
 
     def train_for(self, seconds: float, max_epochs: int | None = None) -> int:
         """Train whole epochs until the time budget is spent; returns how many ran."""
-        from playground.engine.group import Group
+        from playground.engine.train.group import Group
 
         if self.stopped:
             return 0

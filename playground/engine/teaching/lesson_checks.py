@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from playground.engine.history import History
+from playground.engine.train.history import History
 
 Run = tuple[History, str | None]  # a run's history, and why it stopped by itself (or None)
 DEFAULT_WITHIN = 300  # epochs

@@ -17,20 +17,20 @@ from dataclasses import dataclass
 
 import torch
 
-from playground.engine.activations import ACTIVATIONS
-from playground.engine.config import Config
-from playground.engine.datasets import DATASETS
-from playground.engine.features import FEATURES
-from playground.engine.losses import OBJECTIVES
-from playground.engine.model import network_layout
-from playground.engine.optimizers import OPTIMIZER_TITLES
-from playground.engine.slow_motion_math import (
+from playground.engine.config.config import Config
+from playground.engine.data.datasets import DATASETS
+from playground.engine.data.features import FEATURES
+from playground.engine.nn.activations import ACTIVATIONS
+from playground.engine.nn.losses import OBJECTIVES
+from playground.engine.nn.model import network_layout
+from playground.engine.nn.optimizers import OPTIMIZER_TITLES
+from playground.engine.teaching.slow_motion_math import (
     OUTPUT_RULES,
     PENALTY_SLOPES,
     SCALAR_ACTIVATIONS,
     OutputStep,
 )
-from playground.engine.training import Trainer
+from playground.engine.train.trainer import Trainer
 
 # beyond this a step no longer fits on a screen as numbers one can follow
 MAX_INPUTS = 4

@@ -37,10 +37,10 @@ from urllib.parse import unquote
 
 import torch
 
-from playground.engine.backprop import Penalty
-from playground.engine.config import MAX_SEED, Config, field_problem
-from playground.engine.config_text import shorten
-from playground.engine.limits import LIMITS, Limits
+from playground.engine.config.config import MAX_SEED, Config, field_problem
+from playground.engine.config.limits import LIMITS, Limits
+from playground.engine.config.text import shorten
+from playground.engine.nn.backprop import Penalty
 
 Tensor = torch.Tensor
 

@@ -1,4 +1,4 @@
-"""Raw trainer speed: epochs per second of ``Trainer.train_for`` on the default config,
+"""Raw trainer speed: epochs per second of ``train_seconds`` on the default config,
 of the textbook autograd loop on the same data, model and optimizer, and per session
 of groups of S sessions trained as one batched computation (``Group``).
 
@@ -24,7 +24,7 @@ from playground.engine.nn.model import MLP
 from playground.engine.nn.optimizers import TORCH_OPTIMIZERS
 from playground.engine.teaching.study import race, sweep
 from playground.engine.train.cohort import Cohort
-from playground.engine.train.group import Group
+from playground.engine.train.group import Group, train_seconds
 from playground.engine.train.trainer import Trainer
 from playground.server.frames import FrameBuilder, pictures
 
@@ -127,11 +127,11 @@ def run() -> dict:
     for optimizer in ("sgd", "adam"):
         config = Config(optimizer=optimizer)
         trainer, reference = Trainer(config), reference_epoch(config)
-        trainer.train_for(WARMUP_S)
+        train_seconds(trainer, WARMUP_S)
         reference_for(reference, WARMUP_S)
         fast, slow = [], []
         for _ in range(WINDOWS):
-            fast.append(timed(trainer.train_for))
+            fast.append(timed(train_seconds, trainer))
             slow.append(timed(reference_for, reference))
         results[optimizer] = {
             "epochs_per_s": max(fast), "reference_epochs_per_s": max(slow),

@@ -20,6 +20,7 @@ from playground.engine.config.config import Config, ConfigError, parse_field
 from playground.engine.config.text import plain_number
 from playground.engine.data.own_csv import read_csv_file
 from playground.engine.data.own_points import DataProblem
+from playground.engine.train.group import train_seconds
 
 
 def _config_option(parser: argparse.ArgumentParser, f: dataclasses.Field) -> None:
@@ -140,7 +141,7 @@ def train_command(args: argparse.Namespace) -> int:
     trainer = Trainer(config)
     started = time.perf_counter()
     while trainer.epoch < args.epochs and not trainer.stopped:
-        trainer.train_for(0.1, max_epochs=args.epochs - trainer.epoch)
+        train_seconds(trainer, 0.1, max_epochs=args.epochs - trainer.epoch)
         if not args.quiet:
             _progress(trainer.epoch, args.epochs, trainer.metrics()["test_loss"])
     if not args.quiet:

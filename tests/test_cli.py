@@ -12,6 +12,7 @@ import pytest
 
 from playground.cli import main
 from playground.engine.config.config import Config
+from playground.engine.train.group import train_epochs
 from playground.engine.train.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +28,7 @@ def test_train_json_matches_the_trainer(capsys):
     assert result["config"] == {"dataset": "xor"}
     assert result["seconds"] >= 0
     trainer = Trainer(Config(dataset="xor"))  # same config, same seeds: same numbers
-    trainer.step_epochs(50)
+    train_epochs(trainer, 50)
     for key in ("train_loss", "test_loss", "train_metric", "test_metric"):
         assert result[key] == pytest.approx(trainer.metrics()[key], rel=1e-6), key
     assert 0.0 <= result["test_metric"] <= 1.0

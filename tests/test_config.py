@@ -14,6 +14,7 @@ from playground.engine.config.limits import LIMITS, Limits
 from playground.engine.config.text import shorten
 from playground.engine.data.datasets import DATASETS
 from playground.engine.data.own_points import MIN_POINTS, encode_points
+from playground.engine.train.group import train_epochs
 from playground.engine.train.trainer import Trainer
 
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
@@ -85,7 +86,7 @@ def test_every_valid_config_trains_and_its_frames_are_strict_json(config):
     from playground.server.protocol import dumps
 
     trainer = Trainer(config.replace(n_points=min(config.n_points, 120)))
-    trainer.step_epochs(2)
+    train_epochs(trainer, 2)
     assert trainer.epoch == 2 or trainer.stopped
     frame = FrameBuilder().build(trainer, False, pictures([trainer], [True])[0])
     json.loads(dumps(frame))

@@ -27,7 +27,8 @@ from playground.engine.formats.exports import (
     share_query,
     weights_file,
 )
-from playground.engine.nn.model import MLP, network_layout
+from playground.engine.nn.model import MLP
+from playground.engine.train.group import train_epochs
 from playground.engine.train.trainer import Trainer
 
 CONFIGS = [
@@ -44,7 +45,7 @@ CONFIGS = [
 
 def trained(config: Config, epochs: int = 3) -> Trainer:
     trainer = Trainer(config)
-    trainer.step_epochs(epochs)
+    train_epochs(trainer, epochs)
     return trainer
 
 
@@ -264,12 +265,13 @@ def _panel_app():
     import streamlit as st
 
     from playground.engine.config.config import Config
+    from playground.engine.train.group import train_epochs
     from playground.engine.train.trainer import Trainer
     from playground.ui.exports_panel import exports_section
 
     config = Config(dataset="xor", n_points=40)
     trainer = Trainer(config)
-    trainer.step_epochs(2)
+    train_epochs(trainer, 2)
     runner = SimpleNamespace(last_state=trainer.state(), history=trainer.history,
                              lock=threading.Lock(), snapshot=lambda: {"epoch": 2})
     exports_section(config, runner,
@@ -310,4 +312,4 @@ def test_panel_refuses_bad_weights_and_changes_nothing(panel):
     panel.get("file_uploader")[1].clear().upload("w.safetensors",
                                                  weights_file(config, good)).run()
     assert panel.session_state["weights"] == good.tolist()
-    assert network_layout(config).size == len(good)
+    assert config.layout().size == len(good)

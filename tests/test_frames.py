@@ -12,6 +12,7 @@ from PIL import Image
 
 from playground.engine.config.config import Config
 from playground.engine.nn.model import MLP
+from playground.engine.train.group import train_epochs
 from playground.engine.train.history import HISTORY_KEYS
 from playground.engine.train.inference import RESOLUTION
 from playground.engine.train.trainer import Trainer
@@ -27,7 +28,7 @@ from playground.server.render import NEGATIVE, POSITIVE
 
 def trained(epochs: int, **changes) -> Trainer:
     trainer = Trainer(Config(n_points=200, **changes))
-    trainer.step_epochs(epochs)
+    train_epochs(trainer, epochs)
     return trainer
 
 
@@ -88,7 +89,7 @@ def test_later_frames_carry_only_new_rows():
     trainer = trained(3)
     builder = FrameBuilder()
     first = builder.build(trainer, playing=True)
-    trainer.step_epochs(4)
+    train_epochs(trainer, 4)
     second = builder.build(trainer, playing=True)
     assert "points" not in second
     history = second["history"]
@@ -105,7 +106,7 @@ def test_restart_bumps_generation_and_resends_everything():
     builder = FrameBuilder()
     builder.build(trainer, playing=True)
     trainer.reset(keep_init=True)
-    trainer.step_epochs(2)
+    train_epochs(trainer, 2)
     builder.restart()
     frame = builder.build(trainer, playing=True)
     assert frame["generation"] == 1

@@ -22,6 +22,7 @@ from playground.engine.teaching.lessons import (
     parse_lesson,
 )
 from playground.engine.teaching.study import race_configs
+from playground.engine.train.group import train_epochs
 from playground.engine.train.history import HISTORY_KEYS, History
 from playground.engine.train.trainer import Trainer
 from playground.ui.lesson_panel import (
@@ -83,7 +84,7 @@ def first_pass(configs: list[Config], check: Check) -> int | None:
     trainers = [Trainer(c) for c in configs]
     while active := [t for t in trainers if t.epoch < check.within and not t.stopped]:
         for t in active:
-            t.step_epochs(min(CHUNK, check.within - t.epoch))
+            train_epochs(t, min(CHUNK, check.within - t.epoch))
         if check_passed(check, [(t.history, t.stopped) for t in trainers]):
             return max(t.epoch for t in trainers)
     return None
@@ -141,7 +142,7 @@ def test_without_the_change_the_check_stays_false(lesson_id, step, instead):
 
 def test_a_trainer_that_gives_up_on_infinite_numbers_counts_as_diverged():
     trainer = Trainer(Config(dataset="plane", learning_rate=10.0, n_points=100))
-    trainer.step_epochs(20)
+    train_epochs(trainer, 20)
     assert trainer.stopped and check_passed(Check("diverged", ""), [(trainer.history,
                                                                      trainer.stopped)])
 
@@ -297,7 +298,7 @@ def test_a_learner_pressing_do_it_after_each_green_check_finishes_the_lesson(les
             continue
         for _ in range(0, step.check.within, CHUNK):
             for trainer in trainers:
-                trainer.step_epochs(CHUNK)
+                train_epochs(trainer, CHUNK)
             advance(lesson, progress, [(t.history, t.stopped) for t in trainers], config)
             if index in progress.reached:
                 break

@@ -28,6 +28,7 @@ from playground.engine.data.own_points import (
     points_dataset,
     train_mask,
 )
+from playground.engine.train.group import train_epochs
 from playground.engine.train.trainer import Trainer
 from playground.server.frames import FrameBuilder
 from playground.ui.text import plain
@@ -269,7 +270,7 @@ def test_trainer_trains_on_own_points_split_by_the_ratio():
     points = decode_points(config.data)
     rows = {tuple(row) for row in np.concatenate([d.x_train, d.x_test]).tolist()}
     assert rows == {tuple(row) for row in points.x.tolist()}
-    assert trainer.step_epochs(5) == 5 and np.isfinite(trainer.metrics()["train_loss"])
+    assert train_epochs(trainer, 5) == 5 and np.isfinite(trainer.metrics()["train_loss"])
     again = points_dataset(config)  # deterministic: the same split every time
     np.testing.assert_array_equal(again.x_train, d.x_train)
 
@@ -285,7 +286,7 @@ def test_adding_a_point_moves_at_most_one_other_between_train_and_test():
 def test_new_points_keep_the_weights_and_the_optimizer_and_reach_the_page():
     config = Config(data=own(60), optimizer="adam")
     trainer = Trainer(config)
-    trainer.step_epochs(5)
+    train_epochs(trainer, 5)
     params = trainer.params.clone()
     slots = {name: value.clone() for name, value in trainer.slots.items()}
     frames = FrameBuilder()
@@ -300,7 +301,7 @@ def test_new_points_keep_the_weights_and_the_optimizer_and_reach_the_page():
     assert len(frame["points"]["train"]) + len(frame["points"]["test"]) == 62
     assert frame["config"]["data"].startswith("62 points #")  # not the whole text each frame
     assert "points" not in frames.build(trainer, False)  # sent once
-    assert trainer.step_epochs(2) == 2 and trainer.epoch == 7
+    assert train_epochs(trainer, 2) == 2 and trainer.epoch == 7
 
 
 def torch_equal(a, b) -> bool:

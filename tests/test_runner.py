@@ -15,6 +15,7 @@ import torch
 
 from playground.engine.config.config import Config
 from playground.engine.config.limits import Limits
+from playground.engine.train.group import Group, train_epochs
 from playground.engine.train.trainer import Trainer
 from playground.server import pool as pool_module
 from playground.server import protocol as p
@@ -119,7 +120,7 @@ def test_same_shaped_sessions_train_as_one_group_and_end_as_alone():
     for sid, config in configs.items():
         hosted = worker.sessions[sid]
         alone = Trainer(config)
-        alone.step_epochs(hosted.trainer.epoch)
+        train_epochs(alone, hosted.trainer.epoch)
         assert hosted.trainer.epoch > 0
         torch.testing.assert_close(hosted.trainer.params, alone.params, atol=1e-5, rtol=1e-5)
 
@@ -143,14 +144,14 @@ def test_a_failing_session_is_reported_and_the_others_go_on(pool, monkeypatch):
     good, bad = start_runner(CONFIG), start_runner(CONFIG.replace(dataset="circle"))
     first_frame(good)
     first_frame(bad)
-    real_step = Trainer.step_epochs
+    real_run = Group.run_epochs
 
-    def step_epochs(self, n=1):
-        if self.config.dataset == "circle":
+    def run_epochs(self, n):
+        if any(m.config.dataset == "circle" for m in self.members):
             raise ValueError("a planted bug")
-        return real_step(self, n)
+        return real_run(self, n)
 
-    monkeypatch.setattr(Trainer, "step_epochs", step_epochs)
+    monkeypatch.setattr(Group, "run_epochs", run_epochs)
     bad.step()
     good.step()
     snap = bad.wait_for(lambda s: s["crashed"], TIMEOUT)
@@ -286,7 +287,7 @@ def test_a_weight_or_bias_typed_in_while_paused_is_set_and_measured():
     assert trainer.weights()[0][1, 0].item() == 2.5 and trainer.biases()[1][0].item() == -1.25
     assert trainer.history.last["epoch"] == 2  # the numbers show the edited network
     alone = Trainer(CONFIG)
-    alone.step_epochs(2)
+    train_epochs(alone, 2)
     alone.set_param("weight", 0, 1, 0, 2.5)
     alone.set_param("bias", 1, 0, 0, -1.25)
     assert trainer.history.last["train_loss"] == pytest.approx(alone.history.last["train_loss"])

@@ -26,6 +26,7 @@ from playground.engine.nn.backprop import PENALTIES
 from playground.engine.nn.losses import OBJECTIVES, TF_LOSS
 from playground.engine.nn.model import INITIALIZERS, MLP
 from playground.engine.nn.optimizers import OPTIMIZERS, SCHEDULES
+from playground.engine.train.group import train_epochs
 from playground.engine.train.trainer import Trainer
 
 FINAL = re.compile(r"^final (.*)$")
@@ -41,7 +42,7 @@ def final_numbers(stdout: str) -> dict[str, float]:
 
 def trainer_numbers(config: Config, epochs: int) -> tuple[Trainer, dict[str, float]]:
     trainer = Trainer(config)
-    trainer.step_epochs(epochs)
+    train_epochs(trainer, epochs)
     m = trainer.metrics()
     return trainer, {"train_loss": m["train_loss"], "test_loss": m["test_loss"],
                      f"train_{m['metric']}": m["train_metric"],

@@ -28,6 +28,7 @@ from playground.engine.teaching.slow_motion_math import (
     factor,
     number,
 )
+from playground.engine.train.group import train_epochs
 from playground.engine.train.trainer import Trainer
 
 # (data set, loss, tf_math): one per objective the trainer can use
@@ -180,7 +181,7 @@ def test_stepping_equals_sgd_with_batch_one(regularization):
 
 def test_walk_starts_from_the_trainers_weights():
     trainer = tiny_trainer()
-    trainer.step_epochs(2)
+    train_epochs(trainer, 2)
     walk = start_walk(trainer)
     assert walk.params == tuple(trainer.params.double().tolist())
     assert (walk.example, walk.steps) == (0, 0)
@@ -246,7 +247,7 @@ def test_the_view_refuses_switches_and_steps():
     assert app.markdown[0].value.startswith("**Example 2 of 10**")
     assert app.dataframe[0].value["value"].tolist() == pytest.approx(before, abs=1e-12)
     session = Trainer(app.session_state["cfg"])
-    session.step_epochs(3)
+    train_epochs(session, 3)
     app.session_state["state"] = session.state()
     app.button(key="slow_back").click().run()
     assert app.markdown[0].value.startswith("**Example 1 of 10**")

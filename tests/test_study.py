@@ -6,6 +6,7 @@ import torch
 from playground.engine.config.config import Config
 from playground.engine.teaching.study import Study, race, race_configs, split_params, sweep
 from playground.engine.train.cohort import Cohort
+from playground.engine.train.group import train_epochs
 from playground.engine.train.trainer import Trainer
 
 BASE = Config(dataset="spiral", n_points=200, hidden=(4, 4), batch_size=20)
@@ -18,7 +19,7 @@ def close(a: torch.Tensor, b: torch.Tensor) -> None:
 
 def alone(config: Config, epochs: int) -> Trainer:
     trainer = Trainer(config)
-    trainer.step_epochs(epochs)
+    train_epochs(trainer, epochs)
     return trainer
 
 

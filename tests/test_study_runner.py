@@ -9,6 +9,7 @@ import torch
 from playground.engine.config.config import Config
 from playground.engine.config.limits import Limits
 from playground.engine.teaching.study import race, sweep
+from playground.engine.train.group import train_epochs
 from playground.engine.train.trainer import Trainer
 from playground.server import pool as pool_module
 from playground.server import runner as runner_module
@@ -53,7 +54,7 @@ def test_a_race_trains_its_members_in_lockstep_and_streams_them(pool):
     # each member is where it would be alone after as many epochs
     for member, config in zip(runner.members, study.configs(BASE)):
         alone = Trainer(config)
-        alone.step_epochs(snap["epoch"])
+        train_epochs(alone, snap["epoch"])
         assert member["summary"]["last"]["train_loss"] == pytest.approx(
             alone.history.last["train_loss"], rel=1e-4, abs=1e-6)
     # a page that is up to date gets each member's picture and points only when they change

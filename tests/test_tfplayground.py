@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from playground.engine.config.config import Config
 from playground.engine.formats.tfplayground import config_from_hash, seed_from_tf
-from playground.engine.train.group import Group
+from playground.engine.train.group import Group, train_epochs
 from playground.engine.train.trainer import Trainer
 
 TF_LINK = ("#activation=tanh&batchSize=10&dataset=circle&regDataset=reg-plane&learningRate=0.03"
@@ -246,7 +246,7 @@ def test_tf_math_equals_the_tf_playground_algorithm(changes):
     assert n % trainer.config.batch_size, "the case must leave a partial batch over"
     start = trainer.params.clone()
     network, losses = tf_oracle(trainer, epochs=3)
-    assert trainer.step_epochs(3) == 3
+    assert train_epochs(trainer, 3) == 3
     torch.testing.assert_close(trainer.params.double(), network_params(network),
                                atol=1e-5, rtol=0)
     assert trainer.history.train_loss == pytest.approx(losses, abs=1e-5)
@@ -282,7 +282,7 @@ def test_a_group_of_tf_math_sessions_ends_where_each_would_alone():
     alone = [Trainer(c) for c in _tf_members()]
     together = [Trainer(c) for c in _tf_members()]
     for trainer in alone:
-        trainer.step_epochs(4)
+        train_epochs(trainer, 4)
     with Group(together) as group:
         assert group.run_epochs(4) == 4
     for a, b in zip(alone, together):
@@ -306,10 +306,10 @@ def test_tf_math_state_and_restore_continue_exactly():
     """The carried-over sums are part of the state."""
     config = _tf_members()[0]
     first = Trainer(config)
-    first.step_epochs(3)
+    train_epochs(first, 3)
     assert first.slots["count"].max() > 0  # a partial batch waits for the next epoch
     second = Trainer(config)
     second.restore(first.state())
-    first.step_epochs(2)
-    second.step_epochs(2)
+    train_epochs(first, 2)
+    train_epochs(second, 2)
     assert torch.equal(first.params, second.params)

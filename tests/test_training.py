@@ -10,7 +10,7 @@ from playground.engine.nn.activations import ACTIVATIONS
 from playground.engine.nn.backprop import PENALTIES
 from playground.engine.nn.model import MLP
 from playground.engine.nn.optimizers import OPTIMIZERS, SCHEDULES, TORCH_OPTIMIZERS
-from playground.engine.train.group import Group
+from playground.engine.train.group import Group, train_epochs, train_seconds
 from playground.engine.train.trainer import Trainer
 
 
@@ -62,7 +62,7 @@ def layers(trainer: Trainer) -> list[torch.Tensor]:
 def test_training_matches_autograd_and_torch_optim(changes):
     config = Config.from_values({"n_points": 200, **changes})
     trainer = Trainer(config)
-    trainer.step_epochs(100)
+    train_epochs(trainer, 100)
     for fast, slow in zip(layers(trainer), reference_weights(config, 100)):
         torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)
 
@@ -94,7 +94,7 @@ def test_a_group_member_ends_where_it_would_alone(changes):
     alone = [Trainer(c) for c in _members(base)]
     together = [Trainer(c) for c in _members(base)]
     for trainer in alone:
-        trainer.step_epochs(25)
+        train_epochs(trainer, 25)
     with Group(together) as group:
         assert group.run_epochs(25) == 25
     for a, b in zip(alone, together):
@@ -116,7 +116,7 @@ def test_networks_with_different_optimizers_train_as_one_group_each_as_alone():
     alone = [Trainer(c) for c in configs]
     together = [Trainer(c) for c in reversed(configs)]  # another order than the group's
     for trainer in alone:
-        trainer.step_epochs(20)
+        train_epochs(trainer, 20)
     with Group(together) as group:
         assert len(group.parts) == len(names)
         group.run_epochs(20)
@@ -147,8 +147,8 @@ def test_a_diverging_member_stops_and_the_others_go_on():
 def test_same_config_and_seeds_give_bit_identical_weights():
     config = Config(dataset="spiral", hidden=(6, 6), optimizer="adam", dropout=0.2)
     first, second = Trainer(config), Trainer(config)
-    first.step_epochs(20)
-    second.step_epochs(20)
+    train_epochs(first, 20)
+    train_epochs(second, 20)
     assert torch.equal(first.params, second.params)
     other = Trainer(config.replace(init_seed=1))
     assert not torch.equal(other.params, Trainer(config).params)
@@ -157,12 +157,12 @@ def test_same_config_and_seeds_give_bit_identical_weights():
 def test_reset_keep_init_restarts_from_the_same_weights():
     trainer = Trainer(Config(dataset="xor"))
     start = trainer.params.clone()
-    trainer.step_epochs(5)
+    train_epochs(trainer, 5)
     first_run = trainer.params.clone()
     trainer.reset(keep_init=True)
     assert trainer.epoch == 0 and trainer.history.epoch == []
     assert torch.equal(trainer.params, start)
-    trainer.step_epochs(5)
+    train_epochs(trainer, 5)
     assert torch.equal(trainer.params, first_run)
     trainer.reset(keep_init=False)
     assert trainer.config.init_seed == 1
@@ -171,7 +171,7 @@ def test_reset_keep_init_restarts_from_the_same_weights():
 
 def test_history_records_every_epoch():
     trainer = Trainer(Config())
-    assert trainer.step_epochs(3) == 3
+    assert train_epochs(trainer, 3) == 3
     h = trainer.history
     assert h.epoch == [1, 2, 3]
     assert len(h.train_loss) == len(h.test_metric) == len(h.grad_norms) == 3
@@ -181,62 +181,62 @@ def test_history_records_every_epoch():
 
 def test_train_for_respects_the_budget():
     trainer = Trainer(Config())
-    assert trainer.train_for(0.2) >= 1
-    assert trainer.train_for(10.0, max_epochs=3) == 3
+    assert train_seconds(trainer, 0.2) >= 1
+    assert train_seconds(trainer, 10.0, max_epochs=3) == 3
 
 
 def test_xor_reaches_95_percent():
     trainer = Trainer(Config(dataset="xor", learning_rate=0.03))
-    trainer.step_epochs(300)
+    train_epochs(trainer, 300)
     assert trainer.metrics()["test_metric"] >= 0.95
 
 
 def test_circle_needs_a_nonlinearity():
     linear = Trainer(Config(dataset="circle", activation="linear"))
-    linear.step_epochs(200)
+    train_epochs(linear, 200)
     assert linear.metrics()["test_metric"] < 0.7
     tanh = Trainer(Config(dataset="circle", activation="tanh"))
-    tanh.step_epochs(200)
+    train_epochs(tanh, 200)
     assert tanh.metrics()["test_metric"] >= 0.95
 
 
 def test_spiral_with_adam_reaches_90_percent():
     trainer = Trainer(Config(dataset="spiral", hidden=(8, 8, 8), optimizer="adam",
                              learning_rate=0.01))
-    trainer.step_epochs(400)
+    train_epochs(trainer, 400)
     assert trainer.metrics()["test_metric"] >= 0.9
 
 
 def test_digits_reach_90_percent():
     trainer = Trainer(Config(dataset="digits", n_points=1797, hidden=(32,), activation="relu",
                              optimizer="adam", learning_rate=0.003, batch_size=32))
-    trainer.step_epochs(30)
+    train_epochs(trainer, 30)
     assert trainer.metrics()["test_metric"] >= 0.9
 
 
 def test_divergence_stops_with_a_message_and_finite_weights():
     trainer = Trainer(Config(dataset="plane", activation="relu", learning_rate=10.0))
-    trainer.step_epochs(50)
+    train_epochs(trainer, 50)
     assert trainer.stopped and trainer.stopped.startswith("Diverged at epoch")
     assert torch.isfinite(trainer.params).all()
-    assert trainer.step_epochs(5) == 0
+    assert train_epochs(trainer, 5) == 0
 
 
 def test_early_stopping():
     trainer = Trainer(Config(dataset="gauss", noise=50, hidden=(8, 8), patience=5,
                              optimizer="adam", learning_rate=0.1))
-    trainer.step_epochs(500)
+    train_epochs(trainer, 500)
     assert trainer.stopped and trainer.stopped.startswith("Stopped early")
     assert trainer.epoch < 500
 
 
 def test_live_changes_keep_progress_and_structural_changes_restart():
     trainer = Trainer(Config())
-    trainer.step_epochs(5)
+    train_epochs(trainer, 5)
     assert not trainer.apply_config(trainer.config.replace(learning_rate=0.1, optimizer="adam"))
     assert trainer.epoch == 5 and trainer.learning_rate == 0.1
     assert set(trainer.slots) == {"exp_avg", "exp_avg_sq"}
-    trainer.step_epochs(1)
+    train_epochs(trainer, 1)
     assert trainer.apply_config(trainer.config.with_hidden((3,)))
     assert trainer.epoch == 0 and trainer.layout.sizes == (2, 3, 1)
 
@@ -244,7 +244,7 @@ def test_live_changes_keep_progress_and_structural_changes_restart():
 def test_history_stays_bounded_on_a_long_run():
     trainer = Trainer(Config(n_points=20, batch_size=20))
     trainer.history.max_rows = 50
-    trainer.step_epochs(1000)
+    train_epochs(trainer, 1000)
     epochs = trainer.history.epoch
     assert len(epochs) <= 50 and epochs == sorted(epochs) and trainer.history.last["epoch"] == 1000
     assert all(e % trainer.history.stride == 0 for e in epochs)
@@ -252,30 +252,30 @@ def test_history_stays_bounded_on_a_long_run():
 
 def test_new_settings_recover_from_divergence():
     trainer = Trainer(Config(dataset="plane", activation="relu", learning_rate=10.0))
-    trainer.step_epochs(10)
+    train_epochs(trainer, 10)
     assert trainer.stopped.startswith("Diverged")
     trainer.apply_config(trainer.config.replace(learning_rate=0.01))
-    assert trainer.stopped is None and trainer.step_epochs(3) == 3
+    assert trainer.stopped is None and train_epochs(trainer, 3) == 3
 
 
 def test_epoch_limit_stops_a_run():
     trainer = Trainer(Config(), max_epochs=5)
-    assert trainer.step_epochs(10) == 5
+    assert train_epochs(trainer, 10) == 5
     assert "limit of 5 epochs" in trainer.stopped
     trainer.reset()
-    assert trainer.step_epochs(2) == 2
+    assert train_epochs(trainer, 2) == 2
 
 
 def test_state_and_restore_continue_exactly():
     config = Config(dataset="xor", optimizer="adam", dropout=0.2)
     first = Trainer(config)
-    first.step_epochs(7)
+    train_epochs(first, 7)
     second = Trainer(config)
     second.restore(first.state())
     assert second.epoch == 7
     assert torch.equal(first.params, second.params)
-    first.step_epochs(5)
-    second.step_epochs(5)
+    train_epochs(first, 5)
+    train_epochs(second, 5)
     assert torch.equal(first.params, second.params)
     with pytest.raises(ValueError, match="do not fit"):
         Trainer(config.with_hidden((3,))).restore(first.state())

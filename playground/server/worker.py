@@ -22,7 +22,7 @@ import torch
 
 from playground.engine.config.config import Config
 from playground.engine.config.limits import LIMITS
-from playground.engine.train.group import Group
+from playground.engine.train.group import Group, train_epochs
 from playground.engine.train.trainer import Trainer, unpack
 from playground.server import protocol as p
 from playground.server.frames import FrameBuilder, picture_key, pictures
@@ -76,7 +76,7 @@ class Worker:
     def step(self, sid: str, epochs: int = 1) -> None:
         h = self._release(sid)
         h.playing = False
-        h.trainer.step_epochs(max(1, min(int(epochs), p.MAX_STEP)))
+        train_epochs(h.trainer, max(1, min(int(epochs), p.MAX_STEP)))
 
     def restart(self, sid: str) -> None:
         h = self._release(sid)

@@ -22,13 +22,19 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from playground.engine.config.limits import LIMITS, Limits
-from playground.engine.config.text import MAX_TEXT, format_value, parse_value, plain_number, shorten
+from playground.engine.config.text import (
+    MAX_TEXT,
+    format_value,
+    parse_value,
+    plain_number,
+    shorten,
+)
 from playground.engine.data.datasets import DATASET_DEFAULTS, DATASETS, TF_REGRESSION_POINTS
 from playground.engine.data.features import FEATURES
 from playground.engine.data.own_points import data_problem, dataset_problem, max_data_text
 from playground.engine.nn.activations import ACTIVATIONS
-from playground.engine.nn.losses import LOSSES
-from playground.engine.nn.model import INITIALIZERS
+from playground.engine.nn.losses import HEADS, LOSSES, head_name
+from playground.engine.nn.model import INITIALIZERS, ParamLayout
 from playground.engine.nn.optimizers import OPTIMIZERS, SCHEDULES
 
 REGULARIZATIONS = ("none", "l1", "l2")
@@ -158,6 +164,13 @@ class Config:
     def n_inputs(self) -> int:
         spec = DATASETS[self.dataset]
         return len(self.features) if spec.n_inputs == 2 else spec.n_inputs
+
+    def layout(self) -> ParamLayout:
+        """The layer sizes of the network this Config trains on its own data set: its
+        inputs, its hidden layers, and as many outputs as the data set's head needs."""
+        spec = DATASETS[self.dataset]
+        outputs = HEADS[head_name(spec.task, spec.n_classes)].n_outputs(spec.n_classes)
+        return ParamLayout((self.n_inputs, *self.hidden, outputs))
 
     def replace(self, **changes: object) -> Config:
         return dataclasses.replace(self, **changes)

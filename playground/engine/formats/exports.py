@@ -26,7 +26,7 @@ from playground.engine.config.text import param_text, shorten
 from playground.engine.data.datasets import DATASETS
 from playground.engine.data.own_points import link_params
 from playground.engine.nn.losses import HEADS, head_name
-from playground.engine.nn.model import ParamLayout, network_layout
+from playground.engine.nn.model import ParamLayout
 from playground.engine.train.history import History
 from playground.engine.train.trainer import unpack
 
@@ -101,7 +101,7 @@ def tensor_names(layout: ParamLayout) -> list[str]:
 
 def weights_file(config: Config, params: torch.Tensor) -> bytes:
     """The flat parameter vector as a safetensors file, the Config in its metadata."""
-    layout = network_layout(config)
+    layout = config.layout()
     if params.shape != (layout.size,):
         raise ValueError(f"{params.numel()} parameters do not fit a network of "
                          f"{layout.size}")
@@ -116,7 +116,7 @@ def weights_file(config: Config, params: torch.Tensor) -> bytes:
 def params_from_weights_file(data: bytes, config: Config) -> torch.Tensor:
     """The flat parameter vector (ParamLayout order) of a ``weights_file``, checked
     tensor by tensor against the network this Config builds."""
-    layout = network_layout(config)
+    layout = config.layout()
     try:
         tensors = load_safetensors(bytes(data))
     except (SafetensorError, ValueError, TypeError, RuntimeError):
@@ -156,7 +156,7 @@ def params_from_state(state: dict | None, config: Config) -> torch.Tensor | None
     if not state or state.get("config") != config.to_params():
         return None
     try:
-        return unpack(state["params"], network_layout(config).size)
+        return unpack(state["params"], config.layout().size)
     except ValueError:  # weights of another network: none of this Config's yet
         return None
 

@@ -1,20 +1,21 @@
-"""The TensorFlow Playground: its links and its training math.
+"""The TensorFlow Playground: its links, and what its training math is.
 
 Two things let a TensorFlow Playground experiment run here as it runs there:
 
 - ``config_from_hash`` reads a TF Playground link's hash (``#activation=tanh&...``, as
   ``State.deserializeState`` in its ``src/state.ts`` reads it) into a Config with
   ``tf_math`` on, and says in one sentence per key what it could not carry over.
-- TF math (``Config.tf_math``) trains as its ``oneStep`` (``src/playground.ts``) and
-  ``src/nn.ts`` do: the training points in their stored order (shuffled once, when the data
-  is made), each point through ``forwardProp`` and ``backProp``, its derivatives summed, and
-  after every ``batchSize``-th point of an epoch ``updateWeights`` with their average. The
-  points of a leftover partial batch stay in the sums until the first update of the next
-  epoch. Between updates the weights do not change, so one batched pass over a batch (and a
-  group's stack of networks, ``group.py``) gives TF's sums. The rest of TF's math lives with
-  its kind: the tanh output, ±1 labels and squared error in ``losses.py`` (``TF_LOSS``),
-  weights uniform in -0.5..0.5 and 0.1 biases in ``model.py`` (``INIT``), 1,200 regression
-  points in ``Config.points``.
+- TF math (``Config.tf_math``, its update rule in ``nn/tf_rule.py``) trains as its
+  ``oneStep`` (``src/playground.ts``) and ``src/nn.ts`` do: the training points in their
+  stored order (shuffled once, when the data is made), each point through
+  ``forwardProp`` and ``backProp``, its derivatives summed, and after every
+  ``batchSize``-th point of an epoch ``updateWeights`` with their average. The points of
+  a leftover partial batch stay in the sums until the first update of the next epoch.
+  Between updates the weights do not change, so one batched pass over a batch (and a
+  group's stack of networks, ``group.py``) gives TF's sums. The rest of TF's math lives
+  with its kind: the tanh output, ±1 labels and squared error in ``losses.py``
+  (``TF_LOSS``), weights uniform in -0.5..0.5 and 0.1 biases in ``model.py`` (``INIT``),
+  1,200 regression points in ``Config.points``.
 
 TF's random generator (seedrandom) is not ours, so a link's ``seed`` gives the same points and
 weights here every time, but not TF's own points and weights.
@@ -35,51 +36,9 @@ import re
 import zlib
 from urllib.parse import unquote
 
-import torch
-
 from playground.engine.config.config import MAX_SEED, Config, field_problem
 from playground.engine.config.limits import LIMITS, Limits
 from playground.engine.config.text import shorten
-from playground.engine.nn.backprop import Penalty
-
-Tensor = torch.Tensor
-
-# -- training ----------------------------------------------------------------------------------
-INIT = "uniform"  # nn.ts: Link.weight = Math.random() - 0.5, Node.bias = 0.1
-# nn.ts's per-link and per-node state, one value per parameter like any optimizer slot: the
-# summed derivatives (accErrorDer, accInputDer), how many points they sum
-# (numAccumulatedDers), and the links L1 carried across zero (isDead)
-SLOTS = ("acc", "count", "dead")
-
-
-def accumulate(slots: dict[str, Tensor], grad_sum: Tensor, points: int) -> None:
-    """backProp of ``points`` points: add their summed derivatives; a dead link adds none."""
-    slots["acc"].add_(grad_sum * (1.0 - slots["dead"]))
-    slots["count"].add_(points)
-
-
-def update(params: Tensor, slots: dict[str, Tensor], lr: Tensor, penalty: Penalty | None,
-           penalty_rates: Tensor | None, l1: bool) -> None:
-    """updateWeights: every parameter moves by the learning rate times its average
-    derivative, then every weight by the learning rate times the regularization rate times
-    the penalty's derivative at its weight before this update (biases have no penalty). An
-    L1 step that carries a weight across zero leaves it at 0 and dead: it never changes again.
-
-    ``params`` and the slots are ``[S, P]``, ``lr`` ``[S, 1]``, ``penalty_rates`` ``[S, P]``
-    (the regularization rate on weights, 0 on biases). Call after at least one point."""
-    acc, count, dead = slots["acc"], slots["count"], slots["dead"]
-    before = params.clone()
-    params.sub_(lr / count * acc)
-    if penalty is not None and penalty_rates is not None:
-        stepped = params - lr * penalty_rates * penalty.grad(before)
-        if l1:
-            crossed = params * stepped < 0
-            stepped = torch.where(crossed, 0.0, stepped)
-            dead.copy_(torch.maximum(dead, crossed.to(dead.dtype)))
-        params.copy_(stepped)
-    acc.zero_()
-    count.zero_()
-
 
 # -- links ------------------------------------------------------------------------------------
 # src/state.ts's key maps, to our names

@@ -1,4 +1,4 @@
-"""The multilayer perceptron's parameters, built from a Config.
+"""The multilayer perceptron's parameters: their flat layout, initial values and module.
 
 Training keeps every parameter of a network in one flat vector (weights of
 layer 1, its biases, weights of layer 2, ...), so many networks of one shape
@@ -11,18 +11,12 @@ tests' reference) and for exports.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from playground.engine.data.datasets import DATASETS
 from playground.engine.nn.activations import ACTIVATIONS
 from playground.engine.nn.backprop import Net
-from playground.engine.nn.losses import HEADS, head_name
-
-if TYPE_CHECKING:  # config.py imports this module for INITIALIZERS
-    from playground.engine.config.config import Config
 
 
 def _uniform_small(weight: torch.Tensor, bias: torch.Tensor, gen: torch.Generator) -> None:
@@ -72,14 +66,6 @@ class ParamLayout:
             weights.append(flat[..., start:bias_start].view(*lead, n_out, n_in))
             biases.append(flat[..., bias_start:end])
         return weights, biases
-
-
-def network_layout(config: Config) -> ParamLayout:
-    """The layer sizes of the network this Config trains on its own data set: its
-    inputs, its hidden layers, and as many outputs as the data set's head needs."""
-    spec = DATASETS[config.dataset]
-    outputs = HEADS[head_name(spec.task, spec.n_classes)].n_outputs(spec.n_classes)
-    return ParamLayout((config.n_inputs, *config.hidden, outputs))
 
 
 def init_params(layout: ParamLayout, scheme: str, seed: int) -> torch.Tensor:

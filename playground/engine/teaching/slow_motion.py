@@ -22,7 +22,6 @@ from playground.engine.data.datasets import DATASETS
 from playground.engine.data.features import FEATURES
 from playground.engine.nn.activations import ACTIVATIONS
 from playground.engine.nn.losses import OBJECTIVES
-from playground.engine.nn.model import network_layout
 from playground.engine.nn.optimizers import OPTIMIZER_TITLES
 from playground.engine.teaching.slow_motion_math import (
     OUTPUT_RULES,
@@ -41,7 +40,7 @@ MAX_OUTPUTS = 4
 
 def too_large(config: Config) -> str | None:
     """Why this network is too large to follow by hand (one sentence), or None."""
-    outputs = network_layout(config).sizes[-1]
+    outputs = config.layout().sizes[-1]
     widest = max(config.hidden, default=0)
     problems = [text for text, too_many in (
         (f"{config.n_inputs} inputs", config.n_inputs > MAX_INPUTS),

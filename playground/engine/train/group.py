@@ -29,9 +29,10 @@ from collections.abc import Sequence
 
 import torch
 
-from playground.engine.formats import tfplayground
+from playground.engine.nn import tf_rule
 from playground.engine.nn.backprop import Net, backward, dropout_mask, forward
 from playground.engine.nn.optimizers import OPTIMIZERS, Hyper, UpdateRule
+from playground.engine.train.metrics import measure_stack
 from playground.engine.train.trainer import Trainer
 
 
@@ -156,10 +157,10 @@ class Group:
             xb, yb = self.x_train[:, batch], self.y_train[:, batch]
             points = xb.shape[1]
             # the loss's gradient is the batch's mean; TF sums and averages at its update
-            tfplayground.accumulate(self.slots, self._gradient(xb, yb) * points, points)
+            tf_rule.accumulate(self.slots, self._gradient(xb, yb) * points, points)
             if points == self.batch:
                 self.steps += 1
-                tfplayground.update(self.params, self.slots, lr, self.penalty,
+                tf_rule.update(self.params, self.slots, lr, self.penalty,
                                     self.penalty_rates, self.l1)
         self._record()
 
@@ -194,30 +195,23 @@ class Group:
     def measure(self, ahead: int = 0) -> tuple[list[dict], list[bool]]:
         """Each member's metrics on its whole training and test sets (a history row for
         epoch + ahead), whether they are finite, and its full-set gradient."""
-        size = len(self.members)
-        with torch.no_grad():
-            fp = forward(self.net, self.x_train)
-            train_loss = self.objective.value(fp.output, self.y_train)
-            test_out = forward(self.net, self.x_test).output
-            test_loss = self.objective.value(test_out, self.y_test)
-            finite = (torch.isfinite(train_loss) & torch.isfinite(test_loss)
-                      & torch.isfinite(self.params).all(dim=1)).tolist()
-            grads = backward(self.net, fp, self.objective.grad(fp.output, self.y_train))
-            self.full_grad.copy_(torch.cat([t.reshape(size, -1) for pair in grads for t in pair],
-                                           dim=1))
-            # norms in float64: a float32 sum of squares overflows long before the weights do
-            weight_norms = torch.stack([w.double().flatten(1).norm(dim=1)
-                                        for w in self.net.weights], dim=1)
-            grad_norms = torch.stack([g.double().flatten(1).norm(dim=1) for g, _ in grads],
-                                     dim=1)
-            columns = torch.cat([train_loss.double().unsqueeze(1),
-                                 test_loss.double().unsqueeze(1),
-                                 self.head.metric(fp.output, self.y_train).unsqueeze(1),
-                                 self.head.metric(test_out, self.y_test).unsqueeze(1),
-                                 weight_norms, grad_norms], dim=1).tolist()
-        layers = len(self.net.weights)
-        rows = [{"epoch": m.epoch + ahead, "train_loss": values[0], "test_loss": values[1],
-                 "train_metric": values[2], "test_metric": values[3],
-                 "weight_norms": values[4:4 + layers], "grad_norms": values[4 + layers:]}
-                for m, values in zip(self.members, columns)]
-        return rows, finite
+        return measure_stack(self.members, self.net, self.params, self.full_grad,
+                             (self.x_train, self.y_train, self.x_test, self.y_test),
+                             self.objective, self.head, ahead)
+
+
+def train_epochs(trainer: Trainer, n: int = 1) -> int:
+    """Train one network alone (a group of one) up to n epochs; returns how many ran
+    (fewer once training stops)."""
+    if trainer.stopped or n <= 0:
+        return 0
+    with Group([trainer]) as group:
+        return group.run_epochs(n)
+
+
+def train_seconds(trainer: Trainer, seconds: float, max_epochs: int | None = None) -> int:
+    """Train one network alone for whole epochs until the time budget is spent."""
+    if trainer.stopped:
+        return 0
+    with Group([trainer]) as group:
+        return group.run_for(seconds, max_epochs)

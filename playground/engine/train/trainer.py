@@ -1,14 +1,14 @@
-"""The Trainer: one experiment's whole state, step-wise and time-budgeted, no I/O.
+"""The Trainer: one network's training state (a member of a Group), no I/O.
 
 A Trainer holds its data, its parameters as one flat vector, its optimizer
-state, its random generator, its epoch and its history. It trains by a count
-(``step_epochs``) or a time budget (``train_for``) as a group of one
-(``group.py``); the server's workers put many same-shaped Trainers in one Group
-and train them together, which gives each of them exactly what it would get
-alone. Randomness is explicit: the data seed makes the data, the init seed makes
-the initial weights, the shuffling and the dropout masks, so the same Config
-gives the same weights bit for bit. With ``tf_math`` the initialization, the loss, the
-optimizer state and the batch order are the TensorFlow Playground's (``tfplayground.py``).
+state, its random generator, its epoch and its history. Only a Group trains it
+(``group.py``: ``train_epochs`` and ``train_seconds`` make a group of one); the server's
+workers put many same-shaped Trainers in one Group and train them together, which gives
+each of them exactly what it would get alone. Randomness is explicit: the data seed makes
+the data, the init seed makes the initial weights, the shuffling and the dropout masks,
+so the same Config gives the same weights bit for bit. With ``tf_math`` the initialization,
+the loss, the update rule (``nn/tf_rule.py``) and the batch order are the TensorFlow
+Playground's (``formats/tfplayground.py``).
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from playground.engine.config.config import Config
 from playground.engine.data.datasets import Dataset
 from playground.engine.data.features import feature_matrix
 from playground.engine.data.own_points import points_dataset
-from playground.engine.formats import tfplayground
+from playground.engine.nn import tf_rule
 from playground.engine.nn.backprop import PENALTIES, Net
 from playground.engine.nn.losses import HEADS, head_name, objective
 from playground.engine.nn.model import ParamLayout, init_params
 from playground.engine.nn.optimizers import OPTIMIZERS, SCHEDULES
 from playground.engine.train.history import History
+from playground.engine.train.metrics import measure_stack
 
 torch.set_num_threads(1)  # faster than several threads for nets this small (measured)
 DATA_FIELDS = ("dataset", "noise", "train_ratio", "n_points", "data_seed", "features",
@@ -69,7 +70,7 @@ class Trainer:
             self._load_data()
         n_out = self.head.n_outputs(self.dataset.n_classes)
         self.layout = ParamLayout((self.x_train.shape[1], *c.hidden, n_out))
-        self.params = init_params(self.layout, tfplayground.INIT if c.tf_math else c.init,
+        self.params = init_params(self.layout, tf_rule.INIT if c.tf_math else c.init,
                                   c.init_seed)
         self.last_good = self.params.clone()  # the newest finite weights
         self.full_grad = torch.zeros_like(self.params)  # over the whole training set
@@ -97,10 +98,12 @@ class Trainer:
     def _measure_now(self) -> None:
         """The metrics of the weights as they are (shown before the next epoch; not a
         history row): at epoch 0, or after a restore."""
-        from playground.engine.train.group import Group
-
-        with Group([self]) as group:
-            rows, finite = group.measure()
+        data = (self.x_train, self.y_train, self.x_test, self.y_test)
+        params = self.params.unsqueeze(0)  # a stack of one: views of this network's tensors
+        weights, biases = self.layout.split(params)
+        rows, finite = measure_stack([self], Net(weights, biases, self.config.activation), params,
+                                     self.full_grad.unsqueeze(0), [t.unsqueeze(0) for t in data],
+                                     self.objective, self.head)
         self.history.last = rows[0] if finite[0] else None
 
     def load_params(self, params: torch.Tensor) -> None:
@@ -131,7 +134,7 @@ class Trainer:
         self.objective = objective(c.loss, self.head_name, tf_math=c.tf_math)
         self.penalty = PENALTIES[c.regularization]
         if new_optimizer:
-            names = tfplayground.SLOTS if c.tf_math else OPTIMIZERS[c.optimizer].slots
+            names = tf_rule.SLOTS if c.tf_math else OPTIMIZERS[c.optimizer].slots
             self.slots = {name: torch.zeros_like(self.params) for name in names}
             self.steps = torch.zeros(1, dtype=torch.float64)  # optimizer steps taken
 
@@ -204,24 +207,6 @@ class Trainer:
         return False
 
     # -- training ----------------------------------------------------------------------
-    def step_epochs(self, n: int = 1) -> int:
-        """Train up to n epochs; returns how many ran (fewer once training stops)."""
-        from playground.engine.train.group import Group
-
-        if self.stopped or n <= 0:
-            return 0
-        with Group([self]) as group:
-            return group.run_epochs(n)
-
-    def train_for(self, seconds: float, max_epochs: int | None = None) -> int:
-        """Train whole epochs until the time budget is spent; returns how many ran."""
-        from playground.engine.train.group import Group
-
-        if self.stopped:
-            return 0
-        with Group([self]) as group:
-            return group.run_for(seconds, max_epochs)
-
     def finish_epoch(self, row: dict | None) -> None:
         """The group's report on the epoch it just trained: its metrics, or None when the
         loss or the weights stopped being finite (the group kept the last finite ones)."""

@@ -23,10 +23,11 @@ from playground.engine.config.config import Config
 from playground.engine.nn.model import MLP
 from playground.engine.nn.optimizers import TORCH_OPTIMIZERS
 from playground.engine.teaching.study import race, sweep
-from playground.engine.train.cohort import Cohort
 from playground.engine.train.group import Group, train_seconds
 from playground.engine.train.trainer import Trainer
+from playground.server import protocol as p
 from playground.server.frames import FrameBuilder, pictures
+from playground.server.worker import Worker
 
 WARMUP_S = 0.5
 WINDOWS = 3
@@ -99,21 +100,30 @@ def group_speeds() -> dict:
     return speeds
 
 
+def train_while(worker: Worker, seconds: float) -> None:
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        worker.train()
+
+
 def study_speeds(single: float) -> dict:
     """Epochs per second of each member of a 16-point learning-rate sweep and of a
     5-optimizer race, against one session alone (``single``): what a study costs."""
     base = Config()
-    studies = {"sweep16": (sweep("learning_rate:0.0001..10", 16, SWEEP_EPOCHS), SWEEP_EPOCHS),
-               "race5": (race("optimizer:sgd,momentum,rmsprop,adagrad,adam"), None)}
+    studies = {"sweep16": sweep("learning_rate:0.0001..10", 16, SWEEP_EPOCHS),
+               "race5": race("optimizer:sgd,momentum,rmsprop,adagrad,adam")}
     speeds = {}
-    for name, (study, epochs) in studies.items():
+    for name, study in studies.items():
         rates = []
         for _ in range(WINDOWS):
-            cohort = Cohort(study.configs(base), epochs=epochs)
-            cohort.run_for(WARMUP_S / 4)
-            start, first = time.perf_counter(), cohort.epoch
-            cohort.run_for(WINDOW_S)
-            rates.append((cohort.epoch - first) / (time.perf_counter() - start))
+            worker = Worker(None)  # a worker's own grouping, without its pipe
+            worker.open("s", {"params": base.to_params(), "study": study.to_params()})
+            session = worker.sessions["s"]
+            worker.command("s", p.PLAY, [])
+            train_while(worker, WARMUP_S / 4)
+            start, first = time.perf_counter(), session.epoch
+            train_while(worker, WINDOW_S)
+            rates.append((session.epoch - first) / (time.perf_counter() - start))
         speeds[name] = {"members": len(study.values), "epochs_per_s": max(rates),
                         "sessions_worth": single / max(rates)}
         log(f"{name}: {max(rates):.0f} epochs/s per member; costs "

@@ -259,7 +259,6 @@ def test_cli_export_problems_exit_2_before_training(tmp_path, capsys, argv, word
 
 # -- the page's panel ----------------------------------------------------------------------
 def _panel_app():
-    import threading
     from types import SimpleNamespace
 
     import streamlit as st
@@ -272,8 +271,8 @@ def _panel_app():
     config = Config(dataset="xor", n_points=40)
     trainer = Trainer(config)
     train_epochs(trainer, 2)
-    runner = SimpleNamespace(last_state=trainer.state(), history=trainer.history,
-                             lock=threading.Lock(), snapshot=lambda: {"epoch": 2})
+    view = SimpleNamespace(state=trainer.state(), history=trainer.history)
+    runner = SimpleNamespace(view=lambda: view, snapshot=lambda: {"epoch": 2})
     exports_section(config, runner,
                     on_config=lambda c: st.session_state.update(imported=c.to_params()),
                     on_weights=lambda p: st.session_state.update(weights=p.tolist()))

@@ -320,10 +320,10 @@ def test_a_running_session_gets_the_edited_points_and_trains_on(monkeypatch):
     runner = runner_module.start_runner(config)
     try:
         runner.step(4)
-        runner.wait_for(lambda s: s["epoch"] == 4 and runner.points is not None, 30)
+        runner.wait_for(lambda s: s["epoch"] == 4 and runner.members[0].points is not None, 30)
         edited, _ = apply_edit(config, {"op": "add_point", "x": 0, "y": 0, "label": 1})
         runner.apply_config(edited)
-        runner.wait_for(lambda s: len(runner.points["train"]) + len(runner.points["test"])
+        runner.wait_for(lambda s: len(runner.members[0].points["train"]) + len(runner.members[0].points["test"])
                         == 41, 30)
         runner.step(2)
         snap = runner.wait_for(lambda s: s["epoch"] == 6, 30)

@@ -147,7 +147,7 @@ def test_a_failed_session_restarts_from_its_last_snapshot(app):
     run(app, dataset="xor")
     runner = app.session_state["runner"]
     runner.step(30)
-    runner.wait_for(lambda s: runner.last_state is not None and runner.last_state["epoch"] == 30)
+    runner.wait_for(lambda s: runner.last_state is not None and runner.last_state[0]["epoch"] == 30)
     runner.error = "The trainer hit an internal error (ValueError)."
     app.run()
     assert "internal error" in app.error[0].value

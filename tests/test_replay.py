@@ -239,7 +239,8 @@ def replay_page() -> None:
         replay.add(epoch, {"boundary": diverging_png(np.full((100, 100), epoch / 50 - 0.5)),
                            "weights": [[[0.5, -0.5]]], "biases": [[0.0]]})
     points = {"task": "classification", "n_classes": 2, "train": [[1.0, 1.0, 1]], "test": []}
-    replay_section(SimpleNamespace(replay=replay, points=points))
+    view = SimpleNamespace(points=points, replay_epochs=replay.epochs())
+    replay_section(SimpleNamespace(view=lambda: view, replay_snapshots=replay.snapshots))
 
 
 def test_the_section_builds_the_figure_only_when_loaded():

@@ -42,7 +42,7 @@ def pool(monkeypatch):
 
 
 def first_frame(runner):
-    return runner.wait_for(lambda s: runner.version > 0 and runner.picture is not None, TIMEOUT)
+    return runner.wait_for(lambda s: runner.version > 0 and runner.members[0].picture is not None, TIMEOUT)
 
 
 def test_play_pause_step(pool):
@@ -59,19 +59,19 @@ def test_play_pause_step(pool):
     assert runner.wait_for(lambda s: s["epoch"] != paused, TIMEOUT)["epoch"] == paused + 1
     runner.step(3)
     assert runner.wait_for(lambda s: s["epoch"] != paused + 1, TIMEOUT)["epoch"] == paused + 4
-    assert runner.history.epoch == list(range(1, paused + 5))
+    assert runner.members[0].history.epoch == list(range(1, paused + 5))
 
 
 def test_restart_returns_to_the_same_start_and_config_changes(pool):
     runner = start_runner(CONFIG)
-    initial = first_frame(runner) and runner.picture["weights"]
+    initial = first_frame(runner) and runner.members[0].picture["weights"]
     runner.step(7)
     runner.wait_for(lambda s: s["epoch"] == 7, TIMEOUT)
-    assert runner.picture["weights"] != initial
+    assert runner.members[0].picture["weights"] != initial
     runner.restart()
     snap = runner.wait_for(lambda s: s["generation"] == 1, TIMEOUT)
-    assert snap["epoch"] == 0 and runner.history.epoch == []
-    assert runner.picture["weights"] == initial
+    assert snap["epoch"] == 0 and runner.members[0].history.epoch == []
+    assert runner.members[0].picture["weights"] == initial
     runner.step(2)
     runner.wait_for(lambda s: s["epoch"] == 2, TIMEOUT)
     runner.apply_config(CONFIG.replace(learning_rate=0.3))  # live: keeps the epoch
@@ -79,7 +79,7 @@ def test_restart_returns_to_the_same_start_and_config_changes(pool):
     assert snap["epoch"] == 2 and snap["generation"] == 1
     runner.apply_config(CONFIG.replace(hidden=(5, 2), activation=("relu",)))  # a restart
     snap = runner.wait_for(lambda s: s["generation"] == 2, TIMEOUT)
-    assert snap["epoch"] == 0 and runner.picture["sizes"] == [2, 5, 2, 1]
+    assert snap["epoch"] == 0 and runner.members[0].picture["sizes"] == [2, 5, 2, 1]
 
 
 def test_the_speed_setting_limits_epochs_per_second(pool):
@@ -109,35 +109,35 @@ def test_same_shaped_sessions_train_as_one_group_and_end_as_alone():
     configs["other"] = CONFIG.with_hidden((4, 4))
     for sid, config in configs.items():
         worker.open(sid, {"params": config.to_params()})
-        worker.play(sid)
+        worker.command(sid, p.PLAY, [])
     worker.train()
-    shapes = sorted(len(members) for _, members in worker.groups.values())
+    shapes = sorted(len(group.members) for group, _ in worker.groups.values())
     assert shapes == [1, 3]
-    worker.pause("s1")  # the group forms again without it
+    worker.command("s1", p.PAUSE, [])  # the group forms again without it
     for _ in range(3):
         worker.train()
-    assert sorted(len(members) for _, members in worker.groups.values()) == [1, 2]
+    assert sorted(len(group.members) for group, _ in worker.groups.values()) == [1, 2]
     for sid, config in configs.items():
         hosted = worker.sessions[sid]
         alone = Trainer(config)
-        train_epochs(alone, hosted.trainer.epoch)
-        assert hosted.trainer.epoch > 0
-        torch.testing.assert_close(hosted.trainer.params, alone.params, atol=1e-5, rtol=1e-5)
+        train_epochs(alone, hosted.members[0].epoch)
+        assert hosted.members[0].epoch > 0
+        torch.testing.assert_close(hosted.members[0].params, alone.params, atol=1e-5, rtol=1e-5)
 
 
 def test_a_worker_sends_strict_json_frames_and_snapshots():
     worker, server_end = hosted_worker()
     worker.open("a", {"params": CONFIG.to_params()})
-    worker.step("a", 3)
+    worker.command("a", p.STEP, [3])
     worker.send_frames()
     message = server_end.recv_bytes().decode()
     assert "NaN" not in message and "Infinity" not in message
     (sid, frame), = json.loads(message)["frames"]
     assert sid == "a" and frame["epoch"] == 3 and frame["history"]["epoch"] == [1, 2, 3]
-    assert frame["state"]["epoch"] == 3 and frame["picture"]["boundary"].startswith("data:")
+    assert frame["state"][0]["epoch"] == 3 and frame["picture"]["boundary"].startswith("data:")
     restored = Trainer(CONFIG)
-    restored.restore(frame["state"])
-    assert torch.equal(restored.params, worker.sessions["a"].trainer.params)
+    restored.restore(frame["state"][0])
+    assert torch.equal(restored.params, worker.sessions["a"].members[0].params)
 
 
 def test_a_failing_session_is_reported_and_the_others_go_on(pool, monkeypatch):
@@ -209,17 +209,17 @@ def test_a_killed_worker_comes_back_and_its_sessions_resume(monkeypatch):
     try:
         runner = start_runner(CONFIG)
         runner.play()
-        runner.wait_for(lambda s: runner.last_state and runner.last_state["epoch"] > 50,
+        runner.wait_for(lambda s: runner.last_state and runner.last_state[0]["epoch"] > 50,
                         TIMEOUT)
         pid = made.links[0].pid
         os.kill(pid, signal.SIGKILL)
         snap = runner.wait_for(lambda s: s["notice"], TIMEOUT)
-        resumed_from = runner.last_state["epoch"]
+        resumed_from = runner.last_state[0]["epoch"]
         assert f"from epoch {resumed_from:,}" in snap["notice"]
         assert made.links[0].pid != pid
         # it goes on playing from the snapshot, and its history has no gap or repeat
         runner.wait_for(lambda s: s["epoch"] > resumed_from + 20, TIMEOUT)
-        epochs = runner.history.epoch
+        epochs = runner.members[0].history.epoch
         assert epochs == sorted(set(epochs)) and epochs[-1] > resumed_from + 20
         sent = StreamState()
         assert "from epoch" in json.loads(next_message(runner, sent))["notice"]
@@ -237,7 +237,7 @@ def test_next_message_sends_only_what_is_new(pool):
     first = json.loads(next_message(runner, sent))
     assert first["restart"] is True and first["error"] is None
     # rows kept as tuples (out of the garbage collector's sight), sent as JSON lists
-    assert first["points"] == json.loads(json.dumps(runner.points))
+    assert first["points"] == json.loads(json.dumps(runner.members[0].points))
     assert len(first["points"]["train"]) == 50
     assert first["picture"]["boundary"].startswith("data:image/png")
     assert first["history"]["epoch"] == [1, 2, 3, 4, 5]
@@ -256,7 +256,7 @@ def test_next_message_sends_only_what_is_new(pool):
     third = json.loads(next_message(runner, sent))
     assert third["restart"] is True and third["history"]["epoch"] == []
     late = json.loads(next_message(runner, StreamState()))  # a page that reconnects
-    assert late["restart"] is True and late["points"] == json.loads(json.dumps(runner.points))
+    assert late["restart"] is True and late["points"] == json.loads(json.dumps(runner.members[0].points))
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -280,10 +280,10 @@ def test_frames_are_strict_json():
 def test_a_weight_or_bias_typed_in_while_paused_is_set_and_measured():
     worker, _ = hosted_worker()
     worker.open("a", {"params": CONFIG.to_params()})
-    worker.step("a", 2)
-    trainer = worker.sessions["a"].trainer
-    worker.set_param("a", "weight", 0, 1, 0, 2.5)
-    worker.set_param("a", "bias", 1, 0, 0, -1.25)
+    worker.command("a", p.STEP, [2])
+    trainer = worker.sessions["a"].members[0]
+    worker.command("a", p.SET_PARAM, ["weight", 0, 1, 0, 2.5])
+    worker.command("a", p.SET_PARAM, ["bias", 1, 0, 0, -1.25])
     assert trainer.weights()[0][1, 0].item() == 2.5 and trainer.biases()[1][0].item() == -1.25
     assert trainer.history.last["epoch"] == 2  # the numbers show the edited network
     alone = Trainer(CONFIG)
@@ -292,10 +292,10 @@ def test_a_weight_or_bias_typed_in_while_paused_is_set_and_measured():
     alone.set_param("bias", 1, 0, 0, -1.25)
     assert trainer.history.last["train_loss"] == pytest.approx(alone.history.last["train_loss"])
     before = trainer.params.clone()
-    worker.set_param("a", "weight", 5, 0, 0, 1.0)  # no such layer: ignored
-    worker.set_param("a", "weight", 0, 0, 9, 1.0)  # no such input
-    worker.play("a")
-    worker.set_param("a", "bias", 0, 0, 0, 9.0)  # playing: ignored
+    worker.command("a", p.SET_PARAM, ["weight", 5, 0, 0, 1.0])  # no such layer: ignored
+    worker.command("a", p.SET_PARAM, ["weight", 0, 0, 9, 1.0])  # no such input
+    worker.command("a", p.PLAY, [])
+    worker.command("a", p.SET_PARAM, ["bias", 0, 0, 0, 9.0])  # playing: ignored
     assert torch.equal(trainer.params, before)
 
 
@@ -317,6 +317,6 @@ def test_a_runner_holds_its_points_out_of_the_collectors_sight_and_drops_all_on_
     runner = start_runner(CONFIG)
     first_frame(runner)
     gc.collect()
-    assert not any(gc.is_tracked(row) for row in runner.points["train"])
+    assert not any(gc.is_tracked(row) for row in runner.members[0].points["train"])
     runner.close()
-    assert runner.points is None and runner.picture is None and len(runner.history) == 0
+    assert runner.members[0].points is None and runner.members[0].picture is None and len(runner.members[0].history) == 0

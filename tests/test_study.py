@@ -4,10 +4,12 @@ import pytest
 import torch
 
 from playground.engine.config.config import Config
-from playground.engine.teaching.study import Study, race, race_configs, split_params, sweep
-from playground.engine.train.cohort import Cohort
+from playground.engine.teaching.study import Study, race, split_params, sweep
 from playground.engine.train.group import train_epochs
 from playground.engine.train.trainer import Trainer
+from playground.server import protocol as p
+from playground.server.hosted import Hosted
+from playground.server.worker import Worker
 
 BASE = Config(dataset="spiral", n_points=200, hidden=(4, 4), batch_size=20)
 
@@ -15,6 +17,22 @@ BASE = Config(dataset="spiral", n_points=200, hidden=(4, 4), batch_size=20)
 def close(a: torch.Tensor, b: torch.Tensor) -> None:
     """A batched group sums in another order than one network alone: float32 rounding."""
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def hosted(study: Study, base: Config = BASE) -> tuple[Worker, Hosted]:
+    """A study as a worker hosts it (the worker forms its groups and keeps it level)."""
+    worker = Worker(None)
+    worker.open("s", {"params": base.to_params(), "study": study.to_params()})
+    return worker, worker.sessions["s"]
+
+
+def stepped(study: Study, epochs: int, base: Config = BASE) -> Hosted:
+    """A study after a Step of ``epochs`` rounds, trained in the worker's slices."""
+    worker, session = hosted(study, base)
+    worker.command("s", p.STEP, [epochs])
+    while session.training:
+        worker.train()
+    return session
 
 
 def alone(config: Config, epochs: int) -> Trainer:
@@ -27,9 +45,8 @@ def alone(config: Config, epochs: int) -> Trainer:
                                   "activation:sigmoid,tanh,relu,gelu",
                                   "learning_rate:0.003,0.03,0.3,3"])
 def test_race_members_match_single_runs(spec):
-    cohort = Cohort(race_configs(BASE, spec))
-    assert cohort.run_epochs(25) == 25
-    for member in cohort.trainers:
+    session = stepped(race(spec), 25)
+    for member in session.members:
         reference = alone(member.config, 25)
         assert member.epoch == reference.epoch == 25
         close(member.params, reference.params)
@@ -38,18 +55,19 @@ def test_race_members_match_single_runs(spec):
 
 
 def test_race_members_start_from_the_same_weights():
-    cohort = Cohort(race_configs(BASE, "optimizer:sgd,adam,rmsprop"))
-    first = cohort.trainers[0].params
-    assert all(torch.equal(t.params, first) for t in cohort.trainers)
+    _, session = hosted(race("optimizer:sgd,adam,rmsprop"))
+    first = session.members[0].params
+    assert all(torch.equal(t.params, first) for t in session.members)
 
 
 def test_sweep_points_match_single_runs_and_stop_at_their_length():
     study = sweep("learning_rate:0.001..3", 8, 20)
-    cohort = Cohort(study.configs(BASE), epochs=study.epochs)
-    while cohort.run_for(0.05):
-        pass
-    assert cohort.done
-    for value, member in zip(study.values, cohort.trainers):
+    worker, session = hosted(study)
+    worker.command("s", p.PLAY, [])
+    while session.playing:
+        worker.train()
+    assert not session.running_any
+    for value, member in zip(study.values, session.members):
         assert member.config.learning_rate == value
         if member.stopped:  # a learning rate of 3 may diverge: it stops where alone it would
             reference = alone(member.config, 20)
@@ -64,9 +82,7 @@ def test_sweep_points_match_single_runs_and_stop_at_their_length():
 
 def test_a_diverging_member_drops_out_and_the_others_go_on():
     regression = Config(dataset="plane", n_points=200, hidden=(4, 4), activation=("relu",))
-    cohort = Cohort(race_configs(regression, "learning_rate:0.03,10"))
-    cohort.run_epochs(60)
-    calm, wild = cohort.trainers
+    calm, wild = stepped(race("learning_rate:0.03,10"), 60, regression).members
     assert wild.stopped and "Diverged" in wild.stopped
     assert calm.epoch == 60 and not calm.stopped
 
@@ -74,22 +90,26 @@ def test_a_diverging_member_drops_out_and_the_others_go_on():
 def test_width_sweep_groups_by_shape_and_matches():
     study = sweep("width:1..8", 8, 10)
     assert study.values == tuple(range(1, 9))
-    cohort = Cohort(study.configs(BASE), epochs=10)
-    cohort.run_epochs(10)
-    for member in cohort.trainers:
+    for member in stepped(study, 10).members:
         close(member.params, alone(member.config, 10).params)
 
 
 def test_state_and_restore_continue_exactly():
-    configs = race_configs(BASE, "optimizer:sgd,adam")
-    cohort = Cohort(configs)
-    cohort.run_epochs(5)
-    states = cohort.state()
-    cohort.run_epochs(5)
-    again = Cohort(configs)
-    again.restore(states)
-    again.run_epochs(5)
-    for a, b in zip(cohort.trainers, again.trainers):
+    study = race("optimizer:sgd,adam")
+    worker, session = hosted(study)
+    for _ in range(2):
+        worker.command("s", p.STEP, [5])
+        while session.training:
+            worker.train()
+        if session.epoch == 5:
+            states = [t.state() for t in session.members]
+    again = Worker(None)
+    again.open("s", {"params": BASE.to_params(), "study": study.to_params(), "state": states})
+    assert [t.epoch for t in again.sessions["s"].members] == [5, 5]
+    again.command("s", p.STEP, [5])
+    while again.sessions["s"].training:
+        again.train()
+    for a, b in zip(session.members, again.sessions["s"].members):
         assert torch.equal(a.params, b.params)
 
 
@@ -129,9 +149,16 @@ def test_a_member_that_breaks_a_limit_is_named():
 
 def test_a_round_can_span_time_slices_and_the_members_meet_again():
     """A study of many shapes holds its worker for one group's epoch at a time."""
-    cohort = Cohort(sweep("width:1..8", 8, 10).configs(BASE), epochs=10)
-    assert cohort.run_for(0.0) == 0  # a budget of nothing: one group's epoch, no whole round
-    assert sorted(t.epoch for t in cohort.trainers) == [0] * 7 + [1]
-    cohort.dissolve()  # the round is finished before anyone looks closely
-    assert [t.epoch for t in cohort.trainers] == [1] * 8
-    assert cohort.run_epochs(3) == 3 and {t.epoch for t in cohort.trainers} == {4}
+    worker, session = hosted(sweep("width:1..8", 8, 10))
+    worker.command("s", p.PLAY, [])
+    worker._form_groups()
+    groups = [group for group, _ in worker.groups.values()]
+    assert len(groups) == 8
+    assert not session.train_level(groups, 0.0)  # a budget of nothing: one group's epoch
+    assert sorted(t.epoch for t in session.members) == [0] * 7 + [1]
+    worker.command("s", p.PAUSE, [])  # the round is finished before anyone looks closely
+    assert [t.epoch for t in session.members] == [1] * 8
+    worker.command("s", p.STEP, [3])
+    while session.training:
+        worker.train()
+    assert {t.epoch for t in session.members} == {4}

@@ -12,11 +12,12 @@ from playground.engine.teaching.study import race, sweep
 from playground.engine.train.group import train_epochs
 from playground.engine.train.trainer import Trainer
 from playground.server import pool as pool_module
+from playground.server import protocol as p
 from playground.server import runner as runner_module
+from playground.server.hosted import Hosted
 from playground.server.live import StreamState, next_message
 from playground.server.pool import Pool
 from playground.server.runner import ServerBusy, start_runner
-from playground.server.study_runner import start_study
 from playground.server.worker import Worker
 
 BASE = Config(dataset="xor", n_points=100, hidden=(3,))
@@ -36,16 +37,16 @@ def pool(monkeypatch):
 
 def test_a_race_trains_its_members_in_lockstep_and_streams_them(pool):
     study = race("optimizer:sgd,adam,rmsprop")
-    runner = start_study(BASE, study)
+    runner = start_runner(BASE, study=study)
     runner.wait_for(lambda s: runner.version > 0, TIMEOUT)
     runner.play()
     runner.wait_for(lambda s: s["epoch"] > 30, TIMEOUT)
     runner.pause()
     snap = runner.wait_for(lambda s: not s["playing"], TIMEOUT)
-    epochs = {m["summary"]["epoch"] for m in runner.members}
+    epochs = {m.summary["epoch"] for m in runner.members}
     assert epochs == {snap["epoch"]}  # lockstep: every member at the same epoch
-    assert all(m["picture"].startswith("data:image/png") for m in runner.members)
-    assert [m["summary"]["config"].get("optimizer", "sgd") for m in runner.members] == [
+    assert all(m.picture["boundary"].startswith("data:image/png") for m in runner.members)
+    assert [m.summary["config"].get("optimizer", "sgd") for m in runner.members] == [
         "sgd", "adam", "rmsprop"]
     message = json.loads(next_message(runner, StreamState()))
     assert len(message["members"]) == 3
@@ -55,7 +56,7 @@ def test_a_race_trains_its_members_in_lockstep_and_streams_them(pool):
     for member, config in zip(runner.members, study.configs(BASE)):
         alone = Trainer(config)
         train_epochs(alone, snap["epoch"])
-        assert member["summary"]["last"]["train_loss"] == pytest.approx(
+        assert member.summary["last"]["train_loss"] == pytest.approx(
             alone.history.last["train_loss"], rel=1e-4, abs=1e-6)
     # a page that is up to date gets each member's picture and points only when they change
     sent = StreamState()
@@ -69,11 +70,11 @@ def test_a_race_trains_its_members_in_lockstep_and_streams_them(pool):
 
 def test_a_sweep_stops_at_its_length_with_every_point(pool):
     study = sweep("learning_rate:0.001..1", 8, 40)
-    runner = start_study(BASE, study)
+    runner = start_runner(BASE, study=study)
     runner.play()
     snap = runner.wait_for(lambda s: s.get("done"), TIMEOUT)
     assert snap["epoch"] == 40 and not snap["playing"]
-    finals = [m["summary"]["last"]["test_loss"] for m in runner.members]
+    finals = [m.summary["last"]["test_loss"] for m in runner.members]
     assert len(finals) == 8 and all(f is not None for f in finals)
     runner.restart()
     runner.wait_for(lambda s: s["epoch"] == 0, TIMEOUT)
@@ -83,22 +84,24 @@ def test_a_study_counts_as_its_members_against_the_cap(pool):
     limits = Limits(max_sessions=5)
     start_runner(BASE, limits=limits)
     with pytest.raises(ServerBusy):
-        start_study(BASE, race("optimizer:sgd,adam,rmsprop,adagrad,momentum"), limits=limits)
-    start_study(BASE, race("optimizer:sgd,adam,rmsprop,adagrad"), limits=limits)
+        start_runner(BASE, study=race("optimizer:sgd,adam,rmsprop,adagrad,momentum"), limits=limits)
+    start_runner(BASE, study=race("optimizer:sgd,adam,rmsprop,adagrad"), limits=limits)
 
 
 def test_a_killed_worker_resumes_the_study_from_its_snapshot():
     """The study's open spec carries every member's snapshot: a new worker goes on."""
-    from playground.server.study_host import HostedStudy
-
     study = race("optimizer:sgd,adam")
-    host = HostedStudy({"params": BASE.to_params(), "study": study.to_params()})
-    host.cohort.run_epochs(12)
-    state = host.frame()["state"]
-    again = HostedStudy({"params": BASE.to_params(), "study": study.to_params(),
+    worker = Worker(None)
+    worker.open("s", {"params": BASE.to_params(), "study": study.to_params()})
+    host = worker.sessions["s"]
+    worker.command("s", p.STEP, [12])
+    while host.training:
+        worker.train()
+    state = host.frame(None, 0.0, 0.1)["state"]
+    again = Hosted.open({"params": BASE.to_params(), "study": study.to_params(),
                          "state": state})
-    assert [t.epoch for t in again.cohort.trainers] == [12, 12]
-    for a, b in zip(host.cohort.trainers, again.cohort.trainers):
+    assert [t.epoch for t in again.members] == [12, 12]
+    for a, b in zip(host.members, again.members):
         assert torch.equal(a.params, b.params)
 
 
@@ -110,7 +113,7 @@ def test_a_bad_study_spec_fails_only_its_session(capsys):
     worker.receive()
     frames = json.loads(here.recv_bytes())["frames"]
     assert frames == [["s1", {"error": "The trainer hit an internal error (ValueError)."}]]
-    assert "s1" not in worker.studies
+    assert "s1" not in worker.sessions
     # the worker goes on serving others
     here.send_bytes(json.dumps(["s2", [["open", [{"params": BASE.to_params()}]]]]).encode())
     worker.receive()

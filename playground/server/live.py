@@ -28,8 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from playground.server import protocol as p
 from playground.server.pool import get_pool
-from playground.server.runner import Runner, active_runners, find_runner
-from playground.server.stream_state import StreamState
+from playground.server.runner import Runner, StreamState, active_runners, find_runner
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 ASSET_PREFIX = "/playground-assets"

@@ -1,15 +1,17 @@
 """Runners: the page's handle on one session in the trainer pool.
 
-A Runner offers the small interface the UI uses (play, pause, step, restart,
-apply_config, snapshot, close); where the training runs is the
-pool's business. It keeps what the page draws: the (bounded) metric history,
-the latest picture and data points, the summary, and the last exact snapshot
-of the weights, from which a restarted worker resumes the session.
+A session has N >= 1 members: one network is a session of one, a race or a sweep a
+session of several (``Study``), and a Runner is the one handle for both. It offers the
+small interface the UI uses (play, pause, step, restart, apply_config, load_weights,
+snapshot, view, close); where the training runs is the pool's business. For each member
+it keeps what the page draws: the (bounded) metric history, the latest picture, the data
+points and the newest metrics; and the last exact snapshot of every member, from which
+a restarted worker resumes the session.
 
 Runners are registered under an unguessable token (the live stream's URL). A
 janitor closes runners whose page went away or stayed idle too long. The number
 of sessions is capped by memory, not by cores: past the cap a new visitor is
-told the server is full.
+told the server is full; a session counts as one per member.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from playground.engine.config.config import Config
 from playground.engine.config.limits import LIMITS, Limits
+from playground.engine.teaching.study import Study
 from playground.engine.train.history import History
 from playground.server import protocol as p
 from playground.server.pool import get_pool
 from playground.server.replay import Replay
-from playground.server.stream_state import StreamState
 
 NOTICE_S = 60.0  # how long a notice is news
 DETACHED_GRACE_S = 20.0  # a page without a stream this long is gone (slow loads included)
@@ -45,34 +48,71 @@ class ServerBusy(RuntimeError):
     """Raised when the server holds as many sessions as its memory allows."""
 
 
-class Runner:
-    weight = 1  # sessions this runner counts as, against the server's cap
+@dataclass(eq=False)
+class Member:
+    """What the page draws of one member: its history, newest metrics, picture, points."""
 
-    def __init__(self, config: Config, resume: dict | None = None) -> None:
+    history: History = field(default_factory=History)
+    summary: dict | None = None
+    picture: dict | None = None  # parts a frame leaves out keep their last value
+    picture_version: int = 0
+    points: dict | None = None
+    points_version: int = 0
+
+
+@dataclass(eq=False)
+class SessionView:
+    """A read-only copy of what the page may read of a session (never a lock)."""
+
+    summary: dict
+    history: History  # the first member's (one network: its only one)
+    points: dict | None
+    state: dict | None  # the first member's last exact snapshot (``Trainer.state``)
+    replay_epochs: list[int]
+
+
+class StreamState:
+    """What one live stream has already sent its page, so each message carries only
+    what is new: per member [picture version, points version, epoch of the last row]."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.generation: int | None = None
+        self.rewrites = 0
+        self.notice: str | None = None
+        self.members: dict[int, list[int]] = {}
+
+
+class Runner:
+    def __init__(self, config: Config, resume: list | None = None,
+                 study: Study | None = None) -> None:
         self.token = secrets.token_urlsafe(24)  # the live stream's secret
         self.sid = secrets.token_hex(8)  # the worker's name for the session
+        self.study = study
         self.lock = threading.Lock()
-        self.history = History()
+        self.members = [Member() for _ in (study.values if study else (None,))]
         self.generation = 0
         self.rewrites = 0  # bumps when the history was cut back (a worker restart)
         self.summary: dict = {"epoch": 0, "playing": False, "stopped": None, "generation": 0,
                               "config": config.to_params(), "last": None}
         self.params = config.to_params()
-        self.picture: dict | None = None
-        self.points: dict | None = None
-        self.replay = Replay()  # snapshots of this run for the page's replay
+        self.replay = Replay()  # snapshots of a network's run for the page's replay
         self.version = 0  # bumps with every change the stream should send
-        self.points_version = 0
         self.notice: str | None = None
         self.notice_until = 0.0  # a page that connects later need not hear old news
         self.error: str | None = None
-        self.last_state: dict | None = resume
+        self.last_state: list[dict] | None = resume  # one exact snapshot per member
         self.closed = False
         self.attached = 0  # live streams open on this runner
         self.flooded_until = 0.0  # a stream flooded it: new streams wait until then
         self.last_contact = time.monotonic()
         self.listeners: list[Callable[[], None]] = []
         self.link = get_pool().place(self)
+
+    @property
+    def weight(self) -> int:
+        """Sessions this runner counts as against the server's cap: one per member."""
+        return len(self.members)
 
     # -- the interface the page uses -------------------------------------------------------
     def play(self) -> None:
@@ -89,11 +129,13 @@ class Runner:
         self.command(p.RESTART)
 
     def apply_config(self, config: Config) -> None:
+        if self.study is not None:
+            raise RuntimeError("a study's settings are fixed: start another study")
         self.params = config.to_params()
         self.command(p.CONFIG, self.params)
 
     def load_weights(self, packed: str) -> None:
-        """Imported weights (``training.pack``); training starts again from them."""
+        """Imported weights (``trainer.pack``); training starts again from them."""
         self.command(p.LOAD, packed)
 
     def command(self, name: str, *args: object) -> bool:
@@ -104,14 +146,26 @@ class Runner:
         return self.link.send(self.sid, name, list(args))
 
     def runs(self) -> list[tuple[History, str | None]]:
-        """The run's history and why it stopped, as copies (for lesson checks)."""
+        """Each member's history and why it stopped, as copies (for lesson checks)."""
         with self.lock:
-            return [(self.history.copy(), self.summary.get("stopped"))]
+            return [(m.history.copy(), (m.summary or {}).get("stopped")) for m in self.members]
 
     def snapshot(self) -> dict:
         """The latest summary (epoch, playing, stopped, metrics, config) as plain values."""
         with self.lock:
             return {**self.summary, "crashed": self.error, "notice": self.notice}
+
+    def view(self) -> SessionView:
+        """What the page reads of the session (its exports, replay, slow motion), copied."""
+        with self.lock:
+            first = self.members[0]
+            return SessionView(
+                summary=dict(self.summary), history=first.history.copy(), points=first.points,
+                state=self.last_state[0] if self.last_state else None,
+                replay_epochs=self.replay.epochs())
+
+    def replay_snapshots(self) -> list:
+        return self.replay.snapshots()
 
     @property
     def alive(self) -> bool:
@@ -133,8 +187,8 @@ class Runner:
         self.closed = True
         self.link.remove(self.sid)
         with self.lock:  # a closed page's Streamlit session may hold this for minutes
-            self.points = self.picture = None
-            self._new_generation()
+            self.members = [Member() for _ in self.members]
+            self.replay.clear()
         self._notify()
         _unregister(self)
 
@@ -144,13 +198,17 @@ class Runner:
 
     # -- what the pool calls -----------------------------------------------------------------
     def open_spec(self) -> dict:
-        """How a worker (re)creates this session: config, snapshot, playing."""
+        """How a worker (re)creates this session: config, study, snapshots, playing."""
         with self.lock:
-            return {"params": self.params, "state": self.last_state,
+            spec = {"params": self.params, "state": self.last_state,
                     "playing": self.summary["playing"], "generation": self.generation}
+        if self.study is not None:
+            spec["study"] = self.study.to_params()
+        return spec
 
     def merge(self, frame: dict) -> None:
-        """A frame from the worker (called on the pool's reader thread)."""
+        """A frame from the worker (called on the pool's reader thread): the session's
+        summary, and each member's update (one network: the frame is its member's)."""
         with self.lock:
             if "error" in frame:
                 self.error = frame["error"]
@@ -160,66 +218,93 @@ class Runner:
                     self._new_generation()  # training restarted at epoch 0
                 if "state" in frame:
                     self.last_state = frame.pop("state")
-                self._take(frame)
+                pictured = self.study is None and "picture" in frame
+                updates = frame.pop("members", None) or [frame]
+                for member, update in zip(self.members, updates):
+                    self._take(member, update)
+                if pictured:
+                    self.replay.add(frame["epoch"], self.members[0].picture)
                 self.summary = frame
             self.version += 1
         self._notify()
 
     def _new_generation(self) -> None:
-        self.history = History()
+        """Training restarted at epoch 0: new curves; the points and pictures stay."""
+        for member in self.members:
+            member.history = History()
         self.replay.clear()
 
-    def _take(self, frame: dict) -> None:
-        """Keep what the frame brings (its rows, points, picture); the rest is the summary."""
-        self.history.extend(frame.pop("history"))
-        if "points" in frame:
-            self.points = untracked_points(frame.pop("points"))
-            self.points_version += 1
-        if "picture" in frame:  # parts missing from this picture keep their last value
-            self.picture = {**(self.picture or {}), **frame.pop("picture")}
-            self.replay.add(frame["epoch"], self.picture)
+    @staticmethod
+    def _take(member: Member, update: dict) -> None:
+        """Keep what an update brings (its rows, points, picture); the rest is the
+        member's summary."""
+        member.history.extend(update.pop("history"))
+        if "points" in update:
+            member.points = untracked_points(update.pop("points"))
+            member.points_version += 1
+        if "picture" in update:
+            member.picture = {**(member.picture or {}), **update.pop("picture")}
+            member.picture_version += 1
+        member.summary = update
 
     def stream_message(self, sent: StreamState) -> dict | None:
-        """What the page has not seen yet (``protocol.StreamMessage``), or None."""
+        """What the page has not seen yet (``protocol.StreamMessage``), or None: each
+        member's new rows and newest metrics, its picture and points when they changed.
+        One network's page reads its member's parts at the top of the message."""
         with self.lock:
             if self.version == sent.version:
                 return None
-            message: p.StreamMessage = {"summary": self.summary, "error": self.error}
-            if sent.restarts(self):
-                message["restart"] = True
-            rows = self.history.since(sent.sent_epoch)
-            if rows["epoch"]:
-                sent.sent_epoch = rows["epoch"][-1]
-            message["history"] = rows
-            if self.points_version != sent.points_version:
-                sent.points_version = self.points_version
-                message["points"] = self.points
-            if self.picture is not None:
-                message["picture"] = self.picture
-            changed, notice = sent.news(self)
-            if changed:
-                message["notice"] = notice
+            message: dict = {"summary": self.summary, "error": self.error}
+            if self.generation != sent.generation or self.rewrites != sent.rewrites:
+                sent.generation, sent.rewrites, sent.members = self.generation, self.rewrites, {}
+                message["restart"] = True  # the page drops its curves
+            updates = [self._member_update(member, sent.members.setdefault(i, [0, 0, 0]))
+                       for i, member in enumerate(self.members)]
+            if self.study is None:
+                updates[0].pop("summary")  # the session's own
+                message.update(updates[0])
+            else:
+                message["members"] = updates
+            notice = self.notice if time.monotonic() < self.notice_until else None
+            if notice != sent.notice:
+                sent.notice = message["notice"] = notice
             sent.version = self.version
         return message
 
+    @staticmethod
+    def _member_update(member: Member, seen: list[int]) -> dict:
+        rows = member.history.since(seen[2])
+        if rows["epoch"]:
+            seen[2] = rows["epoch"][-1]
+        update = {"history": rows, "summary": member.summary}
+        if member.picture is not None and member.picture_version != seen[0]:
+            seen[0] = member.picture_version
+            update["picture"] = member.picture
+        if member.points_version != seen[1]:
+            seen[1] = member.points_version
+            update["points"] = member.points
+        return update
+
     def resumed(self, failed: bool) -> None:
-        """The worker died; it was restarted (or, dying again and again, given up on)."""
+        """The worker died; it was restarted (or, dying again and again, given up on).
+        Each member goes on from its own snapshot."""
         with self.lock:
             if failed:
                 self.error = "The trainer keeps failing; your settings are kept."
             else:
-                epoch = self.resume_epoch()
-                self.history.truncate_after(epoch)
+                states = self.last_state or []
+                for member, state in zip(self.members, states):
+                    member.history.truncate_after(state["epoch"])
+                if not states:
+                    for member in self.members:
+                        member.history.truncate_after(0)
+                epoch = max((s["epoch"] for s in states), default=0)
                 self.rewrites += 1
                 self.notice = (f"The trainer process stopped and was restarted; training goes "
                                f"on from epoch {epoch:,}.")
                 self.notice_until = time.monotonic() + NOTICE_S
             self.version += 1
         self._notify()
-
-    def resume_epoch(self) -> int:
-        """The epoch a restarted worker goes on from (the last snapshot's)."""
-        return self.last_state["epoch"] if self.last_state else 0
 
     def _notify(self) -> None:
         for listener in list(self.listeners):
@@ -232,16 +317,17 @@ _registry_lock = threading.Lock()
 _janitor: threading.Thread | None = None
 
 
-def start_runner(config: Config, limits: Limits = LIMITS, resume: dict | None = None,
-                 make: Callable[..., Runner] = Runner, weight: int = 1) -> Runner:
-    """A new registered runner (``make(config, resume)``, counting as ``weight``
-    sessions); ServerBusy when the server holds all it can."""
+def start_runner(config: Config, limits: Limits = LIMITS, resume: list | None = None,
+                 study: Study | None = None) -> Runner:
+    """A new registered runner of one network, or of a study's members when given;
+    ServerBusy when the server holds all it can."""
     global _janitor
+    weight = len(study.values) if study else 1
     with _registry_lock:
         if sum(r.weight for r in _runners.values()) + weight > limits.max_sessions:
             raise ServerBusy(f"The server is full ({limits.max_sessions} sessions at once); "
                              "try again in a few minutes.")
-        runner = make(config, resume)
+        runner = Runner(config, resume, study)
         _runners[runner.token] = runner
         if _janitor is None:
             _janitor = threading.Thread(target=_sweep, args=(limits,), daemon=True)

@@ -1,11 +1,13 @@
-"""A worker process: hosts many sessions and trains same-shaped ones as one group.
+"""A worker process: hosts many sessions and trains their members in batched groups.
 
 Commands arrive on a connection from the server (``protocol``); frames go back
-on it. Each cycle the worker trains every playing session for its share of a
-short time slice (a group of S same-shaped sessions gets S shares and spends
-them in one batched computation), then sends a frame to each session that is
-due one. Frames slow down under load (never below ``MIN_FPS``) before training
-does; a paused session costs nothing.
+on it. Every member of every session that trains is in one group, by one policy
+(``Worker.lane`` and the member's shape): one network's with every other network of its
+shape and speed, a race's or sweep's members among themselves. Each cycle every group
+trains for its share of a short time slice (a group of S members gets S shares and
+spends them in one batched computation), then each session that is due one gets a
+frame, its members' pictures batched by shape too. Frames slow down under load (never
+below ``MIN_FPS``) before training does; a paused session costs nothing.
 """
 
 from __future__ import annotations
@@ -20,14 +22,11 @@ from multiprocessing.connection import Connection
 
 import torch
 
-from playground.engine.config.config import Config
-from playground.engine.config.limits import LIMITS
-from playground.engine.train.group import Group, train_epochs
-from playground.engine.train.trainer import Trainer, unpack
+from playground.engine.train.group import Group
+from playground.engine.train.trainer import Trainer
 from playground.server import protocol as p
-from playground.server.frames import FrameBuilder, picture_key, pictures
-from playground.server.hosted import MAX_CREDIT, Hosted, frame_rate, schedule_next_frame
-from playground.server.study_host import HostedStudy
+from playground.server.frames import picture_key, pictures
+from playground.server.hosted import MAX_CREDIT, Hosted, frame_rate
 
 CYCLE_S = 0.03  # training time per cycle at most, shared by the playing sessions
 MIN_SLICE_S = 0.003
@@ -38,105 +37,65 @@ class Worker:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.sessions: dict[str, Hosted] = {}
-        self.studies: dict[str, HostedStudy] = {}  # races and sweeps: one session each
+        # every training member of every session, in groups of one shape and one lane:
+        # (lane, shape) -> (the group, the sessions its members belong to)
         self.groups: dict[tuple, tuple[Group, list[Hosted]]] = {}
         self.stale: set[tuple] = set()  # keys whose group must be formed anew
-        self.frame_cost = 0.001  # seconds per session frame, a running mean
-        self.handlers = {p.OPEN: self.open, p.CLOSE: self.close, p.PLAY: self.play,
-                         p.PAUSE: self.pause, p.STEP: self.step, p.RESTART: self.restart,
-                         p.CONFIG: self.config, p.SET_PARAM: self.set_param, p.LOAD: self.load}
+        self.frame_cost = 0.001  # seconds per member's frame, a running mean
+        self.handlers = {p.PLAY: Hosted.play, p.PAUSE: Hosted.pause, p.STEP: Hosted.step,
+                         p.RESTART: Hosted.restart, p.CONFIG: Hosted.config,
+                         p.SET_PARAM: Hosted.set_param, p.LOAD: Hosted.load}
 
     # -- commands ------------------------------------------------------------------------
     def open(self, sid: str, spec: dict) -> None:
-        if spec.get("study"):
-            self.studies[sid] = HostedStudy(spec)
-            return
-        config, _ = Config.from_params(spec["params"])
-        trainer = Trainer(config, max_epochs=LIMITS.max_epochs_per_run)
-        state = spec.get("state")
-        if state and state.get("config") == config.to_params():
-            trainer.restore(state)
-        hosted = Hosted(trainer, FrameBuilder(int(spec.get("generation", 0))))
-        hosted.playing = bool(spec.get("playing")) and not trainer.stopped
-        self.sessions[sid] = hosted
-        self._invalidate(hosted)
+        self.sessions[sid] = Hosted.open(spec)
+        self._invalidate(sid)
 
     def close(self, sid: str) -> None:
-        self._invalidate(self.sessions[sid])
+        self._invalidate(sid)
         del self.sessions[sid]
 
-    def play(self, sid: str) -> None:
-        h = self._release(sid)
-        h.playing = not h.trainer.stopped
-        h.credit, h.last_tick = 0.0, time.perf_counter()
-
-    def pause(self, sid: str) -> None:
-        self._release(sid).playing = False
-
-    def step(self, sid: str, epochs: int = 1) -> None:
-        h = self._release(sid)
-        h.playing = False
-        train_epochs(h.trainer, max(1, min(int(epochs), p.MAX_STEP)))
-
-    def restart(self, sid: str) -> None:
-        h = self._release(sid)
-        h.trainer.reset(keep_init=True)
-        h.frames.restart()
-
-    def config(self, sid: str, params: dict) -> None:
-        h = self._release(sid)
-        config, _ = Config.from_params(params)
-        if config.speed != h.speed:
-            h.credit, h.last_tick = 0.0, time.perf_counter()
-        if h.trainer.apply_config(config):
-            h.frames.restart()
-        h.playing = h.playing and not h.trainer.stopped
-        self._invalidate(h)
-
-    def set_param(self, sid: str, kind: str, layer: int, to: int, frm: int,
-                  value: float) -> None:
-        """One weight or bias, typed in on the drawing; only while paused, and only one
-        that exists (anything else is ignored, as a stale click may be)."""
-        h = self._release(sid)
-        sizes = h.trainer.layout.sizes
-        if h.playing or not 0 <= layer < len(sizes) - 1 or not 0 <= to < sizes[layer + 1]:
+    def command(self, sid: str, name: str, args: list) -> None:
+        """A command for one session: out of its groups first (so it can change), with a
+        frame due at once."""
+        if name == p.OPEN:
+            self.open(sid, *args)
             return
-        if kind == "weight" and not 0 <= frm < sizes[layer]:
+        if sid not in self.sessions:
+            return  # closed already
+        if name == p.CLOSE:
+            self.close(sid)
             return
-        h.trainer.set_param(kind, layer, to, frm, value)
-
-    def load(self, sid: str, packed: str) -> None:
-        """Imported weights (checked against the Config by the page): epoch 0 from them.
-        Weights that no longer fit (the network changed since) are ignored."""
-        h = self._release(sid)
-        try:
-            params = unpack(packed, h.trainer.layout.size)
-        except ValueError:
-            return
-        h.trainer.load_params(params)
-        h.playing = False
-        h.frames.restart()
-
-    def _release(self, sid: str) -> Hosted:
-        """The session, out of any group (so it can change), with a frame due at once."""
+        self._invalidate(sid)
         h = self.sessions[sid]
-        self._invalidate(h)
+        self.handlers[name](h, *args)
         h.dirty, h.next_frame = True, 0.0
-        return h
+        self._invalidate(sid)  # a command may change what trains
 
-    def _invalidate(self, h: Hosted) -> None:
-        """The group of this session's shape forms anew before it trains next."""
-        entry = self.groups.pop(h.key, None)
-        if entry is not None:
-            entry[0].dissolve()
-        self.stale.add(h.key)
+    @staticmethod
+    def lane(sid: str, h: Hosted) -> tuple:
+        """Sessions' members in one lane and of one shape train as one group: one
+        network's with every other's of its speed; a study's only among themselves (its
+        members stay level)."""
+        return ("study", sid) if h.level else ("speed", h.speed)
+
+    def _invalidate(self, sid: str) -> None:
+        """The groups holding this session's members form anew before they train next."""
+        h = self.sessions.get(sid)
+        if h is None:
+            return
+        lane = self.lane(sid, h)
+        for key in {(lane, t.group_key) for t in h.members}:
+            entry = self.groups.pop(key, None)
+            if entry is not None:
+                entry[0].dissolve()
+            self.stale.add(key)
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> None:
         torch.set_num_threads(1)
         while True:
-            busy = any(h.playing or h.dirty for h in self.sessions.values()) or any(
-                s.training or s.dirty for s in self.studies.values())
+            busy = any(h.training or h.dirty for h in self.sessions.values())
             if self.conn.poll(0 if busy else IDLE_POLL_S):
                 self.receive()  # then train on: a stream of commands must not starve it
             self.train()
@@ -146,120 +105,135 @@ class Worker:
         while self.conn.poll():
             sid, commands = json.loads(self.conn.recv_bytes())
             for name, args in commands:
-                if sid not in self.sessions and sid not in self.studies and name != p.OPEN:
-                    continue  # closed already
                 try:
-                    if sid in self.studies:
-                        self._study_command(sid, name, args)
-                    else:
-                        self.handlers[name](sid, *args)
+                    self.command(sid, name, args)
                 except Exception as error:  # one session's bad command must not stop the rest
                     self.fail(sid, error)
 
-    def _study_command(self, sid: str, name: str, args: list) -> None:
-        """A study takes the transport commands; its members' settings are fixed."""
-        study = self.studies[sid]
-        if name == p.CLOSE:
-            del self.studies[sid]  # its trainers go with it
-        elif name in (p.PLAY, p.PAUSE, p.STEP, p.RESTART):
-            getattr(study, name)(*args)
-            study.dirty, study.next_frame = True, 0.0
+    def _form_groups(self) -> None:
+        """One policy for every member of every session: the members that train now, by
+        lane and shape."""
+        if not self.stale:
+            return
+        members: dict[tuple, tuple[list[Trainer], list[Hosted]]] = {}
+        for sid, h in self.sessions.items():
+            lane = self.lane(sid, h)
+            for t in h.trainees():
+                key = (lane, t.group_key)
+                if key in self.stale:
+                    trainers, hosts = members.setdefault(key, ([], []))
+                    trainers.append(t)
+                    if h not in hosts:
+                        hosts.append(h)
+        for key, (trainers, hosts) in members.items():
+            self.groups[key] = (Group(trainers), hosts)
+        self.stale.clear()
 
     def train(self) -> None:
-        for key in self.stale:
-            members = [h for h in self.sessions.values() if h.playing and h.key == key]
-            if members:
-                self.groups[key] = (Group([h.trainer for h in members]), members)
-        self.stale.clear()
-        studies = [(sid, s) for sid, s in self.studies.items() if s.training]
-        total = (sum(len(members) for _, members in self.groups.values())
-                 + sum(s.size for _, s in studies))
+        self._form_groups()
+        total = sum(len(group.members) for group, _ in self.groups.values())
         if not total:
             return
         now = time.perf_counter()
         # train until the next frame is due (so frames keep their rate), at most one cycle
         due = min((h.next_frame for h in self.sessions.values() if h.playing), default=now)
         budget = min(max(due - now, MIN_SLICE_S), CYCLE_S)
-        for group, members in list(self.groups.values()):
+        studies: dict[str, list[Group]] = {}
+        for key, (group, hosts) in list(self.groups.items()):
+            lane = key[0]
+            if lane[0] == "study":
+                studies.setdefault(lane[1], []).append(group)
+                continue
             try:
-                self._train_group(group, members, budget * len(members) / total, now)
+                self._train_speed_group(group, hosts, budget * len(group.members) / total, now)
             except Exception as error:
-                for sid in [sid for sid, h in self.sessions.items() if h in members]:
+                for sid in [sid for sid, h in self.sessions.items() if h in hosts]:
                     self.fail(sid, error)
                 continue
-            if any(h.trainer.stopped for h in members):
-                for h in members:
-                    h.playing = h.playing and not h.trainer.stopped
-                self._invalidate(members[0])
-        for sid, study in studies:  # a study of S members gets S shares
+            if any(t.stopped for t in group.members):
+                for h in hosts:
+                    h.settle()
+                    h.playing = h.playing and not h.members[0].stopped
+                self.stale.add(key)
+                self.groups.pop(key)[0].dissolve()
+        for sid, groups in studies.items():  # a study of S members gets S shares
+            h = self.sessions[sid]
+            share = budget * sum(len(g.members) for g in groups) / total
             try:
-                study.train(budget * study.size / total)
+                regroup = h.train_level(groups, share)
             except Exception as error:
                 self.fail(sid, error)
+                continue
+            h.dirty = True
+            if regroup:
+                self._invalidate(sid)
+                h.settle()
 
-    def _train_group(self, group: Group, members: list[Hosted], budget: float,
-                     now: float) -> None:
-        speed = members[0].speed
+    def _train_speed_group(self, group: Group, hosts: list[Hosted], budget: float,
+                           now: float) -> None:
+        """One network's sessions of one shape and speed: as fast as their share allows,
+        or the epochs their speed owes."""
+        speed = hosts[0].speed
         if speed <= 0:
             group.run_for(budget)
         else:
-            for h in members:
+            for h in hosts:
                 h.credit = min(h.credit + (now - h.last_tick) * speed, MAX_CREDIT)
                 h.last_tick = now
-            owed = int(min(h.credit for h in members))
+            owed = int(min(h.credit for h in hosts))
             if not owed:
                 return
             ran = group.run_epochs(owed)
-            for h in members:
+            for h in hosts:
                 h.credit -= ran
-        for h in members:
+        for h in hosts:
             h.dirty = True
 
     def fps(self) -> float:
-        playing = (sum(h.playing for h in self.sessions.values())
-                   + sum(s.size for s in self.studies.values() if s.playing))
+        playing = sum(h.size for h in self.sessions.values() if h.playing)
         return frame_rate(self.frame_cost, playing)
 
     def send_frames(self) -> None:
         now = time.perf_counter()
         due = [(sid, h) for sid, h in self.sessions.items() if h.dirty and now >= h.next_frame]
-        studies = [(sid, s) for sid, s in self.studies.items() if s.dirty and now >= s.next_frame]
-        if not due and not studies:
-            if not any(h.speed <= 0 and h.playing for h in self.sessions.values()):
+        if not due:
+            if not any(h.speed <= 0 and h.training for h in self.sessions.values()):
                 time.sleep(0.002)  # only slow speeds (or nothing) to serve: do not spin
             return
-        batches: dict[tuple, list[tuple[str, Hosted]]] = {}
-        for sid, h in due:
-            batches.setdefault(picture_key(h.trainer), []).append((sid, h))
+        # every due member's picture, same-shaped ones in one batched pass
+        batches: dict[tuple, list[tuple[int, int]]] = {}
+        for d, (_, h) in enumerate(due):
+            if h.picture_parts is not None:
+                for i, t in enumerate(h.members):
+                    batches.setdefault((h.picture_parts, picture_key(t)), []).append((d, i))
+        drawn: list[list] = [[None] * h.size for _, h in due]
+        for (parts, _), batch in batches.items():
+            trainers = [due[d][1].members[i] for d, i in batch]
+            every = [due[d][1].builders[i].wants_every_part(due[d][1].playing) and parts == "all"
+                     for d, i in batch]
+            with torch.no_grad():
+                for (d, i), picture in zip(batch, pictures(trainers, every,
+                                                           neurons=parts == "all")):
+                    if parts != "all":
+                        picture = {"boundary": picture["boundary"]}
+                    drawn[d][i] = picture
         frames = []
         interval = 1.0 / self.fps()
-        for batch in batches.values():
-            every = [h.frames.wants_every_part(h.playing) for _, h in batch]
-            with torch.no_grad():
-                pics = pictures([h.trainer for _, h in batch], every)
-            for (sid, h), picture in zip(batch, pics):
-                frame = h.frames.build(h.trainer, h.playing, picture)
-                h.maybe_snapshot(frame, now)
-                frames.append([sid, frame])
-                schedule_next_frame(h, now, interval)
-        for sid, study in studies:
+        for (sid, h), pics in zip(due, drawn):
             try:
-                frames.append([sid, study.frame()])
+                frames.append([sid, h.frame(pics, now, interval)])
             except Exception as error:
                 self.fail(sid, error)
-                continue
-            schedule_next_frame(study, now, interval * (1 + study.size // 4))  # big: fewer
         self.conn.send_bytes(p.dumps({"frames": frames}).encode())
-        cost = (time.perf_counter() - now) / (len(due) + sum(s.size for _, s in studies))
+        cost = (time.perf_counter() - now) / sum(h.size for _, h in due)
         self.frame_cost = 0.8 * self.frame_cost + 0.2 * cost
 
     def fail(self, sid: str, error: Exception) -> None:
         """A bug hit one session: log it, stop that session, tell its page in a sentence."""
         traceback.print_exc()
-        h = self.sessions.pop(sid, None)
-        if h is not None:
-            self._invalidate(h)
-        self.studies.pop(sid, None)
+        if sid in self.sessions:
+            self._invalidate(sid)
+            del self.sessions[sid]
         message = f"The trainer hit an internal error ({type(error).__name__})."
         self.conn.send_bytes(p.dumps({"frames": [[sid, {"error": message}]]}).encode())
 

@@ -27,7 +27,7 @@ from playground.engine.formats.exports import (
     weights_file,
 )
 from playground.engine.formats.script_export import pytorch_script
-from playground.engine.train.trainer import Trainer
+from playground.engine.train.trainer import initial_params
 from playground.server.runner import Runner
 from playground.ui.text import plain
 
@@ -74,15 +74,14 @@ def share_link(config: Config) -> str:
 def _current_weights(config: Config, runner: Runner) -> bytes:
     """The newest snapshot's weights (read when the button is clicked: the page does not
     rerun while training streams); before the first snapshot, the initial weights."""
-    params = params_from_state(runner.last_state, config)
+    params = params_from_state(runner.view().state, config)
     if params is None:
-        params = Trainer(config).params
+        params = initial_params(config)
     return weights_file(config, params)
 
 
 def _history(config: Config, runner: Runner) -> str:
-    with runner.lock:  # the pool's reader thread extends the history under this lock
-        return history_csv(runner.history, metric_name(config))
+    return history_csv(runner.view().history, metric_name(config))
 
 
 def _script(config: Config, runner: Runner) -> str:

@@ -224,7 +224,7 @@ def experiment(config) -> None:
     with st.container(key="compare"):
         study_page.study_builder()
     with st.container(key="slow_motion"):
-        slow_motion_section(config, runner.last_state if runner else None, _use_tiny_network)
+        slow_motion_section(config, runner.view().state if runner else None, _use_tiny_network)
     if lesson is None:
         with st.container(key="lessons"), st.expander("Lessons: nine guided experiments"):
             lessons_menu(None, session.open_lesson)

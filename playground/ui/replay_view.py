@@ -73,9 +73,9 @@ NOTHING_YET = "replay_nothing_yet"  # "Load" found no snapshots: say so once
 
 
 def _load(runner: Runner) -> None:
-    snapshots = runner.replay.snapshots()
+    snapshots = runner.replay_snapshots()
     if snapshots:
-        st.session_state[LOADED] = {"snapshots": snapshots, "points": runner.points}
+        st.session_state[LOADED] = {"snapshots": snapshots, "points": runner.view().points}
     else:
         st.session_state[NOTHING_YET] = True
 
@@ -92,12 +92,13 @@ def replay_section(runner: Runner | None, show_test: bool = False) -> None:
 
 
 def _replay_body(runner: Runner | None, show_test: bool) -> None:
-    points = runner.points if runner is not None else None
+    view = runner.view() if runner is not None else None
+    points = view.points if view is not None else None
     if points is not None and "train" not in points:
         st.caption("A replay shows the output over the plane; this data set has none.")
         return
     # every rerun of the page passes here: the epochs only, no snapshot is decoded
-    epochs = runner.replay.epochs() if runner is not None else []
+    epochs = view.replay_epochs if view is not None else []
     loaded = st.session_state.get(LOADED)
     # the page does not rerun while training streams: what was kept is read on "Load"
     if not epochs and loaded is None:

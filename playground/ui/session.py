@@ -17,7 +17,6 @@ from playground.engine.data.own_points import link_params
 from playground.engine.teaching.lessons import LESSONS, Lesson, lesson_config, lesson_params
 from playground.engine.teaching.study import Study, split_params
 from playground.server.runner import Runner, ServerBusy, start_runner
-from playground.server.study_runner import start_study
 
 
 def limits() -> Limits:
@@ -148,11 +147,7 @@ def runner() -> Runner | None:
         return current
     resume = st.session_state.pop("resume", None)
     try:
-        current_study = study()
-        if current_study is None:
-            fresh = start_runner(config(), limits=limits(), resume=resume)
-        else:
-            fresh = start_study(config(), current_study, limits(), resume)
+        fresh = start_runner(config(), limits(), resume, study())
     except ServerBusy as busy:
         st.session_state["busy"] = str(busy)
         return None
@@ -186,10 +181,8 @@ def restart_crashed() -> None:
     old: Runner | None = st.session_state.pop("runner", None)
     if old is not None:
         old.close()
-        state = old.last_state
-        # a study's members each check their own snapshot when they resume
-        if isinstance(state, list) or (state and state.get("config") == config().to_params()):
-            st.session_state["resume"] = state
+        # each member checks its own snapshot against its Config when it resumes
+        st.session_state["resume"] = old.last_state
 
 
 def commit(new: Config) -> None:

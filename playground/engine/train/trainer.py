@@ -54,6 +54,12 @@ def unpack(text: str, size: int, dtype: np.dtype = np.float32) -> torch.Tensor:
     return torch.from_numpy(values.copy())
 
 
+def initial_params(config: Config, layout: ParamLayout | None = None) -> torch.Tensor:
+    """The initial weights this Config's network starts from (its init scheme and seed)."""
+    return init_params(layout or config.layout(), tf_rule.INIT if config.tf_math else config.init,
+                       config.init_seed)
+
+
 class Trainer:
     def __init__(self, config: Config, dataset: Dataset | None = None,
                  max_epochs: int | None = None) -> None:
@@ -70,8 +76,7 @@ class Trainer:
             self._load_data()
         n_out = self.head.n_outputs(self.dataset.n_classes)
         self.layout = ParamLayout((self.x_train.shape[1], *c.hidden, n_out))
-        self.params = init_params(self.layout, tf_rule.INIT if c.tf_math else c.init,
-                                  c.init_seed)
+        self.params = initial_params(c, self.layout)
         self.last_good = self.params.clone()  # the newest finite weights
         self.full_grad = torch.zeros_like(self.params)  # over the whole training set
         # one generator for shuffling and dropout, seeded apart from the weights' one

@@ -125,7 +125,7 @@ class StudyView {
       const card = this.cards[i];
       if (card && m.picture) { // sent only when it changed
         card.image.onload = () => this.drawCard(i);
-        card.image.src = m.picture;
+        card.image.src = m.picture.boundary;
       }
     });
     this.dirty = true;

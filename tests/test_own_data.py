@@ -323,8 +323,8 @@ def test_a_running_session_gets_the_edited_points_and_trains_on(monkeypatch):
         runner.wait_for(lambda s: s["epoch"] == 4 and runner.members[0].points is not None, 30)
         edited, _ = apply_edit(config, {"op": "add_point", "x": 0, "y": 0, "label": 1})
         runner.apply_config(edited)
-        runner.wait_for(lambda s: len(runner.members[0].points["train"]) + len(runner.members[0].points["test"])
-                        == 41, 30)
+        points = lambda: runner.members[0].points  # noqa: E731
+        runner.wait_for(lambda s: len(points()["train"]) + len(points()["test"]) == 41, 30)
         runner.step(2)
         snap = runner.wait_for(lambda s: s["epoch"] == 6, 30)
         assert snap["generation"] == 0  # no restart: the same run went on

@@ -42,7 +42,8 @@ def pool(monkeypatch):
 
 
 def first_frame(runner):
-    return runner.wait_for(lambda s: runner.version > 0 and runner.members[0].picture is not None, TIMEOUT)
+    return runner.wait_for(
+        lambda s: runner.version > 0 and runner.members[0].picture is not None, TIMEOUT)
 
 
 def test_play_pause_step(pool):
@@ -256,7 +257,8 @@ def test_next_message_sends_only_what_is_new(pool):
     third = json.loads(next_message(runner, sent))
     assert third["restart"] is True and third["history"]["epoch"] == []
     late = json.loads(next_message(runner, StreamState()))  # a page that reconnects
-    assert late["restart"] is True and late["points"] == json.loads(json.dumps(runner.members[0].points))
+    points = json.loads(json.dumps(runner.members[0].points))
+    assert late["restart"] is True and late["points"] == points
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -321,4 +321,5 @@ def test_a_runner_holds_its_points_out_of_the_collectors_sight_and_drops_all_on_
     gc.collect()
     assert not any(gc.is_tracked(row) for row in runner.members[0].points["train"])
     runner.close()
-    assert runner.members[0].points is None and runner.members[0].picture is None and len(runner.members[0].history) == 0
+    member = runner.members[0]
+    assert member.points is None and member.picture is None and len(member.history) == 0

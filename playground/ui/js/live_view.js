@@ -40,9 +40,8 @@ class LiveView {
     };
     this.q(".pg-recover").onclick = () => this.trigger("edit", { op: "lower_learning_rate" });
     // play, pause, step and "same start" go down the stream: they act within a frame
-    this.q(".pg-play").onclick = () =>
-      this.send(this.summary && this.summary.playing ? "pause" : "play");
-    this.q('[data-testid="pg-step"]').onclick = () => this.send("step", { epochs: 1 });
+    this.q(".pg-play").onclick = () => this.keyCommand("play");
+    this.q('[data-testid="pg-step"]').onclick = () => this.keyCommand("step");
     this.q('[data-testid="pg-restart"]').onclick = () => this.send("restart");
     // a new start with new weights changes the Config (its init seed): the page does it
     this.q('[data-testid="pg-reset"]').onclick = () => this.trigger("edit", { op: "new_weights" });
@@ -83,6 +82,12 @@ class LiveView {
     };
     this.jobOrder = Object.keys(this.jobs);
     this.nextJob = 0;
+  }
+
+  // "play" (play or pause) or "step": a button or its key (stream.js)
+  keyCommand(command) {
+    if (command === "step") this.send("step", { epochs: 1 });
+    else this.send(this.summary && this.summary.playing ? "pause" : "play");
   }
 
   update(data) {

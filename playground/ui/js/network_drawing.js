@@ -50,7 +50,9 @@ export class NetworkDrawing {
       const minus = el("button", { class: "pg-btn pg-small", title: "remove a neuron" }, c);
       minus.textContent = "−";
       minus.onclick = () => this.trigger("edit", { op: "neurons", layer: l, delta: -1 });
-      const sel = el("select", { class: "pg-act", title: "activation of this layer" }, c);
+      // named for screen readers too (a title alone is only a tooltip)
+      const sel = el("select", { class: "pg-act", title: "activation of this layer",
+        "aria-label": `activation of hidden layer ${l + 1}` }, c);
       for (const [name, title] of Object.entries(net.activations)) {
         const o = el("option", { value: name }, sel);
         o.textContent = title;

@@ -5,8 +5,8 @@ export const LIVE_VIEW_HTML = `
       <div class="pg-status">
         <div class="pg-transport">
           <button class="pg-tbtn" data-testid="pg-reset" title="back to epoch 0 with new initial weights">Reset</button>
-          <button class="pg-tbtn pg-play" data-testid="pg-play" title="start or stop training">Play</button>
-          <button class="pg-tbtn" data-testid="pg-step" title="train one epoch">Step</button>
+          <button class="pg-tbtn pg-play" data-testid="pg-play" title="start or stop training (key: Space)">Play</button>
+          <button class="pg-tbtn" data-testid="pg-step" title="train one epoch (key: .)">Step</button>
           <button class="pg-tbtn" data-testid="pg-restart" title="back to epoch 0 with the same initial weights (a fair comparison)">Same start</button>
         </div>
         <span class="pg-epoch" data-testid="pg-epoch">Epoch 0</span>

@@ -115,6 +115,8 @@ class LiveView {
     // ... so their confusion matrix takes the boundary's place
     const home = data.network.wide_input ? this.q(".pg-output") : this.q(".pg-more");
     home.insertBefore(this.q(".pg-confusion"), data.network.wide_input ? home.firstChild : null);
+    // a projector at 1024x768: the loss chart under the network, so all is on one screen
+    this.q(data.presenter ? ".pg-under-network" : ".pg-output").appendChild(this.q(".pg-curves"));
     const figs = data.figures;
     const boundary = figs.boundary;
     // the output is an <img> under the plot (swapped on every frame); a download puts the
@@ -130,7 +132,8 @@ class LiveView {
       const fig = figs[name];
       if (!fig) { Plotly.purge(div); div.style.display = "none"; continue; }
       div.style.display = "";
-      if (data.presenter) presenterFigure(fig);
+      // the loss chart fits under the network on a 768 px screen
+      if (data.presenter) presenterFigure(fig, name === "curves" ? { height: 186, left: 52 } : {});
       Plotly.newPlot(div, fig.data, fig.layout,
         exportConfig(`playground-${name}`, name === "boundary" ? withOutput : null));
     }

@@ -14,7 +14,8 @@ export const LIVE_VIEW_HTML = `
         <button class="pg-recover" data-testid="pg-recover" hidden>
           Restart with a 10× smaller learning rate</button></div>
       <div class="pg-main">
-        <div class="pg-network"></div>
+        <div class="pg-network-col"><div class="pg-network"></div>
+          <div class="pg-under-network"></div></div>
         <div class="pg-output">
           <div class="pg-boundary-wrap"><img class="pg-boundary-img" alt="">
             <div class="pg-boundary"></div>

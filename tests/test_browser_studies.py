@@ -56,8 +56,9 @@ def test_a_race_from_its_url_runs_its_members_side_by_side(chromium, server):  #
                       "optimizer=adagrad", "optimizer=adam"]
     assert not_wider_than_the_window(page)
     assert cards.nth(0).bounding_box()["y"] < 768, "the race is in view without scrolling"
-    # a card opens that configuration on its own
-    cards.nth(4).click()
+    # a card is one button: its name (under the picture) opens that configuration too
+    assert cards.evaluate_all("cards => cards.every((c) => c.tagName === 'BUTTON')")
+    cards.nth(4).locator(".pg-card-name").click()
     page.wait_for_url(lambda url: "race=" not in url and "optimizer=adam" in url, timeout=20_000)
     page.locator('[data-testid="pg-epoch"]').wait_for(state="visible")
     assert errors == []
@@ -77,6 +78,12 @@ def test_a_sweep_from_its_url_plots_every_point_and_opens_one(chromium, server):
       const chart = document.querySelector('[data-testid="pg-study-chart"]');
       return chart.data.map((t) => t.y.filter((v) => v !== null).length); }""")
     assert points[1] >= 7, "a test loss for (almost) every learning rate"
+    # the log axis: every label reads as its tick's own value (no "5" for 0.0005, no "2"
+    # for 2), and the powers of ten the rates span are all labelled
+    ticks = page.evaluate("""() => document.querySelector('[data-testid="pg-study-chart"]')
+      ._fullLayout.xaxis._vals.map((v) => [10 ** v.x, v.text])""")
+    assert all(abs(float(text) - value) <= 1e-9 * value for value, text in ticks), ticks
+    assert [text for _, text in ticks] == ["0.001", "0.01", "0.1", "1"]
     assert not_wider_than_the_window(page)
     # a click on a point opens that learning rate on its own (the 3rd of 8)
     third = sweep("learning_rate:0.001..3", 8, 40).values[2]

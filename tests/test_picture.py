@@ -11,7 +11,7 @@ import urllib.parse
 
 import pytest
 from browser import open_playground, shown_epoch, transport
-from test_browser import chromium, server, wait_until  # noqa: F401  (pytest fixtures)
+from test_browser import chromium, screenshot, server, wait_until  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -182,18 +182,42 @@ def test_a_narrow_window_stays_usable(chromium, server):  # noqa: F811
     page.context.close()
 
 
+# what a class must read from the back of the room: every label and tick, and the parts
+# that must all be on the first screen of a 1024x768 projector
+PRESENTER_TEXT = ('[data-testid="stWidgetLabel"] p, [data-testid="stSelectbox"] input, .pg-tbtn, '
+                  '.pg-node text, .pg-numbers span, .pg-toggles label, .pg-net-title, .pg-act, '
+                  '.pg-draw-mode, .pg-count, .pg-legend span, .pg-boundary .xtick text, '
+                  '.pg-boundary .ytick text, .pg-curves .xtick text, .pg-curves .ytick text, '
+                  '.pg-curves .legendtext')
+FIRST_SCREEN = (".pg-epoch", ".pg-transport", ".pg-network svg", ".pg-boundary-wrap",
+                ".pg-legend", ".pg-toggles", ".pg-numbers", ".pg-curves")
+
+
 def test_presenter_mode_is_readable_on_a_projector(chromium, server):  # noqa: F811
     page, errors = open_at(chromium, server, "/?presenter=1", 1024, 768)
     page.wait_for_function("() => document.querySelectorAll('path.pg-link').length > 0")
-    sizes = page.evaluate("""() => [...document.querySelectorAll(
-        '[data-testid="stWidgetLabel"] p, [data-testid="stSelectbox"] input, .pg-tbtn, '
-        + '.pg-node text, .pg-numbers span, .pg-toggles label, .pg-net-title')]
+    page.wait_for_function("() => document.querySelectorAll('.pg-curves .xtick').length > 0")
+    sizes = page.evaluate("""(selector) => [...document.querySelectorAll(selector)]
       .filter((el) => el.getBoundingClientRect().width > 0)
-      .map((el) => [el.textContent || el.value, parseFloat(getComputedStyle(el).fontSize)])""")
+      .map((el) => [el.textContent || el.value, parseFloat(getComputedStyle(el).fontSize)])""",
+                          PRESENTER_TEXT)
     small = [(text, px) for text, px in sizes if px < 16]
     assert sizes and small == [], f"labels under 16 px: {small}"
+    for selector in FIRST_SCREEN:  # all of it in view, none of it cut at the bottom
+        box = page.locator(selector).first.bounding_box()
+        assert box and box["y"] >= 0 and box["y"] + box["height"] <= 768, (selector, box)
+    # the output plot's tick labels stay clear of the colour legend under it
+    legend_top = page.locator(".pg-legend").bounding_box()["y"]
+    ticks = page.evaluate("""() => [...document.querySelectorAll('.pg-boundary .xtick text')]
+      .map((t) => t.getBoundingClientRect().bottom)""")
+    assert ticks and max(ticks) <= legend_top, (ticks, legend_top)
     boundary = page.locator(".pg-boundary-wrap").bounding_box()
     assert boundary["width"] >= 400  # the key plot, bigger than the usual 320
+    # the neurons' pictures are larger than the usual 34 px
+    nodes = page.evaluate("() => [...document.querySelectorAll('g.pg-hidden image')]"
+                          ".map((i) => Number(i.getAttribute('width')))")
+    assert nodes and min(nodes) > 34, nodes
+    screenshot(page, "presenter-1024x768.png")  # for a person to look at (a scratch folder)
     assert errors == []
     page.context.close()
 

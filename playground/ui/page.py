@@ -126,6 +126,7 @@ TOP_BAR = (
 def top_bar() -> None:
     """The training controls: a click reruns only this bar. (Play, step and the
     resets live in the live view: they go down its stream and act within a frame.)"""
+    _sync_url()  # a change made by this bar's callbacks, before anything is drawn
     config = session.config()
     shown = [(width, draw) for name, width, draw in TOP_BAR if name not in config.hide]
     columns = st.columns([width for width, _ in shown] or [1], vertical_alignment="bottom")
@@ -239,6 +240,10 @@ def main() -> None:
     st.html(COMPACT_CSS)
     if "config" not in st.session_state:
         session.start(st.query_params.to_dict())
+    # The address first: a click's callback has already changed the Config, and the
+    # browser applies this message before it draws anything of this run (a run that
+    # another click interrupts never reaches the end of the script)
+    _sync_url()
     config = session.config()
     if config.presenter:
         st.html(PRESENTER_CSS)
@@ -260,6 +265,8 @@ def main() -> None:
 
 
 def _sync_url() -> None:
+    """The address bar holds the session's settings (called at the start of every run,
+    and again at its end for what the run itself changed)."""
     params = session.url_params()
     if params != st.query_params.to_dict():
         st.query_params.from_dict(params)

@@ -27,9 +27,14 @@ export function loadPlotly(src) {
 }
 
 // larger type, thicker lines and taller plots for a projector
-export function presenterFigure(fig) {
+// (``height`` and ``left`` margin where a figure has a place of its own to fit)
+export function presenterFigure(fig, { height = null, left = 34 } = {}) {
   fig.layout.font = { ...(fig.layout.font || {}), size: 16 };
-  if (fig.layout.height) fig.layout.height = Math.round(fig.layout.height * 1.35);
+  if (height) fig.layout.height = height;
+  else if (fig.layout.height) fig.layout.height = Math.round(fig.layout.height * 1.35);
+  // the tick labels, at 16 px, need more than the small figures' margins
+  const m = fig.layout.margin;
+  if (m) fig.layout.margin = { ...m, l: Math.max(m.l || 0, left), b: Math.max(m.b || 0, 30) };
   if (fig.layout.legend) fig.layout.legend.font = { size: 15 };
   // room for the larger tick labels (the right axis's "100%" of the curves)
   if (fig.layout.margin) fig.layout.margin = { ...fig.layout.margin, r: Math.max(fig.layout.margin.r || 0, 48) };

@@ -40,9 +40,8 @@ class LiveView {
     };
     this.q(".pg-recover").onclick = () => this.trigger("edit", { op: "lower_learning_rate" });
     // play, pause, step and "same start" go down the stream: they act within a frame
-    this.q(".pg-play").onclick = () =>
-      this.send(this.summary && this.summary.playing ? "pause" : "play");
-    this.q('[data-testid="pg-step"]').onclick = () => this.send("step", { epochs: 1 });
+    this.q(".pg-play").onclick = () => this.keyCommand("play");
+    this.q('[data-testid="pg-step"]').onclick = () => this.keyCommand("step");
     this.q('[data-testid="pg-restart"]').onclick = () => this.send("restart");
     // a new start with new weights changes the Config (its init seed): the page does it
     this.q('[data-testid="pg-reset"]').onclick = () => this.trigger("edit", { op: "new_weights" });
@@ -85,6 +84,12 @@ class LiveView {
     this.nextJob = 0;
   }
 
+  // "play" (play or pause) or "step": a button or its key (stream.js)
+  keyCommand(command) {
+    if (command === "step") this.send("step", { epochs: 1 });
+    else this.send(this.summary && this.summary.playing ? "pause" : "play");
+  }
+
   update(data) {
     this.data = data;
     this.q(".pg-show-test").checked = data.show_test;
@@ -110,6 +115,8 @@ class LiveView {
     // ... so their confusion matrix takes the boundary's place
     const home = data.network.wide_input ? this.q(".pg-output") : this.q(".pg-more");
     home.insertBefore(this.q(".pg-confusion"), data.network.wide_input ? home.firstChild : null);
+    // a projector at 1024x768: the loss chart under the network, so all is on one screen
+    this.q(data.presenter ? ".pg-under-network" : ".pg-output").appendChild(this.q(".pg-curves"));
     const figs = data.figures;
     const boundary = figs.boundary;
     // the output is an <img> under the plot (swapped on every frame); a download puts the
@@ -125,7 +132,8 @@ class LiveView {
       const fig = figs[name];
       if (!fig) { Plotly.purge(div); div.style.display = "none"; continue; }
       div.style.display = "";
-      if (data.presenter) presenterFigure(fig);
+      // the loss chart fits under the network on a 768 px screen
+      if (data.presenter) presenterFigure(fig, name === "curves" ? { height: 186, left: 52 } : {});
       Plotly.newPlot(div, fig.data, fig.layout,
         exportConfig(`playground-${name}`, name === "boundary" ? withOutput : null));
     }

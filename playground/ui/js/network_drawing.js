@@ -33,24 +33,28 @@ export class NetworkDrawing {
     const inputs = net.wide_input ? [{ name: "pixels", label: net.wide_input, on: true }]
       : net.features;
     const maxRows = Math.max(inputs.length, ...net.hidden, net.n_outputs);
-    // wide layers (the digits) shrink their nodes to keep the drawing on one screen
-    const rowH = Math.min(44, 420 / maxRows);
-    const node = Math.min(34, rowH - 4);
-    const height = maxRows * rowH + 70;
+    // wide layers (the digits) shrink their nodes to keep the drawing on one screen; a
+    // projector gets larger neurons in a shorter drawing (the loss chart goes below it)
+    const big = this.scale > 1;
+    const rowH = big ? Math.min(60, 300 / maxRows) : Math.min(44, 420 / maxRows);
+    const node = big ? Math.min(50, rowH - 4, colW * 0.6) : Math.min(34, rowH - 4);
+    const height = maxRows * rowH + (big ? 30 : 70);
     // per-layer controls sit in HTML above the svg, aligned with the columns
     const controls = el("div", { class: "pg-layer-controls" }, box);
-    controls.style.height = "48px";
+    controls.style.height = big ? "64px" : "48px";
     net.hidden.forEach((n, l) => {
       const c = el("div", { class: "pg-layer-ctl" }, controls);
       c.style.left = `${inputX + colW * (l + 1.1) - 18}px`;
-      c.style.width = `${Math.min(96, colW - 6)}px`; // never over the next layer's controls
+      c.style.width = `${Math.min(big ? 110 : 96, colW - 6)}px`; // never over the next layer's
       const plus = el("button", { class: "pg-btn pg-small", title: "add a neuron" }, c);
       plus.textContent = "+";
       plus.onclick = () => this.trigger("edit", { op: "neurons", layer: l, delta: 1 });
       const minus = el("button", { class: "pg-btn pg-small", title: "remove a neuron" }, c);
       minus.textContent = "−";
       minus.onclick = () => this.trigger("edit", { op: "neurons", layer: l, delta: -1 });
-      const sel = el("select", { class: "pg-act", title: "activation of this layer" }, c);
+      // named for screen readers too (a title alone is only a tooltip)
+      const sel = el("select", { class: "pg-act", title: "activation of this layer",
+        "aria-label": `activation of hidden layer ${l + 1}` }, c);
       for (const [name, title] of Object.entries(net.activations)) {
         const o = el("option", { value: name }, sel);
         o.textContent = title;

@@ -5,8 +5,8 @@ export const LIVE_VIEW_HTML = `
       <div class="pg-status">
         <div class="pg-transport">
           <button class="pg-tbtn" data-testid="pg-reset" title="back to epoch 0 with new initial weights">Reset</button>
-          <button class="pg-tbtn pg-play" data-testid="pg-play" title="start or stop training">Play</button>
-          <button class="pg-tbtn" data-testid="pg-step" title="train one epoch">Step</button>
+          <button class="pg-tbtn pg-play" data-testid="pg-play" title="start or stop training (key: Space)">Play</button>
+          <button class="pg-tbtn" data-testid="pg-step" title="train one epoch (key: .)">Step</button>
           <button class="pg-tbtn" data-testid="pg-restart" title="back to epoch 0 with the same initial weights (a fair comparison)">Same start</button>
         </div>
         <span class="pg-epoch" data-testid="pg-epoch">Epoch 0</span>
@@ -14,7 +14,8 @@ export const LIVE_VIEW_HTML = `
         <button class="pg-recover" data-testid="pg-recover" hidden>
           Restart with a 10× smaller learning rate</button></div>
       <div class="pg-main">
-        <div class="pg-network"></div>
+        <div class="pg-network-col"><div class="pg-network"></div>
+          <div class="pg-under-network"></div></div>
         <div class="pg-output">
           <div class="pg-boundary-wrap"><img class="pg-boundary-img" alt="">
             <div class="pg-boundary"></div>

@@ -67,6 +67,55 @@ if (!window.__pgUnloadListener) {
   });
 }
 
+// -- the keyboard, as in video players: Space plays or pauses, "." steps one epoch ----
+// Not while typing (a text field, a number, a Streamlit selectbox's search) and not on
+// a control whose own key Space is (a checkbox, a radio button, a menu): there it does
+// what it always does. On a button Space plays too (Enter still presses the button).
+const TYPING = "input:not([type=checkbox]):not([type=radio]):not([type=range])" +
+  ":not([type=button]):not([type=submit]):not([type=reset]):not([type=file])" +
+  ", textarea, select, [contenteditable=''], [contenteditable=true], [role=textbox]" +
+  ", [role=combobox], [role=searchbox], [role=spinbutton]";
+const SPACE_IS_ITS_OWN = "input[type=checkbox], input[type=radio], [role=checkbox]" +
+  ", [role=radio], [role=switch], [role=menuitem], [role=option], [role=listbox], [role=tab]";
+
+function shownView() {
+  return Object.values(views).find((view) => view.root.isConnected && view.keyCommand);
+}
+
+function onKey(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target instanceof Element ? event.target : null;
+  if (target && target.closest(TYPING)) return;
+  const command = event.key === " " ? "play" : event.key === "." ? "step" : null;
+  if (!command || (command === "play" && target && target.closest(SPACE_IS_ITS_OWN))) return;
+  const view = shownView();
+  if (!view) return;
+  event.preventDefault(); // no page scroll, no second press of a focused button
+  if (!event.repeat) view.keyCommand(command);
+}
+
+// the first thing Tab reaches: a link that jumps to the shown view's Play button
+function addSkipLink() {
+  if (document.querySelector(".pg-skip")) return;
+  const link = document.createElement("a");
+  link.className = "pg-skip";
+  link.href = "#";
+  link.setAttribute("data-testid", "pg-skip");
+  link.textContent = "Skip to the training controls (Play: Space, Step: .)";
+  link.onclick = (event) => {
+    event.preventDefault();
+    const view = shownView();
+    const play = view && view.root.querySelector(".pg-play");
+    if (play) play.focus();
+  };
+  document.body.prepend(link);
+}
+
+if (!window.__pgKeyListener) {
+  window.__pgKeyListener = true;
+  document.addEventListener("keydown", onKey);
+}
+
 // Mount a view class once per component key; Streamlit may unmount and remount it
 // between renders, so only a real removal (after a moment) destroys it.
 export function mountView(component, makeView, onCreate = () => {}) {
@@ -78,6 +127,7 @@ export function mountView(component, makeView, onCreate = () => {}) {
     onCreate(setTriggerValue);
   }
   view.trigger = setTriggerValue;
+  addSkipLink();
   clearTimeout(view.pendingDestroy);
   if (view.root.parentNode !== parentElement) parentElement.appendChild(view.root);
   view.update(data);

@@ -15,8 +15,9 @@ const CARD = 150; // px, a race card's plot
 const HTML = `
   <div class="pg-status">
     <div class="pg-transport">
-      <button class="pg-tbtn pg-play" data-testid="pg-play">Play</button>
-      <button class="pg-tbtn" data-testid="pg-step" title="train one epoch">Step</button>
+      <button class="pg-tbtn pg-play" data-testid="pg-play"
+        title="start or stop every member (key: Space)">Play</button>
+      <button class="pg-tbtn" data-testid="pg-step" title="train one epoch (key: .)">Step</button>
       <button class="pg-tbtn" data-testid="pg-restart"
         title="every member back to epoch 0 from the same initial weights">Same start</button>
     </div>
@@ -40,6 +41,27 @@ function shade(value, scale) {
   return `rgb(${a.map((c, k) => Math.round(c + (b[k] - c) * Math.abs(v))).join(",")})`;
 }
 
+// A log axis labelled only where a label reads as its own value: the powers of ten the
+// values span (Plotly's own labels in between are "2" and "5", for 0.0002 or 20), or
+// 1-2-5 steps where the values span less than two of them.
+export function logTicks(values) {
+  const lo = Math.min(...values) * (1 - 1e-9), hi = Math.max(...values) * (1 + 1e-9);
+  const steps = (mantissas) => {
+    const ticks = [];
+    for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+      for (const m of mantissas) {
+        const v = Number((m * 10 ** e).toPrecision(12));
+        if (v >= lo && v <= hi) ticks.push(v);
+      }
+    }
+    return ticks;
+  };
+  let tickvals = steps([1]);
+  if (tickvals.length < 2) tickvals = steps([1, 2, 5]);
+  if (tickvals.length < 2) tickvals = [...new Set([Math.min(...values), Math.max(...values)])];
+  return { tickmode: "array", tickvals, ticktext: tickvals.map((v) => String(v)) };
+}
+
 class StudyView {
   constructor(trigger) {
     this.trigger = trigger;
@@ -48,12 +70,17 @@ class StudyView {
     this.q = (sel) => this.root.querySelector(sel);
     this.stream = new LiveStream({ onMessage: (msg) => this.receive(msg),
       onExpired: () => this.trigger("expired", Date.now()) });
-    this.q(".pg-play").onclick = () =>
-      this.stream.send(this.summary && this.summary.playing ? "pause" : "play");
-    this.q('[data-testid="pg-step"]').onclick = () => this.stream.send("step", { epochs: 1 });
+    this.q(".pg-play").onclick = () => this.keyCommand("play");
+    this.q('[data-testid="pg-step"]').onclick = () => this.keyCommand("step");
     this.q('[data-testid="pg-restart"]').onclick = () => this.stream.send("restart");
     this.chart = this.q(".pg-study-chart");
     this.key = null;
+  }
+
+  // "play" (play or pause) or "step": a button or its key (stream.js)
+  keyCommand(command) {
+    if (command === "step") this.stream.send("step", { epochs: 1 });
+    else this.stream.send(this.summary && this.summary.playing ? "pause" : "play");
   }
 
   update(data) {
@@ -75,15 +102,14 @@ class StudyView {
     this.cards = [];
     if (data.kind === "race") {
       data.labels.forEach((label, i) => {
-        const card = el("div", { class: "pg-card", "data-testid": "pg-race-card",
-          title: "open this configuration on its own" }, row);
+        // one button: a click anywhere on it (picture, name, numbers) or Enter opens it
+        const card = el("button", { type: "button", class: "pg-card",
+          "data-testid": "pg-race-card", title: `open ${label} on its own` }, row);
         card.style.borderColor = this.colour(i);
-        const canvas = el("canvas", { width: CARD, height: CARD }, card);
-        const name = el("div", { class: "pg-card-name" }, card);
-        name.textContent = data.names[i]; // the knob is in the title
-        name.title = label;
-        name.style.color = this.colour(i);
-        const numbers = el("div", { class: "pg-card-numbers" }, card);
+        const canvas = el("canvas", { width: CARD, height: CARD, "aria-hidden": "true" }, card);
+        // the name in dark type (the racer's colour is the card's border and its curve)
+        el("span", { class: "pg-card-name" }, card).textContent = data.names[i];
+        const numbers = el("span", { class: "pg-card-numbers" }, card);
         card.onclick = () => this.trigger("open", i);
         this.cards.push({ canvas, numbers, image: new Image() });
       });
@@ -243,7 +269,7 @@ class StudyView {
       title: { text: `Where each ended, against the ${d.knob_title} (click a point to open it)`,
         font: { size: 13 } },
       xaxis: { title: { text: d.knob_title }, type: d.log_x ? "log" : "linear",
-        exponentformat: "none" },
+        exponentformat: "none", ...(d.log_x ? logTicks(d.values) : {}) },
       yaxis: { title: { text: "loss" }, rangemode: "tozero" },
       yaxis2: { title: { text: metricName }, overlaying: "y", side: "right",
         range: metric === "accuracy" ? [0, 100] : undefined, dtick: metric === "accuracy" ? 25

@@ -64,6 +64,7 @@ class Runner:
         self.version = 0  # bumps with every change the stream should send
         self.points_version = 0
         self.notice: str | None = None
+        self.room_version = 0  # room hook: bumps when the student's room changed (rooms.py)
         self.notice_until = 0.0  # a page that connects later need not hear old news
         self.error: str | None = None
         self.last_state: dict | None = resume
@@ -95,6 +96,15 @@ class Runner:
     def load_weights(self, packed: str) -> None:
         """Imported weights (``training.pack``); training starts again from them."""
         self.command(p.LOAD, packed)
+
+    def tell(self, text: str) -> None:
+        """A one-line notice for the page (room hook: a teacher's action reaches the
+        student's page on its live stream, with the next message)."""
+        with self.lock:
+            self.notice = text
+            self.notice_until = time.monotonic() + NOTICE_S
+            self.version += 1
+        self._notify()
 
     def command(self, name: str, *args: object) -> bool:
         """Queue a command for the worker; never blocks. False if it was dropped."""
@@ -196,6 +206,8 @@ class Runner:
                 message["points"] = self.points
             if self.picture is not None:
                 message["picture"] = self.picture
+            if self.room_version:  # room hook: the page reruns to show the room's news
+                message["room"] = self.room_version
             changed, notice = sent.news(self)
             if changed:
                 message["notice"] = notice

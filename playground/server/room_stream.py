@@ -102,5 +102,5 @@ async def teacher_stream(websocket: WebSocket, room: Room) -> None:
         room.listeners.remove(listener)
     try:
         await websocket.close()
-    except RuntimeError:
-        pass
+    except (RuntimeError, WebSocketDisconnect):
+        pass  # already closed by the other side

@@ -125,6 +125,7 @@ class Member:
     name: str
     runner: Runner | None = None
     away_since: float | None = None  # no live session since then (a reload, a closed tab)
+    bound: bool = False  # has had a session (joined and loaded the page)
     answer: int | None = None
     progress: Progress = field(default_factory=Progress)
 
@@ -164,6 +165,7 @@ class Room:
         self.experiment_version = 0
         self.locked: tuple[str, ...] = ()
         self.members: dict[str, Member] = {}
+        self.removed: set[str] = set()  # seats the teacher removed (they may not come back)
         self.challenge: str | None = None
         self.question: Question | None = None
         self.closed = False
@@ -210,6 +212,7 @@ class Room:
             if member is None or member.runner is runner:
                 return
             member.runner = runner
+            member.bound = member.bound or runner is not None
             member.away_since = None if runner is not None else time.monotonic()
             self._changed()
 
@@ -231,8 +234,9 @@ class Room:
                 if runner is not None and runner.closed:
                     member.runner, member.away_since = None, now
                     self._changed()
-                if member.away_since is not None and \
-                        now - member.away_since > self.limits.room_leave_grace_s:
+                # a student still on their first page load gets longer (a slow load)
+                grace = self.limits.room_leave_grace_s * (1 if member.bound else 4)
+                if member.away_since is not None and now - member.away_since > grace:
                     del self.members[seat]
                     if self.question is not None:
                         self.question.answers.pop(seat, None)
@@ -512,6 +516,7 @@ def _remove(room: Room, fields: dict) -> str | None:
         if member is None:
             return "That student has already left."
         del room.members[member.seat]
+        room.removed.add(member.seat)
     if member.runner is not None and not member.runner.closed:
         member.runner.room_version += 1
         member.runner.tell(f"Your teacher removed you from room {room.code}; your "

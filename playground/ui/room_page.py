@@ -123,6 +123,7 @@ def _become_student(room: Room, seat: str) -> None:
     if old is not None and old.last_state and old.params == session.config().to_params():
         st.session_state["resume"] = old.last_state
     st.session_state.update(room_role="student", room_code=room.code, room_seat=seat,
+                            room_name=view["name"],
                             room_seen=view["experiment_version"],
                             room_url={"room": room.code, "seat": seat})
 
@@ -180,6 +181,18 @@ def sync_student() -> None:
     """Take over the room's news (called on every run and when the stream says the room
     changed): its experiment and locked controls, or that the student left it."""
     room, view = _room_of_student()
+    seat = st.session_state.get("room_seat")
+    if view is None and room is not None and seat not in room.removed:
+        # the page stayed but its seat was freed (its session was gone a while): the
+        # student sits down again under their name
+        try:
+            member = room.join(st.session_state.get("room_name", "student"))
+        except RoomError:
+            member = None
+        if member is not None:
+            st.session_state.update(room_seat=member.seat,
+                                    room_url={"room": room.code, "seat": member.seat})
+            view = room.student_view(member.seat)
     if view is None:
         closed = room is None
         code = st.session_state.get("room_code", "")
@@ -203,6 +216,7 @@ def student_view(experiment: Callable[[Config], None]) -> None:
         experiment(session.config())
         return
     room, view = _room_of_student()
+    room.bind(st.session_state["room_seat"], session.runner())  # the tile is theirs now
     with st.container(key="room_banner"):
         cols = st.columns([2.2, 3.5], vertical_alignment="center")
         # plain text: a name is never markup
@@ -214,7 +228,6 @@ def student_view(experiment: Callable[[Config], None]) -> None:
         if question is not None:
             _question_for_student(room, question)
     experiment(session.config())
-    room.bind(st.session_state["room_seat"], session.runner())
 
 
 def _question_for_student(room: Room, question: dict) -> None:

@@ -385,14 +385,14 @@ def _follow(member: Member, runner: Runner, snap: dict) -> None:
     progress.epoch = snap["epoch"]
     progress.test_loss, progress.test_metric = last.get("test_loss"), last.get("test_metric")
     metric, epoch = progress.test_metric, last.get("epoch", snap["epoch"])
+    if progress.loss_at_300 is None and epoch >= 300 and progress.test_loss is not None:
+        progress.loss_at_300 = _loss_at(runner, 300, progress.test_loss)
     if metric is None or snap.get("metric") != "accuracy":
-        return
+        return  # the accuracy goals need a classification
     if progress.reached_95_at is None and metric >= 0.95:
         progress.reached_95_at = _first_epoch_at(runner, 0.95, epoch)
     if progress.reached_90_at is None and metric >= 0.90:
         progress.reached_90_at = _first_epoch_at(runner, 0.90, epoch)
-    if progress.loss_at_300 is None and epoch >= 300 and progress.test_loss is not None:
-        progress.loss_at_300 = _loss_at(runner, 300, progress.test_loss)
 
 
 def _first_epoch_at(runner: Runner, level: float, seen: int) -> int:

@@ -227,6 +227,11 @@ def test_the_leaderboard_ranks_real_runs_and_each_student_sees_their_rank():
     seats = list(room.members)
     assert room.student_view(seats[1])["rank"].startswith("You are 1st of 2")
     assert room.student_view(seats[2])["rank"].startswith("Not in the ranking yet")
+    # the ranked students were told at once (their pages rerun to show it), once
+    assert runners[1].notices[-1] == "You are 1st of 2 in the challenge."
+    told = len(runners[1].notices)
+    room.observe()
+    assert len(runners[1].notices) == told and runners[2].notices[-1].startswith("Challenge")
 
 
 def test_a_student_who_leaves_frees_their_tile_after_the_grace_and_a_reload_keeps_it():

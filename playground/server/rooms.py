@@ -126,6 +126,7 @@ class Member:
     runner: Runner | None = None
     away_since: float | None = None  # no live session since then (a reload, a closed tab)
     bound: bool = False  # has had a session (joined and loaded the page)
+    rank: int | None = None  # their place on the challenge's board, as last told
     answer: int | None = None
     progress: Progress = field(default_factory=Progress)
 
@@ -257,6 +258,24 @@ class Room:
             _follow(member, runner, snap)
         if busy:
             self.last_activity = time.monotonic()
+        self._tell_new_ranks()
+
+    def _tell_new_ranks(self) -> None:
+        """A student whose place on the leaderboard changed hears it (and their page
+        reruns to show it): the board moves while nobody touches the page."""
+        board = self.leaderboard()
+        ranks = {row["tile"]: row["rank"] for row in board}
+        with self.lock:
+            members = list(self.members.values())
+        for member in members:
+            rank = ranks.get(member.tile)
+            runner = member.runner
+            if rank == member.rank or runner is None or runner.closed:
+                continue
+            member.rank = rank
+            if rank is not None:
+                runner.room_version += 1
+                runner.tell(f"You are {ordinal(rank)} of {len(board)} in the challenge.")
 
     def leaderboard(self) -> list[dict]:
         """The challenge's ranking: [{"tile", "name", "rank", "score"}], best first."""

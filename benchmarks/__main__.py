@@ -21,7 +21,7 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks import attacks, classroom, concurrency, raw, report, targets
+from benchmarks import attacks, classroom, concurrency, raw, report, room, targets
 from benchmarks import page as pg
 from benchmarks.common import ROOT, browser, log, median
 
@@ -145,6 +145,8 @@ def main() -> int:
                      lambda: page_benchmarks(sections, figures, page_errors, server))
         figures["class"] = sections.run("a class of simulated students",
                                         lambda: classroom.run(server))
+        figures["room"] = sections.run("a class room: 30 students and a teacher view",
+                                       lambda: room.run(server))
         figures["attacks"] = sections.run("floods and a killed worker",
                                           lambda: asyncio.run(attacks.run_all(server.url)))
     figures["page_errors"] = page_errors

@@ -27,6 +27,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from playground.server import protocol as p
+from playground.server import room_stream, rooms
 from playground.server.pool import get_pool
 from playground.server.runner import Runner, StreamState, active_runners, find_runner
 
@@ -71,6 +72,10 @@ async def _commands(websocket: WebSocket, runner: Runner) -> int | None:
         text = message.get("text") or ""
         if len(text) > p.MAX_PAGE_MESSAGE or message.get("bytes") or not bucket.take():
             return p.CLOSE_FLOOD
+        room_command = p.parse_room_command(text)  # room hook: rooms checks the key
+        if room_command is not None:
+            rooms.teacher_command(*room_command)
+            continue
         command = p.parse_page_command(text)
         if command is not None:
             runner.command(command[0], *command[1])
@@ -82,6 +87,10 @@ OriginCheck = Callable[[str | None, str | None], bool]  # (Origin, Host) -> allo
 async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None:
     if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host")):
         await websocket.close(code=p.CLOSE_ORIGIN)  # before accept: the handshake fails (403)
+        return
+    room = rooms.find_teacher(websocket.path_params["token"])  # room hook: a teacher view
+    if room is not None:
+        await room_stream.teacher_stream(websocket, room)
         return
     runner = find_runner(websocket.path_params["token"])
     if runner is not None and runner.flooded_until > time.monotonic():

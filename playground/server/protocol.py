@@ -26,6 +26,11 @@ SET_PARAM = "set_param"  # one weight or bias, typed in by the visitor while pau
 LOAD = "load"  # imported weights (packed like Trainer.state's): training starts again from them
 COMMANDS = (OPEN, CLOSE, PLAY, PAUSE, STEP, RESTART, CONFIG, SET_PARAM, LOAD)
 PAGE_COMMANDS = (PLAY, PAUSE, STEP, RESTART, SET_PARAM)  # what a page may say over its stream
+# -- room hook: a teacher's command, {"cmd": ROOM_COMMAND, "action": ..., "key": ...}; any
+# stream may send one, and rooms.teacher_command checks its key (never the stream it came on)
+ROOM_COMMAND = "room"
+ROOM_ACTIONS = ("push", "pause_all", "play_all", "lock", "challenge", "question", "reveal",
+                "remove", "close")
 MAX_PARAM = 10.0  # a typed-in weight or bias is clipped to ±this
 TOGGLES = (PLAY, PAUSE)  # only the last one pending counts (a flood of clicks is one click)
 REPLACED = (CONFIG, LOAD)  # a newer one makes the pending one moot
@@ -44,6 +49,8 @@ CLOSE_ORIGIN = 4403  # another site's page
 CLOSE_WATCHERS = 4409  # too many streams on one session
 CLOSE_FLOOD = 4429  # too many or too large messages
 CLOSE_UNLOADED = 4001  # the page says it is going away: free its session at once
+CLOSE_ROOM_CLOSED = 4410  # the teacher's room was closed
+TILE_INTERVAL_S = 0.5  # the teacher view gets each changed tile at most this often
 
 
 class History(TypedDict):
@@ -95,6 +102,7 @@ class StreamMessage(TypedDict, total=False):
     picture: Picture
     notice: str | None  # one line for the visitor (e.g. the trainer was restarted)
     error: str | None  # the session cannot go on; the page offers a fresh start
+    room: int  # room hook: the student's room changed (its version); the page reruns
 
 
 def empty_history() -> dict[str, list]:
@@ -141,6 +149,24 @@ def parse_page_command(text: str | None) -> tuple[str, list] | None:
     return name, []
 
 
+def parse_room_command(text: str | None) -> tuple[str, str, dict] | None:
+    """A teacher's command as (key, action, its other fields), or None if it is not one.
+    Nothing here is trusted: rooms.teacher_command checks the key and every field."""
+    if not text or len(text) > MAX_PAGE_MESSAGE:
+        return None
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or message.get("cmd") != ROOM_COMMAND:
+        return None
+    key, action = message.pop("key", None), message.pop("action", None)
+    if not isinstance(key, str) or action not in ROOM_ACTIONS:
+        return None
+    message.pop("cmd")
+    return key, action, message
+
+
 def _set_param(message: dict) -> tuple[str, list] | None:
     """[kind, layer, to, from, value]: weight `from` -> `to` of a layer, or bias of `to`."""
     kind, value = message.get("kind"), message.get("value")
@@ -156,6 +182,7 @@ def _set_param(message: dict) -> tuple[str, list] | None:
 def for_js() -> dict:
     """The constants the live view's JavaScript needs, from this one definition."""
     return {"page_commands": list(PAGE_COMMANDS), "history_keys": list(HISTORY_KEYS),
+            "room_command": ROOM_COMMAND, "room_actions": list(ROOM_ACTIONS),
             "close": {"unknown": CLOSE_UNKNOWN, "origin": CLOSE_ORIGIN,
                       "watchers": CLOSE_WATCHERS, "flood": CLOSE_FLOOD,
-                      "unloaded": CLOSE_UNLOADED}}
+                      "unloaded": CLOSE_UNLOADED, "room_closed": CLOSE_ROOM_CLOSED}}

@@ -99,6 +99,7 @@ class Runner:
         self.replay = Replay()  # snapshots of a network's run for the page's replay
         self.version = 0  # bumps with every change the stream should send
         self.notice: str | None = None
+        self.room_version = 0  # room hook: bumps when the student's room changed (rooms.py)
         self.notice_until = 0.0  # a page that connects later need not hear old news
         self.error: str | None = None
         self.last_state: list[dict] | None = resume  # one exact snapshot per member
@@ -138,6 +139,15 @@ class Runner:
         """Imported weights (``trainer.pack``); training starts again from them."""
         self.command(p.LOAD, packed)
 
+    def tell(self, text: str) -> None:
+        """A one-line notice for the page (room hook: a teacher's action reaches the
+        student's page on its live stream, with the next message)."""
+        with self.lock:
+            self.notice = text
+            self.notice_until = time.monotonic() + NOTICE_S
+            self.version += 1
+        self._notify()
+
     def command(self, name: str, *args: object) -> bool:
         """Queue a command for the worker; never blocks. False if it was dropped."""
         self.touch()
@@ -163,6 +173,11 @@ class Runner:
                 summary=dict(self.summary), history=first.history.copy(), points=first.points,
                 state=self.last_state[0] if self.last_state else None,
                 replay_epochs=self.replay.epochs())
+
+    def boundary(self) -> str | None:
+        """The first member's newest output over the plane (a class room's tile)."""
+        with self.lock:
+            return (self.members[0].picture or {}).get("boundary")
 
     def replay_snapshots(self) -> list:
         return self.replay.snapshots()
@@ -265,6 +280,8 @@ class Runner:
                 message.update(updates[0])
             else:
                 message["members"] = updates
+            if self.room_version:  # room hook: the page reruns to show the room's news
+                message["room"] = self.room_version
             notice = self.notice if time.monotonic() < self.notice_until else None
             if notice != sent.notice:
                 sent.notice = message["notice"] = notice

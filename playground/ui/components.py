@@ -161,12 +161,13 @@ def trigger_value(key: str, name: str) -> object:
 
 
 def live_view(config: Config, token: str | None, on_edit: Callable[[], None],
-              on_expired: Callable[[], None], on_tf_link: Callable[[], None]) -> None:
+              on_expired: Callable[[], None], on_tf_link: Callable[[], None],
+              on_room: Callable[[], None] = lambda: None) -> None:
     """Mount the live view; clicks on its drawing call ``on_edit`` before the next run,
     a TensorFlow Playground link's hash (``#activation=tanh&...``) calls ``on_tf_link``."""
     _live_view(key="live_view", data=live_view_data(config, token),
                on_edit_change=on_edit, on_expired_change=on_expired,
-               on_tf_link_change=on_tf_link)
+               on_tf_link_change=on_tf_link, on_room_change=on_room)
 
 
 def study_view(config: Config, study: Study, token: str | None,

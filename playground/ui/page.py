@@ -15,7 +15,7 @@ from playground.engine.data.edits import apply_edit
 from playground.engine.data.own_points import URL_MAX_POINTS, count_points, fits_in_link
 from playground.engine.formats.tfplayground import config_from_hash
 from playground.engine.train.trainer import pack
-from playground.ui import components, controls, session, study_page
+from playground.ui import components, controls, room_page, session, study_page
 from playground.ui.exports_panel import exports_section, share_link
 from playground.ui.lesson_panel import classical_section, lesson_panel, lessons_menu
 from playground.ui.own_data import own_data_section, remember_data
@@ -161,7 +161,15 @@ def data_column() -> None:
 
 def live_column() -> None:
     components.live_view(session.config(), session.live_token(), on_edit=_on_live_edit,
-                         on_expired=session.forget_runner, on_tf_link=_on_tf_link)
+                         on_expired=session.forget_runner, on_tf_link=_on_tf_link,
+                         on_room=_on_room_news)
+
+
+def _on_room_news() -> None:
+    """Room hook: the stream says this student's room changed (a push, a lock, a
+    question, removal): the run that follows shows it."""
+    if st.session_state.get("room_role") == "student":
+        room_page.sync_student()
 
 
 def share_section() -> None:
@@ -238,13 +246,22 @@ def main() -> None:
     st.set_page_config(page_title="Neural network playground", layout="wide",
                        initial_sidebar_state="collapsed")
     st.html(COMPACT_CSS)
-    if "config" not in st.session_state:
-        session.start(st.query_params.to_dict())
-    # The address first: a click's callback has already changed the Config, and the
-    # browser applies this message before it draws anything of this run (a run that
-    # another click interrupts never reaches the end of the script)
+    if room_page.requested():  # room hook: a class room decides what this page shows
+        room_page.main(experiment_page)
+    else:
+        if "config" not in st.session_state:
+            session.start(st.query_params.to_dict())
+        # The address first: a click's callback has already changed the Config, and the
+        # browser applies this message before it draws anything of this run (a run that
+        # another click interrupts never reaches the end of the script)
+        _sync_url()
+        experiment_page(session.config())
+    show_notes()
     _sync_url()
-    config = session.config()
+
+
+def experiment_page(config) -> None:
+    """The experiment with its lesson, if one is open, in the page's style."""
     if config.presenter:
         st.html(PRESENTER_CSS)
     if config.hide:
@@ -260,14 +277,16 @@ def main() -> None:
             lesson_column(lesson)
         with body:
             experiment(config)
-    show_notes()
-    _sync_url()
 
 
 def _sync_url() -> None:
     """The address bar holds the session's settings (called at the start of every run,
     and again at its end for what the run itself changed)."""
-    params = session.url_params()
+    if "config" not in st.session_state:
+        return  # a room's join form: its address stays as it came
+    # room hook: a room's page keeps its own address (its code and seat or teacher key)
+    room_url = st.session_state.get("room_url")
+    params = room_url if room_url is not None else session.url_params()
     if params != st.query_params.to_dict():
         st.query_params.from_dict(params)
 

@@ -34,6 +34,14 @@ class Limits:
     # from memory: past it a new visitor is told the server is full
     max_sessions: int = field(default_factory=lambda: default_max_sessions())
     idle_timeout_s: float = 600.0  # a session with no page contact this long is stopped
+    # class rooms (server/rooms.py)
+    room_max_students: int = 100  # students in one room
+    max_rooms: int = 50  # rooms open on one server at once
+    room_idle_timeout_s: float = 7200.0  # a room nobody trained in or steered this long closes
+    room_leave_grace_s: float = 15.0  # a student's tile waits this long for a reload
+    # wrong room codes one address may try a minute (right ones are not counted: a class
+    # behind one school router joins from one address)
+    room_wrong_codes_per_minute: int = 10
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Limits:

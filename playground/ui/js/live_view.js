@@ -169,6 +169,11 @@ class LiveView {
     this.counterDirty = true;
     if (Object.values(msg.history).some((rows) => rows.length)) this.jobs.curves.dirty = true;
     if (msg.notice !== undefined) this.notice = msg.notice;
+    // room hook: the student's room changed; the page reruns to show it
+    if (msg.room !== undefined && msg.room !== this.roomVersion) {
+      this.roomVersion = msg.room;
+      this.trigger("room", msg.room);
+    }
     this.error = msg.error;
     this.schedule();
   }

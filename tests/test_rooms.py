@@ -48,6 +48,9 @@ class FakeRunner:
     def tell(self, text: str) -> None:
         self.notices.append(text)
 
+    def boundary(self) -> str | None:
+        return self.picture["boundary"]
+
     def runs(self):
         return [(_History(), None)]
 

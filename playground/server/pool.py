@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from playground.engine.limits import env_number
 from playground.server import protocol as p
 from playground.server.worker import serve
 
@@ -52,8 +53,8 @@ def queue_command(pending: list, name: str, args: list) -> bool:
 
 
 def worker_count() -> int:
-    raw = os.environ.get("PLAYGROUND_WORKERS", "")
-    return max(1, int(raw)) if raw.isdigit() and int(raw) > 0 else (os.cpu_count() or 1)
+    """PLAYGROUND_WORKERS (checked when the server starts: ``limits``), else one per core."""
+    return env_number("PLAYGROUND_WORKERS", whole=True) or os.cpu_count() or 1
 
 
 _context: mp.context.BaseContext | None = None

@@ -37,7 +37,8 @@ class Limits:
     # sessions at once; each costs a few MiB (measured: make bench), so the cap comes
     # from memory: past it a new visitor is told the server is full
     max_sessions: int = field(default_factory=lambda: default_max_sessions())
-    idle_timeout_s: float = 600.0  # a session with no page contact this long is stopped
+    idle_timeout_s: float = 600.0  # a session that no page watched this long is closed
+    header_timeout_s: float = 10.0  # a request's headers must all arrive within this
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Limits:

@@ -202,8 +202,9 @@ class Runner:
             sent.version = self.version
         return message
 
-    def resumed(self, failed: bool) -> None:
-        """The worker died; it was restarted (or, dying again and again, given up on)."""
+    def resumed(self, failed: bool, hung: bool = False) -> None:
+        """The worker died (or stopped answering and was killed); it was replaced (or,
+        dying again and again, given up on)."""
         with self.lock:
             if failed:
                 self.error = "The trainer keeps failing; your settings are kept."
@@ -211,8 +212,10 @@ class Runner:
                 epoch = self.resume_epoch()
                 self.history.truncate_after(epoch)
                 self.rewrites += 1
-                self.notice = (f"The trainer process stopped and was restarted; training goes "
-                               f"on from epoch {epoch:,}.")
+                what = "stopped answering and was replaced" if hung else (
+                    "stopped and was restarted")
+                self.notice = (f"The trainer process {what}; training goes on from epoch "
+                               f"{epoch:,}.")
                 self.notice_until = time.monotonic() + NOTICE_S
             self.version += 1
         self._notify()

@@ -57,11 +57,11 @@ class StudyRunner(Runner):
                 member["picture_version"] += 1
             member["summary"] = update
 
-    def resumed(self, failed: bool) -> None:
+    def resumed(self, failed: bool, hung: bool = False) -> None:
         with self.lock:  # each member goes on from its own snapshot
             for member, state in zip(self.members, self.last_state or []):
                 member["history"].truncate_after(state["epoch"])
-        super().resumed(failed)
+        super().resumed(failed, hung)
 
     def resume_epoch(self) -> int:
         """The epoch the page is told about: the furthest member's."""

@@ -6,6 +6,10 @@ short time slice (a group of S same-shaped sessions gets S shares and spends
 them in one batched computation), then sends a frame to each session that is
 due one. Frames slow down under load (never below ``MIN_FPS``) before training
 does; a paused session costs nothing.
+
+A heartbeat thread tells the server every ``BEAT_S`` that the process is there and
+how long ago its loop last went round; a worker that stops beating (stopped, or
+stuck) is killed and replaced by the pool.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from playground.server.study_host import HostedStudy
 CYCLE_S = 0.03  # training time per cycle at most, shared by the playing sessions
 MIN_SLICE_S = 0.003
 IDLE_POLL_S = 0.5
+BEAT_S = 0.5  # a heartbeat this often, playing or idle
 
 
 class Worker:
@@ -42,6 +47,8 @@ class Worker:
         self.groups: dict[tuple, tuple[Group, list[Hosted]]] = {}
         self.stale: set[tuple] = set()  # keys whose group must be formed anew
         self.frame_cost = 0.001  # seconds per session frame, a running mean
+        self.send_lock = threading.Lock()  # the loop and the heartbeat share the pipe
+        self.loop_at = time.monotonic()  # when the loop last went round
         self.handlers = {p.OPEN: self.open, p.CLOSE: self.close, p.PLAY: self.play,
                          p.PAUSE: self.pause, p.STEP: self.step, p.RESTART: self.restart,
                          p.CONFIG: self.config, p.SET_PARAM: self.set_param, p.LOAD: self.load}
@@ -132,9 +139,25 @@ class Worker:
         self.stale.add(h.key)
 
     # -- the loop ------------------------------------------------------------------------
+    def send(self, message: dict) -> None:
+        data = p.dumps(message).encode()
+        with self.send_lock:
+            self.conn.send_bytes(data)
+
+    def beat(self) -> None:
+        """Every BEAT_S: the process is there, and its loop went round this long ago."""
+        while True:
+            time.sleep(BEAT_S)
+            try:
+                self.send({"frames": [], "beat": round(time.monotonic() - self.loop_at, 3)})
+            except (OSError, ValueError):  # the server closed the pipe: the worker ends
+                return
+
     def run(self) -> None:
         torch.set_num_threads(1)
+        threading.Thread(target=self.beat, daemon=True, name="heartbeat").start()
         while True:
+            self.loop_at = time.monotonic()
             busy = any(h.playing or h.dirty for h in self.sessions.values()) or any(
                 s.training or s.dirty for s in self.studies.values())
             if self.conn.poll(0 if busy else IDLE_POLL_S):
@@ -249,7 +272,7 @@ class Worker:
                 self.fail(sid, error)
                 continue
             schedule_next_frame(study, now, interval * (1 + study.size // 4))  # big: fewer
-        self.conn.send_bytes(p.dumps({"frames": frames}).encode())
+        self.send({"frames": frames})
         cost = (time.perf_counter() - now) / (len(due) + sum(s.size for _, s in studies))
         self.frame_cost = 0.8 * self.frame_cost + 0.2 * cost
 
@@ -261,7 +284,7 @@ class Worker:
             self._invalidate(h)
         self.studies.pop(sid, None)
         message = f"The trainer hit an internal error ({type(error).__name__})."
-        self.conn.send_bytes(p.dumps({"frames": [[sid, {"error": message}]]}).encode())
+        self.send({"frames": [[sid, {"error": message}]]})
 
 
 def serve(conn: Connection) -> None:

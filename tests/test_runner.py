@@ -196,16 +196,25 @@ def test_close_unregisters_and_later_commands_are_ignored(pool):
     assert all(runner.sid not in link.sessions for link in pool.links)
 
 
-def test_sweep_closes_idle_and_detached_runners(pool):
-    fresh, idle, watched = (start_runner(CONFIG) for _ in range(3))
+def test_a_watched_session_stays_and_an_unwatched_one_goes(pool):
+    fresh, pageless, watched, left = (start_runner(CONFIG) for _ in range(4))
     now = time.monotonic()
-    watched.attached = 1
-    idle.last_contact = watched.last_contact = now - 60  # 60 s without contact
-    sweep_once(Limits(idle_timeout_s=600), now=now)
-    assert idle.closed and find_runner(idle.token) is None  # no page stream: gone
-    assert not fresh.closed and not watched.closed
+    watched.attached, watched.watched = 1, True  # a stream open, no click for an hour
+    left.watched = True  # its page watched it, then went without a word
+    for runner in (pageless, watched, left):
+        runner.last_contact = now - 3600
+    sweep_once(Limits(idle_timeout_s=7200), now=now)
+    assert pageless.closed and find_runner(pageless.token) is None  # never a stream: no page
+    assert pageless.ended_why() == ("This session was closed because its page did not "
+                                    "connect within 20 seconds.")
+    assert not fresh.closed and not watched.closed and not left.closed
     sweep_once(Limits(idle_timeout_s=30), now=now)
-    assert watched.closed and not fresh.closed  # a page idle past the timeout
+    assert left.closed and not watched.closed and not fresh.closed  # an open stream is contact
+    assert left.ended_why(Limits(idle_timeout_s=30)) == (
+        "This session was closed after 30 seconds with no page watching it, to free the "
+        "server for others.")
+    assert left.ended_why(Limits(idle_timeout_s=600)).startswith(
+        "This session was closed after 10 minutes")
 
 
 def test_a_killed_worker_comes_back_and_its_sessions_resume(monkeypatch):

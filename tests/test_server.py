@@ -1,17 +1,19 @@
 """The server process as ``make run`` starts it, driven without a browser (simulated
-students from ``benchmarks.student``): half-sent requests are closed, an idle
-kept-alive connection too, a dropped connection leaves no traceback in the log, a
-stopped worker is replaced and its page told so, and a killed forkserver leaves its
-workers in the server's process tree, where shutdown ends them.
+students from ``benchmarks.student``): a watched session outlives the idle timeout and
+an unwatched one does not, half-sent requests are closed, an idle kept-alive
+connection too, a dropped connection leaves no traceback in the log, a stopped worker
+is replaced and its page told so, and a killed forkserver leaves its workers in the
+server's process tree, where shutdown ends them.
 
-One server (a short header timeout, two workers) serves the module; the last test
-stops it.
+One server (short idle and header timeouts, two workers) serves the module; the last
+test stops it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -31,11 +33,14 @@ from playground.server.http_timeouts import KEEP_ALIVE_S  # noqa: E402
 from playground.server.pool import DEAD_AFTER_S  # noqa: E402
 
 HEADER_TIMEOUT_S = 2.0
+IDLE_TIMEOUT_S = 3.0
+SWEEP_S = 2.0  # the janitor's round
 
 
 @pytest.fixture(scope="module")
 def server():
-    env = {"PLAYGROUND_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S), "PLAYGROUND_WORKERS": "2"}
+    env = {"PLAYGROUND_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
+           "PLAYGROUND_IDLE_TIMEOUT_S": str(IDLE_TIMEOUT_S), "PLAYGROUND_WORKERS": "2"}
     with running_app(env=env) as app:
         yield app
 
@@ -63,6 +68,43 @@ class LogSince:
         with open(self.path, "rb") as log:
             log.seek(self.start)
             return log.read().decode(errors="replace")
+
+
+# -- the idle timeout -------------------------------------------------------------------------
+async def _close_code(url: str, token: str) -> int | None:
+    base, _, origin = endpoints(url)
+    from websockets.asyncio.client import connect
+
+    async with connect(f"{base}/live/{token}", origin=origin, proxy=None) as ws:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.recv(), 5)
+        await asyncio.sleep(0.1)
+        return ws.close_code
+
+
+async def _watch_past_the_idle_timeout(url: str) -> tuple[Student, list[int], int | None]:
+    student = Student(url)
+    await student.open()
+    await student.play()
+    epochs = []
+    for _ in range(int((IDLE_TIMEOUT_S + 2 * SWEEP_S) / 0.5)):  # nobody clicks
+        await asyncio.sleep(0.5)
+        epochs.append(student.epoch)
+    assert student.closed_code is None and not student.errors  # nothing ended the stream
+    # then the page goes without a word (no "unloaded"): its session goes in time
+    student.live.transport.abort()
+    await asyncio.sleep(IDLE_TIMEOUT_S + SWEEP_S + 1)
+    code = await _close_code(url, student.data["token"])
+    for task in student.tasks:
+        task.cancel()
+    await student.page.close()
+    return student, epochs, code
+
+
+def test_a_watched_session_outlives_the_idle_timeout(server):
+    student, epochs, code = asyncio.run(_watch_past_the_idle_timeout(server.url))
+    assert epochs == sorted(epochs) and epochs[-1] > epochs[0] > 0  # never back to 0
+    assert code == 4404  # unwatched past the timeout: closed (the page is told on return)
 
 
 # -- HTTP: header and keep-alive timeouts --------------------------------------------------

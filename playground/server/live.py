@@ -32,7 +32,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from playground.server import protocol as p
 from playground.server.pool import get_pool
-from playground.server.runner import Runner, active_runners, find_runner
+from playground.server.runner import UNLOADED, Runner, active_runners, find_runner
 from playground.server.stream_state import StreamState
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -131,6 +131,7 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
 
     runner.listeners.append(listener)
     runner.attached += 1
+    runner.watched = True
     runner.touch()
     sent = StreamState()
     # a closed tab must end this handler at once: the janitor counts open streams,
@@ -161,7 +162,7 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
             runner.flooded_until = time.monotonic() + p.FLOOD_COOLDOWN_S
         if runner.attached == 0:
             if code == p.CLOSE_UNLOADED:
-                runner.close()  # the page went away for good: free its session at once
+                runner.close(UNLOADED)  # the page went away for good: free its session now
             else:
                 runner.pause()  # nobody watches: stop spending CPU until the page is back
     if not flooded:

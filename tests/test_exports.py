@@ -113,6 +113,35 @@ def test_hand_written_numbers_booleans_and_lists_are_read():
                                          "show_test": True, "noise": 10})
 
 
+@pytest.mark.parametrize(("settings", "field", "words"), [
+    ('"learning_rate": true', "learning_rate", "true is not a number"),
+    ('"noise": false', "noise", "false is not a number"),
+    ('"hidden": [4, true]', "hidden", "true is not a number"),
+    ('"dataset": true', "dataset", "true is not a valid value"),
+    ('"n_points": ' + "9" * 5000, "n_points", "5,000 digits"),
+    ('"learning_rate": 1e400', "learning_rate", "1e400 is too large"),
+    ('"noise": -1e400', "noise", "too large"),
+    ('"learning_rate": NaN', "learning_rate", "NaN is not a number"),
+    ('"hidden": [8, Infinity]', "hidden", "Infinity is not a number"),
+])
+def test_booleans_are_not_numbers_and_a_huge_number_is_named(settings, field, words):
+    text = f'{{"format": "{CONFIG_FORMAT}", "version": 1, "config": {{"dataset": "xor", ' \
+           f'{settings}, "batch_size": 5}}}}'
+    if field == "dataset":
+        text = text.replace('"dataset": "xor", ', "")
+    config, warnings = config_from_json(text)
+    assert len(warnings) == 1, warnings
+    assert field in warnings[0] and words in warnings[0] and one_sentence(warnings[0])
+    # the rest of the file still applies; the named setting keeps its default
+    assert config.batch_size == 5 and getattr(config, field) == getattr(
+        Config.defaults_for(config.dataset), field)
+
+
+def test_on_off_settings_still_take_true_false_and_1_0():
+    config, warnings = config_from_json(_document({"show_test": True, "discretize": 1}))
+    assert warnings == [] and config.show_test and config.discretize
+
+
 # -- the weights ---------------------------------------------------------------------------
 @pytest.mark.parametrize("config", CONFIGS)
 def test_weights_round_trip_is_exact(config):
@@ -170,12 +199,24 @@ def _good_tensors(config: Config) -> dict[str, torch.Tensor]:
     (lambda t: {**t, "layers.1.bias": torch.full_like(t["layers.1.bias"], float("nan"))},
      "'layers.1.bias' holds values that are not finite"),
     (lambda t: {**t, "optimizer.step": torch.zeros(1)}, "'optimizer.step'"),
+    (lambda t: {**t, "layers.0.weight": torch.full_like(t["layers.0.weight"], 3e38)},
+     "'layers.0.weight' holds a value of 3e+38, but imported weights must lie within "
+     "±10,000"),
+    (lambda t: {**t, "layers.2.bias": -10_001 * torch.ones_like(t["layers.2.bias"])},
+     "'layers.2.bias' holds a value of 1e+04"),
 ])
 def test_spoiled_weight_files_are_refused(spoil, words):
     data = save_safetensors(spoil(_good_tensors(Config())))
     with pytest.raises(ImportProblem) as refused:
         params_from_weights_file(data, Config())
     assert words in str(refused.value) and one_sentence(str(refused.value))
+
+
+def test_large_but_sane_weights_are_taken():
+    tensors = _good_tensors(Config())
+    tensors["layers.0.weight"] = torch.full_like(tensors["layers.0.weight"], -9_999.5)
+    params = params_from_weights_file(save_safetensors(tensors), Config())
+    assert params.abs().max().item() == 9_999.5
 
 
 @pytest.mark.parametrize("data", [b"", b"hello", config_json(Config()).encode(),

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from playground.engine.config.config import Config
 from playground.server import pool as pool_module
 from playground.server.pool import Pool
-from playground.server.runner import ServerBusy, active_runners
+from playground.server.runner import IDLE, ServerBusy, active_runners
 
 PAGE = str(Path(__file__).parents[1] / "playground" / "ui" / "page.py")
 
@@ -155,6 +155,43 @@ def test_a_failed_session_restarts_from_its_last_snapshot(app):
     fresh = app.session_state["runner"]
     assert fresh is not runner and runner.closed and fresh.error is None
     assert fresh.wait_for(lambda s: s["epoch"] >= 30)["epoch"] == 30
+
+
+def _closed_idle(app) -> tuple[object, int]:
+    """A session that trained 30 epochs, then was closed by the janitor (nobody watched)."""
+    run(app, dataset="xor")
+    runner = app.session_state["runner"]
+    runner.step(30)
+    runner.wait_for(lambda s: runner.last_state is not None and runner.last_state["epoch"] == 30)
+    runner.close(IDLE)
+    return runner, 30
+
+
+def test_an_ended_session_says_why_and_starts_again_from_its_snapshot(app):
+    runner, epoch = _closed_idle(app)
+    app.run()  # the live view's "expired" (session.forget_runner), or any other rerun
+    assert not app.exception
+    assert [w.value for w in app.warning] == [
+        "This session was closed after 10 minutes with no page watching it, to free the "
+        "server for others."]
+    assert "runner" not in app.session_state  # no silent fresh start at epoch 0
+    button = app.button(key="start_again")
+    assert button.label == "Start again from epoch 30"
+    button.click().run()
+    fresh = app.session_state["runner"]
+    assert fresh is not runner and not app.warning
+    assert fresh.wait_for(lambda s: s["epoch"] >= 30)["epoch"] == epoch
+
+
+def test_an_ended_session_with_new_settings_starts_again_from_them(app):
+    _closed_idle(app)
+    app.run()
+    app.selectbox(key="cfg_optimizer").select("adam").run()  # the snapshot no longer fits
+    assert config(app).optimizer == "adam" and app.warning
+    app.button(key="start_again").click().run()
+    fresh = app.session_state["runner"]
+    snap = fresh.wait_for(lambda s: s["config"].get("optimizer") == "adam")
+    assert snap["epoch"] == 0
 
 
 def test_url_text_is_shown_as_plain_text_in_one_toast(app):

@@ -10,6 +10,7 @@ import signal
 import time
 from multiprocessing import Pipe
 
+import psutil
 import pytest
 import torch
 
@@ -21,9 +22,15 @@ from playground.server import pool as pool_module
 from playground.server import protocol as p
 from playground.server import runner as runner_module
 from playground.server.live import StreamState, next_message
-from playground.server.pool import MAX_PENDING, Pool, queue_command
+from playground.server.pool import (
+    DEAD_AFTER_S,
+    MAX_PENDING,
+    SUSPECT_AFTER_S,
+    Pool,
+    queue_command,
+)
 from playground.server.runner import ServerBusy, find_runner, start_runner, sweep_once
-from playground.server.worker import Worker
+from playground.server.worker import BEAT_S, Worker
 
 CONFIG = Config(dataset="xor", n_points=100, hidden=(3,))
 TIMEOUT = 30.0  # for a loaded machine; every wait returns as soon as its condition holds
@@ -191,16 +198,25 @@ def test_close_unregisters_and_later_commands_are_ignored(pool):
     assert all(runner.sid not in link.sessions for link in pool.links)
 
 
-def test_sweep_closes_idle_and_detached_runners(pool):
-    fresh, idle, watched = (start_runner(CONFIG) for _ in range(3))
+def test_a_watched_session_stays_and_an_unwatched_one_goes(pool):
+    fresh, pageless, watched, left = (start_runner(CONFIG) for _ in range(4))
     now = time.monotonic()
-    watched.attached = 1
-    idle.last_contact = watched.last_contact = now - 60  # 60 s without contact
-    sweep_once(Limits(idle_timeout_s=600), now=now)
-    assert idle.closed and find_runner(idle.token) is None  # no page stream: gone
-    assert not fresh.closed and not watched.closed
+    watched.attached, watched.watched = 1, True  # a stream open, no click for an hour
+    left.watched = True  # its page watched it, then went without a word
+    for runner in (pageless, watched, left):
+        runner.last_contact = now - 3600
+    sweep_once(Limits(idle_timeout_s=7200), now=now)
+    assert pageless.closed and find_runner(pageless.token) is None  # never a stream: no page
+    assert pageless.ended_why() == ("This session was closed because its page did not "
+                                    "connect within 20 seconds.")
+    assert not fresh.closed and not watched.closed and not left.closed
     sweep_once(Limits(idle_timeout_s=30), now=now)
-    assert watched.closed and not fresh.closed  # a page idle past the timeout
+    assert left.closed and not watched.closed and not fresh.closed  # an open stream is contact
+    assert left.ended_why(Limits(idle_timeout_s=30)) == (
+        "This session was closed after 30 seconds with no page watching it, to free the "
+        "server for others.")
+    assert left.ended_why(Limits(idle_timeout_s=600)).startswith(
+        "This session was closed after 10 minutes")
 
 
 def test_a_killed_worker_comes_back_and_its_sessions_resume(monkeypatch):
@@ -226,6 +242,44 @@ def test_a_killed_worker_comes_back_and_its_sessions_resume(monkeypatch):
         assert "from epoch" in json.loads(next_message(runner, sent))["notice"]
         runner.close()
     finally:
+        made.close()
+
+
+def test_a_stopped_worker_is_noticed_replaced_and_its_sessions_resume(monkeypatch):
+    monkeypatch.setattr(runner_module, "_janitor", object())
+    made = Pool(2, use_process=True)
+    monkeypatch.setattr(pool_module, "_pool", made)
+    pid = None
+    try:
+        victim, other = start_runner(CONFIG), start_runner(CONFIG)
+        link = victim.link
+        assert other.link is not link  # one on each worker
+        victim.play()
+        victim.wait_for(lambda s: victim.last_state and victim.last_state["epoch"] > 20,
+                        TIMEOUT)
+        first_frame(other)
+        time.sleep(2 * BEAT_S)  # idle or not, every worker beats
+        assert all(w["healthy"] and w["last_beat_s"] < 3 * BEAT_S for w in made.status())
+        pid = link.pid
+        os.kill(pid, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        # a worker that misses its beats takes no new visitor ...
+        other.wait_for(lambda s: not made.status()[link.index]["healthy"], TIMEOUT)
+        assert made.status()[link.index]["last_beat_s"] >= SUSPECT_AFTER_S
+        assert start_runner(CONFIG).link is not link
+        # ... and within a few seconds it is killed and replaced, and its sessions say so
+        snap = victim.wait_for(lambda s: s["notice"], TIMEOUT)
+        assert time.monotonic() - stopped_at < DEAD_AFTER_S + 5
+        resumed_from = victim.last_state["epoch"]
+        assert snap["notice"] == ("The trainer process stopped answering and was replaced; "
+                                  f"training goes on from epoch {resumed_from:,}.")
+        assert link.pid != pid and not psutil.pid_exists(pid)
+        victim.wait_for(lambda s: s["epoch"] > resumed_from + 20, TIMEOUT)
+        assert other.snapshot()["notice"] is None  # the other worker's sessions never knew
+        assert made.status()[link.index]["healthy"] and made.status()[link.index]["restarts"] == 1
+    finally:
+        if pid is not None and psutil.pid_exists(pid):
+            os.kill(pid, signal.SIGKILL)
         made.close()
 
 

@@ -10,12 +10,16 @@ Commands from the page (``protocol.PAGE_COMMANDS``) go into the pool's bounded
 outbox and never block the server's event loop. A stream from another site, a
 message over 1 KB, more than ``PAGE_BURST`` messages at once or more than a few
 watchers on one session are refused with a close code (``protocol``).
+
+A page that goes without a word (a closed tab, a laptop lid, a dropped network) is
+the ordinary case: it costs one debug line at most, never a traceback in the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,10 +33,24 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from playground.server import protocol as p
 from playground.server import room_stream, rooms
 from playground.server.pool import get_pool
-from playground.server.runner import Runner, StreamState, active_runners, find_runner
+from playground.server.runner import UNLOADED, Runner, StreamState, active_runners, find_runner
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 ASSET_PREFIX = "/playground-assets"
+log = logging.getLogger(__name__)
+# what sending to a page that has gone raises (Starlette turns the server's OSError
+# into WebSocketDisconnect; RuntimeError: the socket was closed already)
+GONE = (WebSocketDisconnect, RuntimeError, ConnectionError, OSError)
+
+
+async def _send_close(websocket: WebSocket, code: int = 1000, reason: str | None = None
+                      ) -> None:
+    """Close the stream (or refuse it, before it was accepted); a page that has already
+    gone is the ordinary case and worth one debug line."""
+    try:
+        await websocket.close(code=code, reason=reason)
+    except GONE:
+        log.debug("live stream: the page went before it was closed")
 
 
 def next_message(runner: Runner, sent: StreamState) -> str | None:
@@ -86,7 +104,7 @@ OriginCheck = Callable[[str | None, str | None], bool]  # (Origin, Host) -> allo
 
 async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None:
     if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host")):
-        await websocket.close(code=p.CLOSE_ORIGIN)  # before accept: the handshake fails (403)
+        await _send_close(websocket, p.CLOSE_ORIGIN)  # before accept: the handshake fails (403)
         return
     room = rooms.find_teacher(websocket.path_params["token"])  # room hook: a teacher view
     if room is not None:
@@ -97,17 +115,21 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
         # refused at the handshake, after a pause: a flooder that reconnects at once
         # waits here (a sleeping task costs nothing) instead of costing a handshake a ms
         await asyncio.sleep(p.FLOOD_TARPIT_S)
-        await websocket.close()
+        await _send_close(websocket)
         return
     if runner is None or runner.closed:
         # the page asks for a fresh session on this code; a script guessing tokens waits
         await asyncio.sleep(p.FLOOD_TARPIT_S / 2)
-    await websocket.accept()  # before closing, or the page sees 1006 instead of our code
+    try:
+        await websocket.accept()  # before closing, or the page sees 1006 instead of our code
+    except GONE:
+        log.debug("live stream: the page went before its stream opened")
+        return
     if runner is None or runner.closed:
-        await websocket.close(code=p.CLOSE_UNKNOWN, reason="unknown or expired session")
+        await _send_close(websocket, p.CLOSE_UNKNOWN, "unknown or expired session")
         return
     if runner.attached >= p.MAX_WATCHERS:
-        await websocket.close(code=p.CLOSE_WATCHERS, reason="too many watchers")
+        await _send_close(websocket, p.CLOSE_WATCHERS, "too many watchers")
         return
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
@@ -117,6 +139,7 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
 
     runner.listeners.append(listener)
     runner.attached += 1
+    runner.watched = True
     runner.touch()
     sent = StreamState()
     # a closed tab must end this handler at once: the janitor counts open streams,
@@ -132,8 +155,8 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
             woken = asyncio.create_task(wake.wait())
             await asyncio.wait({woken, commands}, return_when=asyncio.FIRST_COMPLETED)
             woken.cancel()
-    except (WebSocketDisconnect, RuntimeError, ConnectionError):
-        pass
+    except GONE:
+        log.debug("live stream: the page went")
     finally:
         # the close code the page sent (or the flood code), None if it sent none
         code = (commands.result() if commands.done() and not commands.cancelled()
@@ -147,14 +170,11 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
             runner.flooded_until = time.monotonic() + p.FLOOD_COOLDOWN_S
         if runner.attached == 0:
             if code == p.CLOSE_UNLOADED:
-                runner.close()  # the page went away for good: free its session at once
+                runner.close(UNLOADED)  # the page went away for good: free its session now
             else:
                 runner.pause()  # nobody watches: stop spending CPU until the page is back
     if not flooded:
-        try:
-            await websocket.close()
-        except RuntimeError:
-            pass  # already closed by the other side
+        await _send_close(websocket)
 
 
 async def plotly_js(request: Request) -> Response:

@@ -3,7 +3,8 @@
 Three legs, all JSON text (never pickles):
 
 - server -> worker: ``[session id, [[command, args], ...]]``, commands from ``COMMANDS``;
-- worker -> server: ``{"frames": [[session id, Frame], ...]}``;
+- worker -> server: ``{"frames": [[session id, Frame], ...]}``, and every ``worker.BEAT_S``
+  a heartbeat ``{"frames": [], "beat": seconds since the worker's loop last went round}``;
 - server -> page (the live stream): ``StreamMessage``; page -> server: ``{"cmd": name, ...}``
   with a name from ``PAGE_COMMANDS``, at most ``MAX_PAGE_MESSAGE`` bytes.
 

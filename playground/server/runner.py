@@ -8,10 +8,13 @@ it keeps what the page draws: the (bounded) metric history, the latest picture, 
 points and the newest metrics; and the last exact snapshot of every member, from which
 a restarted worker resumes the session.
 
-Runners are registered under an unguessable token (the live stream's URL). A
-janitor closes runners whose page went away or stayed idle too long. The number
-of sessions is capped by memory, not by cores: past the cap a new visitor is
-told the server is full; a session counts as one per member.
+Runners are registered under an unguessable token (the live stream's URL). An open
+live stream is contact: a session that a page watches is never closed, however long
+nobody clicks. A janitor closes a session that no page has watched for the idle
+timeout (one whose page never opened its stream within ``DETACHED_GRACE_S``: a script,
+not a page), and says why (``ended_why``); the page offers to start again from its last
+snapshot. The number of sessions is capped by memory, not by cores: past the cap a new
+visitor is told the server is full; a session counts as one per member.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from playground.server.pool import get_pool
 from playground.server.replay import Replay
 
 NOTICE_S = 60.0  # how long a notice is news
-DETACHED_GRACE_S = 20.0  # a page without a stream this long is gone (slow loads included)
+DETACHED_GRACE_S = 20.0  # a session whose stream never opened this long has no page
+# why the server closed a session (Runner.close): nobody watched it for the idle timeout,
+# its page never opened its stream, its page said it was going away
+IDLE, NO_STREAM, UNLOADED = "idle", "no stream", "unloaded"
 
 
 def untracked_points(points: dict | None) -> dict | None:
@@ -104,7 +110,9 @@ class Runner:
         self.error: str | None = None
         self.last_state: list[dict] | None = resume  # one exact snapshot per member
         self.closed = False
+        self.closed_why: str | None = None  # IDLE, NO_STREAM, UNLOADED; None: on purpose
         self.attached = 0  # live streams open on this runner
+        self.watched = False  # whether a live stream has ever opened on it
         self.flooded_until = 0.0  # a stream flooded it: new streams wait until then
         self.last_contact = time.monotonic()
         self.listeners: list[Callable[[], None]] = []
@@ -196,10 +204,12 @@ class Runner:
             time.sleep(0.01)
         raise TimeoutError(f"runner state not reached within {timeout} s: {self.snapshot()}")
 
-    def close(self) -> None:
+    def close(self, why: str | None = None) -> None:
+        """End the session (``why``: IDLE, NO_STREAM or UNLOADED when the server ended
+        it, None when the page did)."""
         if self.closed:
             return
-        self.closed = True
+        self.closed, self.closed_why = True, why
         self.link.remove(self.sid)
         with self.lock:  # a closed page's Streamlit session may hold this for minutes
             self.members = [Member() for _ in self.members]
@@ -208,8 +218,23 @@ class Runner:
         _unregister(self)
 
     def touch(self) -> None:
-        """The page is still there (it sent a command or closed its stream just now)."""
+        """The page is still there (it sent a command, or a stream opened or closed)."""
         self.last_contact = time.monotonic()
+
+    def ended_why(self, limits: Limits = LIMITS) -> str:
+        """Why this closed session ended, in one sentence for its page."""
+        if self.closed_why == IDLE:
+            minutes = limits.idle_timeout_s / 60
+            shown = f"{minutes:g} minute{'s' * (minutes != 1)}" if minutes >= 1 else (
+                f"{limits.idle_timeout_s:g} seconds")
+            return (f"This session was closed after {shown} with no page watching it, "
+                    "to free the server for others.")
+        if self.closed_why == NO_STREAM:
+            return (f"This session was closed because its page did not connect within "
+                    f"{DETACHED_GRACE_S:g} seconds.")
+        if self.closed_why == UNLOADED:
+            return "This session was closed when its page was left."
+        return "This session was closed."
 
     # -- what the pool calls -----------------------------------------------------------------
     def open_spec(self) -> dict:
@@ -302,9 +327,9 @@ class Runner:
             update["points"] = member.points
         return update
 
-    def resumed(self, failed: bool) -> None:
-        """The worker died; it was restarted (or, dying again and again, given up on).
-        Each member goes on from its own snapshot."""
+    def resumed(self, failed: bool, hung: bool = False) -> None:
+        """The worker died (or stopped answering and was killed); it was replaced (or,
+        dying again and again, given up on). Each member goes on from its own snapshot."""
         with self.lock:
             if failed:
                 self.error = "The trainer keeps failing; your settings are kept."
@@ -315,13 +340,19 @@ class Runner:
                 if not states:
                     for member in self.members:
                         member.history.truncate_after(0)
-                epoch = max((s["epoch"] for s in states), default=0)
+                epoch = self.resume_epoch()
                 self.rewrites += 1
-                self.notice = (f"The trainer process stopped and was restarted; training goes "
-                               f"on from epoch {epoch:,}.")
+                what = "stopped answering and was replaced" if hung else (
+                    "stopped and was restarted")
+                self.notice = (f"The trainer process {what}; training goes on from epoch "
+                               f"{epoch:,}.")
                 self.notice_until = time.monotonic() + NOTICE_S
             self.version += 1
         self._notify()
+
+    def resume_epoch(self) -> int:
+        """The epoch a resumed session goes on from: its furthest member's snapshot."""
+        return max((s["epoch"] for s in self.last_state or []), default=0)
 
     def _notify(self) -> None:
         for listener in list(self.listeners):
@@ -368,13 +399,17 @@ def active_runners() -> list[Runner]:
 
 
 def sweep_once(limits: Limits = LIMITS, now: float | None = None) -> None:
-    """Close runners whose page went away or stayed idle too long."""
+    """Close the sessions that no page has watched for the idle timeout, and those whose
+    page never opened its stream (``DETACHED_GRACE_S``). A watched session stays."""
     now = time.monotonic() if now is None else now
     for runner in active_runners():
-        idle = now - runner.last_contact
-        gone = runner.attached == 0 and idle > DETACHED_GRACE_S
-        if gone or idle > limits.idle_timeout_s:
-            runner.close()
+        if runner.attached:
+            continue  # an open stream is contact (its end touches the runner)
+        unwatched = now - runner.last_contact
+        if runner.watched and unwatched > limits.idle_timeout_s:
+            runner.close(IDLE)
+        elif not runner.watched and unwatched > DETACHED_GRACE_S:
+            runner.close(NO_STREAM)
 
 
 def _sweep(limits: Limits) -> None:

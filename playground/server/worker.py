@@ -8,6 +8,10 @@ trains for its share of a short time slice (a group of S members gets S shares a
 spends them in one batched computation), then each session that is due one gets a
 frame, its members' pictures batched by shape too. Frames slow down under load (never
 below ``MIN_FPS``) before training does; a paused session costs nothing.
+
+A heartbeat thread tells the server every ``BEAT_S`` that the process is there and
+how long ago its loop last went round; a worker that stops beating (stopped, or
+stuck) is killed and replaced by the pool.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from playground.server.hosted import MAX_CREDIT, Hosted, frame_rate
 CYCLE_S = 0.03  # training time per cycle at most, shared by the playing sessions
 MIN_SLICE_S = 0.003
 IDLE_POLL_S = 0.5
+BEAT_S = 0.5  # a heartbeat this often, playing or idle
 
 
 class Worker:
@@ -42,6 +47,8 @@ class Worker:
         self.groups: dict[tuple, tuple[Group, list[Hosted]]] = {}
         self.stale: set[tuple] = set()  # keys whose group must be formed anew
         self.frame_cost = 0.001  # seconds per member's frame, a running mean
+        self.send_lock = threading.Lock()  # the loop and the heartbeat share the pipe
+        self.loop_at = time.monotonic()  # when the loop last went round
         self.handlers = {p.PLAY: Hosted.play, p.PAUSE: Hosted.pause, p.STEP: Hosted.step,
                          p.RESTART: Hosted.restart, p.CONFIG: Hosted.config,
                          p.SET_PARAM: Hosted.set_param, p.LOAD: Hosted.load}
@@ -92,9 +99,25 @@ class Worker:
             self.stale.add(key)
 
     # -- the loop ------------------------------------------------------------------------
+    def send(self, message: dict) -> None:
+        data = p.dumps(message).encode()
+        with self.send_lock:
+            self.conn.send_bytes(data)
+
+    def beat(self) -> None:
+        """Every BEAT_S: the process is there, and its loop went round this long ago."""
+        while True:
+            time.sleep(BEAT_S)
+            try:
+                self.send({"frames": [], "beat": round(time.monotonic() - self.loop_at, 3)})
+            except (OSError, ValueError):  # the server closed the pipe: the worker ends
+                return
+
     def run(self) -> None:
         torch.set_num_threads(1)
+        threading.Thread(target=self.beat, daemon=True, name="heartbeat").start()
         while True:
+            self.loop_at = time.monotonic()
             busy = any(h.training or h.dirty for h in self.sessions.values())
             if self.conn.poll(0 if busy else IDLE_POLL_S):
                 self.receive()  # then train on: a stream of commands must not starve it
@@ -224,7 +247,7 @@ class Worker:
                 frames.append([sid, h.frame(pics, now, interval)])
             except Exception as error:
                 self.fail(sid, error)
-        self.conn.send_bytes(p.dumps({"frames": frames}).encode())
+        self.send({"frames": frames})
         cost = (time.perf_counter() - now) / sum(h.size for _, h in due)
         self.frame_cost = 0.8 * self.frame_cost + 0.2 * cost
 
@@ -235,7 +258,7 @@ class Worker:
             self._invalidate(sid)
             del self.sessions[sid]
         message = f"The trainer hit an internal error ({type(error).__name__})."
-        self.conn.send_bytes(p.dumps({"frames": [[sid, {"error": message}]]}).encode())
+        self.send({"frames": [[sid, {"error": message}]]})
 
 
 def serve(conn: Connection) -> None:

@@ -133,6 +133,7 @@ def set_study(new: Study | None, base: Config | None = None) -> bool:
             return False
     st.session_state["config"] = base
     st.session_state["study"] = new
+    st.session_state.pop("ended", None)  # something new: a session of its own
     old: Runner | None = st.session_state.pop("runner", None)
     if old is not None:
         old.close()  # a study has its own session in the pool
@@ -141,10 +142,15 @@ def set_study(new: Study | None, base: Config | None = None) -> bool:
 
 
 def runner() -> Runner | None:
-    """This session's runner, started (or restarted after an idle timeout) as needed."""
+    """This session's runner, started as needed; None while the server is full, or after
+    the server ended the session (the page says why and offers to start it again)."""
     current: Runner | None = st.session_state.get("runner")
     if current is not None and not current.closed:
         return current
+    if current is not None:
+        _ended(current)
+    if "ended" in st.session_state:
+        return None
     resume = st.session_state.pop("resume", None)
     try:
         fresh = start_runner(config(), limits(), resume, study())
@@ -152,8 +158,6 @@ def runner() -> Runner | None:
         st.session_state["busy"] = str(busy)
         return None
     st.session_state.pop("busy", None)
-    if current is not None:
-        note("Training was paused after a long idle time; press play to go on.")
     st.session_state["runner"] = fresh
     return fresh
 
@@ -162,7 +166,12 @@ def live_token() -> str | None:
     """The token of this session's live stream; where there is none, the page says why
     and offers the way back."""
     current = runner()
-    if current is None:
+    ended = st.session_state.get("ended")
+    if ended is not None:
+        st.warning(ended["why"])
+        st.button(_start_again_label(ended), key="start_again", on_click=start_again,
+                  type="primary")
+    elif current is None:
         st.error(st.session_state.get("busy", "The trainer is not available."))
         st.button("Try again", key="retry")
     elif current.error:
@@ -172,8 +181,37 @@ def live_token() -> str | None:
 
 
 def forget_runner() -> None:
-    """The stream says the session is gone: the next run starts a fresh one."""
+    """The stream says the session is gone (the server ended it): the page says why."""
+    current: Runner | None = st.session_state.get("runner")
+    if current is not None:
+        _ended(current)
+
+
+def _ended(old: Runner) -> None:
+    """Remember why the server ended this session, and its last snapshot."""
     st.session_state.pop("runner", None)
+    old.close()  # ended already, or a stream the server no longer knows: free it
+    st.session_state["ended"] = {"why": old.ended_why(limits()), "state": old.last_state,
+                                 "epoch": old.resume_epoch()}
+
+
+def _fits(state: list | None) -> bool:
+    """Whether there are snapshots to resume from (each member checks its own against its
+    Config when it resumes)."""
+    return bool(state)
+
+
+def _start_again_label(ended: dict) -> str:
+    if ended["state"] and ended["epoch"] and _fits(ended["state"]):
+        return f"Start again from epoch {ended['epoch']:,}"
+    return "Start again"
+
+
+def start_again() -> None:
+    """A new session for an ended one, from its last snapshot where it has one."""
+    ended = st.session_state.pop("ended", None)
+    if ended and _fits(ended["state"]):
+        st.session_state["resume"] = ended["state"]
 
 
 def restart_crashed() -> None:
@@ -181,8 +219,8 @@ def restart_crashed() -> None:
     old: Runner | None = st.session_state.pop("runner", None)
     if old is not None:
         old.close()
-        # each member checks its own snapshot against its Config when it resumes
-        st.session_state["resume"] = old.last_state
+        if _fits(old.last_state):
+            st.session_state["resume"] = old.last_state
 
 
 def commit(new: Config) -> None:

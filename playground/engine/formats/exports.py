@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from urllib.parse import urlencode
 
 import torch
@@ -20,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from playground.engine.config.config import Config
+from playground.engine.config.config import Config, field_type
 from playground.engine.config.limits import LIMITS, Limits
 from playground.engine.config.text import param_text, shorten
 from playground.engine.data.datasets import DATASETS
@@ -33,6 +34,9 @@ from playground.engine.train.trainer import unpack
 CONFIG_FORMAT = "neural-network-playground/config"
 WEIGHTS_FORMAT = "neural-network-playground/weights"
 FORMAT_VERSION = 1
+# |w| past this is refused on import: trained weights stay within a few hundred, and a
+# network of such weights saturates every unit, so its first epoch diverges
+MAX_IMPORTED_WEIGHT = 1e4
 
 
 class ImportProblem(ValueError):
@@ -62,7 +66,8 @@ def config_from_json(data: bytes | str, limits: Limits = LIMITS) -> tuple[Config
             raise ImportProblem("This file is not text (UTF-8), so it cannot be a "
                                 "playground config.") from None
     try:
-        document = json.loads(data)
+        document = json.loads(data, parse_int=_read_int, parse_float=_read_float,
+                              parse_constant=BadNumber)
     except (ValueError, RecursionError):
         raise ImportProblem("This file is not valid JSON, so it cannot be a playground "
                             "config.") from None
@@ -76,14 +81,58 @@ def config_from_json(data: bytes | str, limits: Limits = LIMITS) -> tuple[Config
     settings = document.get("config", {})
     if not isinstance(settings, dict):
         raise ImportProblem("This config's \"config\" entry is not a set of named settings.")
-    params = {}
+    params, ignored = {}, []
     for key, value in settings.items():
+        why = _value_problem(key, value)
+        if why:
+            ignored.append(f"Ignored {shorten(key)}: {why}.")
+            continue
         text = param_text(value)
         if text is None:
             raise ImportProblem(f"The setting '{shorten(key)}' is {type(value).__name__}, "
                                 "not a string or a number.")
         params[key] = text
-    return Config.from_params(params, limits)
+    config, warnings = Config.from_params(params, limits)
+    return config, ignored + warnings
+
+
+MAX_DIGITS = 30  # no setting needs more; a number past this is refused before it is read
+
+
+class BadNumber(str):
+    """A number in a Config file that no setting can take (too long, or not finite),
+    kept as its text so the warning can say which setting had it."""
+
+    def problem(self) -> str:
+        if self.lstrip("-") in ("NaN", "Infinity"):
+            return f"{self} is not a number a setting can take"
+        digits = sum(c.isdigit() for c in self)
+        return (f"its number has {digits:,} digits, far too many for any setting"
+                if digits > MAX_DIGITS else f"the number {shorten(self)} is too large")
+
+
+def _read_int(text: str) -> int | BadNumber:
+    return BadNumber(text) if len(text) > MAX_DIGITS else int(text)
+
+
+def _read_float(text: str) -> float | BadNumber:
+    value = float(text) if len(text) <= 2 * MAX_DIGITS else math.inf
+    return value if math.isfinite(value) else BadNumber(text)
+
+
+def _value_problem(key: str, value: object) -> str | None:
+    """Why a Config file's value cannot be read for this setting, or None: a number no
+    setting can take, or true/false for a setting that is not on/off."""
+    items = value if isinstance(value, list) else [value]
+    bad = next((v for v in items if isinstance(v, BadNumber)), None)
+    if bad is not None:
+        return bad.problem()
+    if key in Config.__dataclass_fields__ and field_type(key)[0] is not bool:
+        flag = next((v for v in items if isinstance(v, bool)), None)
+        if flag is not None:
+            wanted = "a number" if field_type(key)[0] in (int, float) else "a valid value"
+            return f"{str(flag).lower()} is not {wanted}"
+    return None
 
 
 # -- the weights ---------------------------------------------------------------------------
@@ -147,6 +196,11 @@ def params_from_weights_file(data: bytes, config: Config) -> torch.Tensor:
         if not torch.isfinite(got).all():
             raise ImportProblem(f"The tensor '{name}' holds values that are not finite "
                                 "(NaN or infinity).")
+        largest = got.abs().max().item() if got.numel() else 0.0
+        if largest > MAX_IMPORTED_WEIGHT:
+            raise ImportProblem(f"The tensor '{name}' holds a value of {largest:.3g}, but "
+                                f"imported weights must lie within ±{MAX_IMPORTED_WEIGHT:,.0f}"
+                                " (larger ones make training diverge at once).")
     return torch.cat([tensors[name].reshape(-1) for name in names])
 
 

@@ -1,19 +1,21 @@
 """The TensorFlow Playground: its links, and what its training math is.
 
-Two things let a TensorFlow Playground experiment run here as it runs there:
+Two things let a TensorFlow Playground experiment run here by the same rules as there (the
+same rules, not the same numbers: TF computes in float64, this project in float32):
 
 - ``config_from_hash`` reads a TF Playground link's hash (``#activation=tanh&...``, as
   ``State.deserializeState`` in its ``src/state.ts`` reads it) into a Config with
   ``tf_math`` on, and says in one sentence per key what it could not carry over.
-- TF math (``Config.tf_math``, its update rule in ``nn/tf_rule.py``) trains as its
-  ``oneStep`` (``src/playground.ts``) and ``src/nn.ts`` do: the training points in their
-  stored order (shuffled once, when the data is made), each point through
-  ``forwardProp`` and ``backProp``, its derivatives summed, and after every
-  ``batchSize``-th point of an epoch ``updateWeights`` with their average. The points of
-  a leftover partial batch stay in the sums until the first update of the next epoch.
-  Between updates the weights do not change, so one batched pass over a batch (and a
-  group's stack of networks, ``group.py``) gives TF's sums. The rest of TF's math lives
-  with its kind: the tanh output, ±1 labels and squared error in ``losses.py``
+- TF math (``Config.tf_math``, its update rule in ``nn/tf_rule.py``) trains by the rules
+  of its ``oneStep`` (``src/playground.ts``) and ``src/nn.ts`` (checked against a re-
+  implementation of them in ``tests/test_tfplayground.py``, not TF's own code): the
+  training points in their stored order (shuffled once, when the data is made), each
+  point through ``forwardProp`` and ``backProp``, its derivatives summed, and after
+  every ``batchSize``-th point of an epoch ``updateWeights`` with their average. The
+  points of a leftover partial batch stay in the sums until the first update of the next
+  epoch. Between updates the weights do not change, so one batched pass over a batch
+  (and a group's stack of networks, ``group.py``) gives TF's sums. The rest of TF's math
+  lives with its kind: the tanh output, ±1 labels and squared error in ``losses.py``
   (``TF_LOSS``), weights uniform in -0.5..0.5 and 0.1 biases in ``model.py`` (``INIT``),
   1,200 regression points in ``Config.points``.
 

@@ -162,7 +162,7 @@ def _closed_idle(app) -> tuple[object, int]:
     run(app, dataset="xor")
     runner = app.session_state["runner"]
     runner.step(30)
-    runner.wait_for(lambda s: runner.last_state is not None and runner.last_state["epoch"] == 30)
+    runner.wait_for(lambda s: runner.last_state is not None and runner.last_state[0]["epoch"] == 30)
     runner.close(IDLE)
     return runner, 30
 

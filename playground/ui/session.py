@@ -196,9 +196,15 @@ def _ended(old: Runner) -> None:
 
 
 def _fits(state: list | None) -> bool:
-    """Whether there are snapshots to resume from (each member checks its own against its
-    Config when it resumes)."""
-    return bool(state)
+    """Whether these snapshots (one per member) belong to the current settings."""
+    if not state:
+        return False
+    current = study()
+    try:
+        configs = current.configs(config(), limits()) if current else [config()]
+    except ValueError:
+        return False
+    return [s.get("config") for s in state] == [c.to_params() for c in configs]
 
 
 def _start_again_label(ended: dict) -> str:

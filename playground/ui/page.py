@@ -25,6 +25,7 @@ from playground.ui.slow_motion_view import slow_motion_section
 from playground.ui.text import plain
 
 POINT_EDITS = ("add_point", "erase_points")  # clicks on the output plot (draw_points.js)
+EDIT_SEQ_KEY = "live_edit_seq"  # the number of the live view's last applied edit
 TASK_TITLES = {"classification": "Classification", "regression": "Regression"}
 
 
@@ -48,6 +49,13 @@ def _on_live_edit() -> None:
     edit = components.trigger_value("live_view", "edit")
     if not isinstance(edit, dict):
         return
+    # the live view numbers its edits and sends the next one when this number comes back
+    # (live_view.js); one sent again because its answer was slow is applied once
+    seq = edit.get("seq")
+    if isinstance(seq, int) and not isinstance(seq, bool):
+        if seq <= st.session_state.get(EDIT_SEQ_KEY, 0):
+            return
+        st.session_state[EDIT_SEQ_KEY] = seq
     before = session.config()
     _apply(before, edit)
     after = session.config()
@@ -159,7 +167,8 @@ def data_column() -> None:
 
 
 def live_column() -> None:
-    components.live_view(session.config(), session.live_token(), on_edit=_on_live_edit,
+    components.live_view(session.config(), session.live_token(),
+                         edit_seq=st.session_state.get(EDIT_SEQ_KEY, 0), on_edit=_on_live_edit,
                          on_expired=session.forget_runner, on_tf_link=_on_tf_link)
 
 

@@ -59,7 +59,8 @@ def _stream_data(token: str | None) -> dict:
             "series_colours": plots.LAYER_COLOURS}
 
 
-def live_view_data(config: Config, token: str | None, edit_seq: int = 0) -> dict:
+def live_view_data(config: Config, token: str | None, edit_seq: int = 0,
+                   draw_note: str = "") -> dict:
     shape = _layout(config.dataset, config.features, config.hidden, config.activation)
     return {
         **shape,
@@ -69,6 +70,7 @@ def live_view_data(config: Config, token: str | None, edit_seq: int = 0) -> dict
         "show_test": config.show_test,
         "discretize": config.discretize,
         "edit_seq": edit_seq,  # the last edit the page applied: the view sends the next
+        "draw_note": draw_note,  # what the last click on the output plot has to say
         "js_path": _js_path("live_view.js"),
     }
 
@@ -163,10 +165,10 @@ def trigger_value(key: str, name: str) -> object:
 
 def live_view(config: Config, token: str | None, on_edit: Callable[[], None],
               on_expired: Callable[[], None], on_tf_link: Callable[[], None],
-              edit_seq: int = 0) -> None:
+              edit_seq: int = 0, draw_note: str = "") -> None:
     """Mount the live view; clicks on its drawing call ``on_edit`` before the next run,
     a TensorFlow Playground link's hash (``#activation=tanh&...``) calls ``on_tf_link``."""
-    _live_view(key="live_view", data=live_view_data(config, token, edit_seq),
+    _live_view(key="live_view", data=live_view_data(config, token, edit_seq, draw_note),
                on_edit_change=on_edit, on_expired_change=on_expired,
                on_tf_link_change=on_tf_link)
 

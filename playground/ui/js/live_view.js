@@ -114,6 +114,7 @@ class LiveView {
   update(data) {
     this.data = data;
     this.editApplied(data.edit_seq || 0);
+    this.q(".pg-draw-note").textContent = data.draw_note || "";
     this.q(".pg-show-test").checked = data.show_test;
     this.q(".pg-discretize").checked = data.discretize;
     loadPlotly(data.plotly_src).then(() => {

@@ -26,7 +26,8 @@ export const LIVE_VIEW_HTML = `
             <label class="pg-draw" data-testid="pg-draw">Draw points
               <select class="pg-draw-mode" data-testid="pg-draw-mode"></select></label>
             <label class="pg-draw" title="Drawn points train unless this is ticked; test points turn Show test data on"><input
-              type="checkbox" class="pg-draw-test" data-testid="pg-draw-test"> as test points</label></div>
+              type="checkbox" class="pg-draw-test" data-testid="pg-draw-test"> as test points</label>
+            <div class="pg-draw-note" data-testid="pg-draw-note" role="status"></div></div>
           <div class="pg-numbers" data-testid="pg-numbers"></div>
           <div class="pg-digits" data-testid="pg-digits"></div>
           <div class="pg-curves"></div>

@@ -80,7 +80,7 @@ def _apply_point_edit(before, edit: dict) -> None:
     if after == before:
         return
     remember_data(before)  # the points before: "Undo" steps back to them
-    if fits_in_link(before) and not fits_in_link(after):
+    if not fits_in_link(after):  # a status line, so it stays while it holds
         st.session_state[DRAW_NOTE_KEY] = (
             f"Your {count_points(after.data):,} points are more than the {URL_MAX_POINTS} a "
             "link carries: erase some (or start from fewer points) to share them by link, "

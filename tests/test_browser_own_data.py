@@ -86,6 +86,79 @@ def test_draw_erase_undo_and_upload(page, tmp_path):
     assert len(csv.strip().splitlines()) == 13
 
 
+# the output plot's own tick labels: where Plotly drew each value (paper pixels), an
+# oracle for the click conversion that shares no code with it
+TICKS = r"""() => { const plot = document.querySelector('.pg-boundary');
+  const ticks = (axis) => [...plot.querySelectorAll(`.${axis}tick text`)].map((t) => [
+    Number(t.getAttribute('data-unformatted').replace('\u2212', '-')),
+    Number(/translate\(([-\d.]+),([-\d.]+)\)/.exec(t.getAttribute('transform'))[
+      axis === 'x' ? 1 : 2])]);
+  const box = plot.getBoundingClientRect();
+  return { x: ticks('x'), y: ticks('y'), left: box.left, top: box.top,
+           radius: plot.data[0].marker.size / 2 }; }"""
+POINTS = """() => { const v = Object.values(window.__pgViews).find((v) => v.drawTool);
+  const plot = document.querySelector('.pg-boundary');
+  return { train: v.points.train, test: v.points.test, testShown: plot.data[1].visible };
+}"""
+
+
+def pixel_map(page):
+    """Data to page pixels, fitted through the drawn tick labels."""
+    import numpy as np
+
+    ticks = page.evaluate(TICKS)
+    fits = {axis: np.polyfit(*np.array(ticks[axis]).T, 1) for axis in ("x", "y")}
+    assert len(ticks["x"]) >= 3 and len(ticks["y"]) >= 3
+
+    def to_page(x: float, y: float) -> tuple[float, float]:
+        return (ticks["left"] + np.polyval(fits["x"], x), ticks["top"] + np.polyval(fits["y"], y))
+
+    scale = (abs(fits["x"][0]), abs(fits["y"][0]))  # pixels per unit
+    return to_page, scale, ticks["radius"]
+
+
+def test_drawn_points_land_under_the_click_train_and_stay_visible(page):
+    wait_until(lambda: page.evaluate(COUNT) == 50, TIMEOUT, "the generated points")
+    before = page.evaluate(POINTS)
+    old_train = {tuple(p[:2]) for p in before["train"]}
+    old_test = {tuple(p[:2]) for p in before["test"]}
+    page.select_option('[data-testid="pg-draw-mode"]', label="add blue")
+    to_page, scale, radius = pixel_map(page)
+    # near every edge and corner, where a wrong x range was off by up to 8 px
+    targets = [(5.5, 0.0), (-5.5, 5.5), (0.0, -5.5), (5.7, -5.7), (-2.25, 3.3), (1.0, 1.0)]
+    for n, (x, y) in enumerate(targets, start=1):
+        page.mouse.click(*to_page(x, y))
+        wait_until(lambda n=n: page.evaluate(COUNT) == 50 + n, TIMEOUT, f"point {n} drawn")
+    after = page.evaluate(POINTS)
+    assert after["testShown"] is False  # "Show test data" is still off ...
+    train = {tuple(p[:2]) for p in after["train"]}
+    drawn = train - old_train
+    assert len(drawn) == len(targets)  # ... and every drawn point is a training point, shown
+    assert {tuple(p[:2]) for p in after["test"]} == old_test  # no point changed its set
+    assert old_train <= train
+    for x, y in targets:
+        near = min(drawn, key=lambda p: (p[0] - x) ** 2 + (p[1] - y) ** 2)
+        off = ((near[0] - x) * scale[0]) ** 2 + ((near[1] - y) * scale[1]) ** 2
+        assert off ** 0.5 <= radius / 2, f"clicked ({x}, {y}), the point is at {near}"
+
+
+@pytest.mark.parametrize("gap_ms", [100, 1200])
+def test_ten_quick_clicks_make_ten_points(page, server, gap_ms):  # noqa: F811
+    open_playground(page, server.url + "/")  # the default page, as a visitor finds it
+    start = wait_until(lambda: page.evaluate(COUNT), TIMEOUT, "the generated points")
+    page.select_option('[data-testid="pg-draw-mode"]', label="add orange")
+    to_page, _, _ = pixel_map(page)
+    for i in range(10):  # as fast as the page applies them, and faster
+        page.mouse.click(*to_page(-4.5 + i, 2.0 + (i % 3)))
+        page.wait_for_timeout(gap_ms)
+    wait_until(lambda: page.evaluate(COUNT) == start + 10, TIMEOUT, "ten points, ten clicks")
+    page.wait_for_timeout(1500)  # and no click applied twice
+    assert page.evaluate(COUNT) == start + 10
+    # what the clicks have to say is under the plot, where no click goes (a toast
+    # over the plot's top took the clicks meant for it)
+    assert "a link carries" in page.locator('[data-testid="pg-draw-note"]').inner_text()
+
+
 def test_replay_scrubs_and_every_export_downloads(page):
     page.locator('[data-testid="pg-play"]').click()
     wait_until(lambda: int(page.locator('[data-testid="pg-epoch"]').inner_text()

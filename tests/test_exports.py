@@ -309,11 +309,12 @@ def _panel_app():
     from playground.engine.train.trainer import Trainer
     from playground.ui.exports_panel import exports_section
 
-    config = Config(dataset="xor", n_points=40)
+    config = st.session_state.get("test_config", Config(dataset="xor", n_points=40))
+    epochs = st.session_state.get("test_epochs", 2)
     trainer = Trainer(config)
     train_epochs(trainer, 2)
     view = SimpleNamespace(state=trainer.state(), history=trainer.history)
-    runner = SimpleNamespace(view=lambda: view, snapshot=lambda: {"epoch": 2})
+    runner = SimpleNamespace(view=lambda: view, snapshot=lambda: {"epoch": epochs})
     exports_section(config, runner,
                     on_config=lambda c: st.session_state.update(imported=c.to_params()),
                     on_weights=lambda p: st.session_state.update(weights=p.tolist()))
@@ -353,3 +354,15 @@ def test_panel_refuses_bad_weights_and_changes_nothing(panel):
                                                  weights_file(config, good)).run()
     assert panel.session_state["weights"] == good.tolist()
     assert config.layout().size == len(good)
+    assert config.layout().size == len(good)
+
+
+def test_panel_says_whether_the_script_reproduces_this_run(panel):
+    panel.button(key="export_stability").click().run()
+    assert "stable enough to reproduce" in panel.success[0].value
+    panel.session_state["test_config"] = Config(optimizer="adam", learning_rate=0.1)
+    panel.session_state["test_epochs"] = 50  # the case: Adam at 0.1, 50 epochs
+    panel.run()
+    panel.button(key="export_stability").click().run()
+    assert "too unstable to reproduce" in panel.warning[0].value
+    assert "ends epoch 50" in panel.warning[0].value

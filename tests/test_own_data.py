@@ -63,7 +63,8 @@ def test_points_round_trip_within_half_a_step_and_then_exactly(task):
 
 
 def test_two_hundred_points_make_a_short_link_parameter():
-    assert len(own(URL_MAX_POINTS)) < 1400  # 5 bytes a point, base64: 1,336 characters
+    # 9 bytes and a bit a point, base64: 2,434 characters, far below a server's 8 KB line
+    assert len(own(URL_MAX_POINTS)) < 2450
 
 
 @pytest.mark.parametrize("text", ["", "c", "x.AAAAAAA", "c.AAAA", "c.AA!AAAA",
@@ -161,7 +162,7 @@ MALFORMED = [  # (file, a piece of its one sentence): every kind of bad file
     (b"  \n\n \n", "The file is empty."),
     (b"x1,x2,label\n" + b"1,2,0\n" * (MAX_CSV_BYTES // 6), "KB a data file may have"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not text"),
-    (b"\xff\xfe1,2,0\n", "not text"),
+    (b"\xff\xfe1,2,0\n\x00", "not text"),  # UTF-16 cut in the middle of a character
     (b"a,b\n1,2\n", "three columns (x1, x2 and the label); its header has 2"),
     (b"1,2\n3,4\n5,6\n7,8\n", "row 1 has 2"),
     (GOOD_ROWS.encode() + b"1,2,0,9\n", "Row 5 has 4 columns"),
@@ -172,8 +173,13 @@ MALFORMED = [  # (file, a piece of its one sentence): every kind of bad file
     (b"1,2,0\n2,3,1\ninf,4,0\n5,6,1\n", "Row 3, column 1 is infinite"),
     (b"1,2,0\n" * 2001, "2,001 points; this server takes at most 2,000"),
     (b"1,2,0\n2,3,1\n", "2 points; at least 4 are needed"),
-    (b"1,2,0\n2,3,1\n3,4,2\n5,6,1\n", "Row 3's label 2 is not a class of Circle"),
-    (b"1,2,0\n2,3,0.5\n3,4,1\n5,6,1\n", "label 0.5 is not a class"),
+    (b"1,2,0\n2,3,1\n3,4,2\n5,6,1\n", "The label of row 3, 2, is not a class of Circle"),
+    # a student counts points, the header not counted; an editor shows the line
+    (b"x1,x2,label\n1,2,0\n2,oops,1\n3,4,0\n5,6,1\n",
+     "Row 2 (line 3 of the file), column 2 is 'oops'"),
+    (b"x1,x2,label\n1,2,0\n\n2,3,1\n3,4,5\n5,6,1\n",
+     "The label of row 3 (line 5 of the file), 5, is not a class"),
+    (b"1,2,0\n2,3,0.5\n3,4,1\n5,6,1\n", "row 2, 0.5, is not a class"),
     (b"1,2,1\n2,3,1\n3,4,1\n5,6,1\n", "at least two classes"),
 ]
 
@@ -344,7 +350,7 @@ def panel_script():
         st.session_state["config"] = Config(n_points=40)
     upload = st.session_state.pop("test_upload", None)
     if upload is not None:
-        own_data.apply_upload(upload)
+        own_data.apply_upload(upload, st.session_state.pop("test_upload_name", None))
     edit = st.session_state.pop("test_edit", None)
     if edit is not None:  # a click on the plot, as the page applies it
         from playground.engine.data.edits import apply_edit
@@ -410,3 +416,110 @@ def test_panel_shows_the_uploaded_header_as_written_not_as_markdown(panel):
                                                        for i in range(12)))
     caption = next(c.value for c in panel.caption if c.value.startswith("Read 12 points"))
     assert r"\*\*x\*\*, \[y\]\(http\:\/\/a\)" in caption
+
+
+# -- every point keeps its set; drawn points train; float32 values; wide and UTF-16 files ----
+def sets(config: Config) -> tuple[set, set]:
+    data = points_dataset(config)
+    return ({tuple(p) for p in data.x_train.tolist()}, {tuple(p) for p in data.x_test.tolist()})
+
+
+@pytest.mark.parametrize("config", [Config(), Config(data=own(60)),
+                                    Config(dataset="plane", data=own(60, "regression"))])
+def test_an_edit_keeps_every_existing_point_in_its_set_and_a_drawn_point_trains(config):
+    train, test = sets(config)
+    value = {"value": 0.5} if config.task == "regression" else {"label": 1}
+    edited, refusal = apply_edit(config, {"op": "add_point", "x": 0.123, "y": -4.5, **value})
+    assert refusal is None and edited.show_test is False
+    new_train, new_test = sets(edited)
+    assert new_test == test and new_train == train | {(np.float32(0.123), np.float32(-4.5))}
+    # erasing keeps the others' sets too
+    erased, _ = apply_edit(edited, {"op": "erase_points", "x0": -6, "x1": 0, "y0": -6, "y1": 6})
+    train_left, test_left = sets(erased)
+    assert train_left == {p for p in new_train if p[0] > 0}
+    assert test_left == {p for p in new_test if p[0] > 0}
+
+
+def test_a_point_sent_to_the_test_set_is_a_test_point_and_shown():
+    edited, _ = apply_edit(Config(), {"op": "add_point", "x": 1, "y": 2, "label": 0,
+                                      "set": "test"})
+    assert (1.0, 2.0) in sets(edited)[1] and edited.show_test is True
+    _, refusal = apply_edit(Config(), {"op": "add_point", "x": 1, "y": 2, "label": 0,
+                                       "set": "both"})
+    assert refusal == "That edit was not understood and was ignored."
+
+
+def test_a_new_training_ratio_or_seed_deals_own_points_again():
+    config, _ = apply_edit(Config(data=own(60)), {"op": "add_point", "x": 1, "y": 2, "label": 0})
+    for changed in (config.replace(train_ratio=70), config.replace(data_seed=5)):
+        data = points_dataset(changed)
+        test = ~train_mask(decode_points(config.data).x, changed.train_ratio / 100,
+                           changed.data_seed)
+        assert len(data.x_test) == test.sum()
+        assert len(data.x_train) == round(61 * changed.train_ratio / 100)
+    assert points_dataset(config.replace(train_ratio=50)).x_train.shape == (31, 2)
+
+
+def test_data_without_a_test_point_or_a_training_point_is_refused():
+    x = RNG.uniform(-BOX, BOX, (10, 2))
+    for test, why in ((np.zeros(10, bool), "no test points"), (np.ones(10, bool), "no training")):
+        text = encode_points(x, np.arange(10) % 2, "classification", test)
+        config, warnings = Config.from_params({"data": text})
+        assert config.data == "" and why in warnings[0]
+
+
+def test_uploaded_values_train_and_download_as_float32():
+    rows = "x1,x2,label\n-1.8994,0.1234567,0\n2.5,-3.75,1\n0.001,4.999999,0\n-5.5,5.9,1\n"
+    config = Config()
+    parsed = parse_csv(rows.encode(), config)
+    expected = np.array([[-1.8994, 0.1234567], [2.5, -3.75], [0.001, 4.999999], [-5.5, 5.9]],
+                        np.float32)
+    np.testing.assert_array_equal(parsed.x, expected)  # exactly float32, no 16-bit grid
+    used = config.replace(data=parsed.text)
+    data = points_dataset(used)
+    assert {tuple(p) for p in np.concatenate([data.x_train, data.x_test]).tolist()} == {
+        tuple(p) for p in expected.tolist()}
+    assert points_csv(used) == rows  # the same text comes back
+    assert parsed.preview[0] == {"x1": -1.8994, "x2": 0.1234567, "label": 0}
+
+
+@pytest.mark.parametrize("huge", [1e308, 1.7976931348623157e308])
+def test_values_near_the_float64_limit_rescale_into_the_box(huge):
+    rows = f"{-huge},0,0\n{huge},1,1\n0,2,0\n{huge / 2},3,1\n".encode()
+    parsed = parse_csv(rows, Config())
+    assert np.isfinite(parsed.x).all()
+    np.testing.assert_allclose(parsed.x[:, 0], [-5, 5, 0, 2.5], atol=1e-6)
+    assert "x1 from" in parsed.scaling and "to -5..5" in parsed.scaling
+    values = parse_csv(f"0,0,{-huge}\n1,1,{huge}\n2,2,0\n3,3,1\n".encode(), Config(dataset="plane"))
+    np.testing.assert_allclose(values.y, [-1, 1, 0, 0], atol=1e-6)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-16-le"])
+def test_utf16_with_its_byte_order_mark_and_tabs_are_read(encoding):
+    text = "x1\tx2\tlabel\r\n1.5\t2\t0\r\n2\t3\t1\r\n-1\t-2\t0\r\n0.5\t0.5\t1\r\n"
+    data = text.encode(encoding)
+    if encoding != "utf-16":  # the plain codec writes the mark itself
+        data = "\ufeff".encode(encoding) + data
+    parsed = parse_csv(data, Config())
+    assert parsed.header == ("x1", "x2", "label")
+    np.testing.assert_array_equal(parsed.x, [[1.5, 2], [2, 3], [-1, -2], [0.5, 0.5]])
+
+
+def test_tab_separated_utf8_with_commas_in_the_header_is_read():
+    parsed = parse_csv(b"x, first\tx, second\tlabel\n1\t2\t0\n2\t3\t1\n-1\t-2\t0\n0\t1\t1\n",
+                       Config())
+    assert parsed.header == ("x, first", "x, second", "label") and len(parsed.x) == 4
+
+
+def test_the_download_is_named_after_the_upload(panel):
+    from playground.ui.own_data import NAME_KEY, download_name
+
+    panel.session_state["test_upload_name"] = "my points.v2.csv"
+    upload(panel, GOOD_ROWS.encode())
+    config = panel.session_state["config"]
+    assert download_name(config, panel.session_state[NAME_KEY]) == "my points.v2.csv"
+    drawn, _ = apply_edit(Config(), {"op": "add_point", "x": 0, "y": 0, "label": 0})
+    assert download_name(drawn, None) == "circle-drawn.csv"
+    assert download_name(Config(dataset="moons"), "old.csv") == "moons.csv"  # generated
+    panel.button(key="own_data_generated").click().run()
+    assert NAME_KEY not in panel.session_state

@@ -18,8 +18,11 @@ from playground.engine.formats.script_export import (
     OPTIMIZER_CODE,
     PENALTY_CODE,
     SCHEDULE_CODE,
+    SPREAD,
+    Stability,
     float32_texts,
     pytorch_script,
+    stability,
 )
 from playground.engine.nn.activations import ACTIVATIONS
 from playground.engine.nn.backprop import PENALTIES
@@ -170,3 +173,30 @@ def test_tf_math_is_refused_in_one_sentence():
     with pytest.raises(ValueError, match="TF math on") as refused:
         pytorch_script(Config(tf_math=True), 10)
     assert str(refused.value).endswith("script.") and "\n" not in str(refused.value)
+
+
+# -- a run too unstable to reproduce says so -----------------------------------------------
+def test_a_large_rate_run_is_called_too_unstable_and_indeed_is_not_reproduced(capsys):
+    """Adam at 0.1, 50 epochs: the page ends at 0.000323, the script elsewhere; both the
+    check and the script say so. A stable run says it reproduces, and does."""
+    config = Config(optimizer="adam", learning_rate=0.1)
+    checked = stability(config, 50)
+    assert not checked.reproducible and checked.epochs == 50
+    script = pytorch_script(config, 50)
+    assert "This run is too unstable to reproduce" in script and "REPRODUCIBLE = False" in script
+    _, expected = trainer_numbers(config, 50)
+    _, out = run_in_process(config, 50, capsys)
+    assert out.startswith("note: this run is too unstable")
+    parted = abs(final_numbers(out)["train_loss"] - expected["train_loss"])
+    assert parted > SPREAD * expected["train_loss"]  # the warning was due: they part
+    calm = Config(optimizer="adam", learning_rate=0.01)
+    assert stability(calm, 50).reproducible
+    assert "stable enough to reproduce" in pytorch_script(calm, 50)
+
+
+def test_the_stability_sentence_is_plain():
+    unstable = Stability(50, 0.000323, 0.000458)
+    assert not unstable.reproducible
+    assert "ends epoch 50 at training loss 0.000458 instead of 0.000323" in unstable.sentence()
+    assert Stability(50, 0.5, 0.5 * (1 + 1e-5)).reproducible
+    assert not Stability(3, float("nan"), 0.5).reproducible

@@ -253,3 +253,37 @@ def test_the_view_refuses_switches_and_steps():
     assert app.markdown[0].value.startswith("**Example 1 of 10**")
     assert "the session's weights at epoch 3" in app.markdown[0].value
     assert app.dataframe[0].value["value"].tolist() == session.params.double().tolist()
+
+
+@pytest.mark.parametrize("key", list(OUTPUT_RULES))
+def test_the_loss_names_the_output_as_the_diagram_does(key):
+    """The diagram writes the output ŷ; the loss and δ formulas must too (not p or z)."""
+    n_out = 3 if key[1] == "multiclass" else 1
+    step = OUTPUT_RULES[key]([0.3, -0.2, 0.1][:n_out], 1.0)
+    for line in (step.loss_line, *step.delta_lines):
+        symbols = line.split("=")[1]  # the formula before any number goes in
+        assert r"\hat y" in line and " p" not in symbols and "p_" not in symbols, line
+
+
+def test_a_target_class_says_its_colour():
+    from playground.ui.slow_motion_view import target_text
+
+    def step(head: str, target: float):
+        return type("S", (), {"head": head, "target": target})()
+
+    assert target_text(step("binary", 0.0)) == "class 0 (orange)"
+    assert target_text(step("binary", 1.0)) == "class 1 (blue)"
+    assert target_text(step("multiclass", 2.0)) == "class 3 (green)"  # as the nodes count
+    assert target_text(step("regression", -0.25)) == "-0.25"
+
+
+def test_each_hand_gradient_has_autograds_beside_it():
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_function(_slow_motion_page, default_timeout=30).run()
+    app.button(key="slow_tiny").click().run()
+    assert "(orange)" in app.markdown[0].value or "(blue)" in app.markdown[0].value
+    gradients = [m.value for m in app.markdown if r"\partial w" in m.value]
+    assert gradients and all(line.count("(autograd: $") == line.count(r"\frac{\partial L}")
+                             for line in gradients)
+    assert any("side by side" in c.value for c in app.caption)

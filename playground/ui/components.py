@@ -59,7 +59,8 @@ def _stream_data(token: str | None) -> dict:
             "series_colours": plots.LAYER_COLOURS}
 
 
-def live_view_data(config: Config, token: str | None) -> dict:
+def live_view_data(config: Config, token: str | None, edit_seq: int = 0,
+                   draw_note: str = "") -> dict:
     shape = _layout(config.dataset, config.features, config.hidden, config.activation)
     return {
         **shape,
@@ -68,6 +69,8 @@ def live_view_data(config: Config, token: str | None) -> dict:
         "presenter": config.presenter,
         "show_test": config.show_test,
         "discretize": config.discretize,
+        "edit_seq": edit_seq,  # the last edit the page applied: the view sends the next
+        "draw_note": draw_note,  # what the last click on the output plot has to say
         "js_path": _js_path("live_view.js"),
     }
 
@@ -162,10 +165,11 @@ def trigger_value(key: str, name: str) -> object:
 
 def live_view(config: Config, token: str | None, on_edit: Callable[[], None],
               on_expired: Callable[[], None], on_tf_link: Callable[[], None],
-              on_room: Callable[[], None] = lambda: None) -> None:
+              on_room: Callable[[], None] = lambda: None, edit_seq: int = 0,
+              draw_note: str = "") -> None:
     """Mount the live view; clicks on its drawing call ``on_edit`` before the next run,
     a TensorFlow Playground link's hash (``#activation=tanh&...``) calls ``on_tf_link``."""
-    _live_view(key="live_view", data=live_view_data(config, token),
+    _live_view(key="live_view", data=live_view_data(config, token, edit_seq, draw_note),
                on_edit_change=on_edit, on_expired_change=on_expired,
                on_tf_link_change=on_tf_link, on_room_change=on_room)
 

@@ -26,7 +26,7 @@ from playground.engine.formats.exports import (
     share_query,
     weights_file,
 )
-from playground.engine.formats.script_export import pytorch_script
+from playground.engine.formats.script_export import CHECK_EPOCHS, pytorch_script, stability
 from playground.engine.train.trainer import initial_params
 from playground.server.runner import Runner
 from playground.ui.text import plain
@@ -88,6 +88,15 @@ def _script(config: Config, runner: Runner) -> str:
     return pytorch_script(config, max(1, int(runner.snapshot()["epoch"])))
 
 
+def _check_stability(config: Config, runner: Runner) -> None:
+    """The button's callback: will the script reproduce this run? (Two short trainings:
+    seconds, so only when asked.)"""
+    epochs = max(1, int(runner.snapshot()["epoch"]))
+    checked = stability(config, epochs)
+    st.session_state[MESSAGES] = [("success" if checked.reproducible else "warning",
+                                   checked.sentence())]
+
+
 def exports_section(config: Config, runner: Runner | None,
                     on_config: Callable[[Config], None],
                     on_weights: Callable[[torch.Tensor], None]) -> None:
@@ -111,11 +120,18 @@ def exports_section(config: Config, runner: Runner | None,
             key="export_script", disabled=runner is None or config.tf_math,
             help=("A PyTorch script needs TF math off: TensorFlow Playground math is not "
                   "torch.optim's." if config.tf_math else
-                  "Trains as many epochs as this run has (at least 1) with plain PyTorch."))
+                  "Trains as many epochs as this run has (at least 1) with plain PyTorch, "
+                  "and says at its top whether this run is stable enough to reproduce."))
         history_col.download_button(
             "History (CSV)", (lambda: _history(config, runner)) if runner else "",
             file_name="playground-history.csv", mime="text/csv", on_click="ignore",
             key="export_history", disabled=runner is None)
+        if runner is not None and not config.tf_math:
+            st.button("Will the script reproduce this run?", key="export_stability",
+                      on_click=_check_stability, args=(config, runner),
+                      help=f"Trains the first epochs (at most {CHECK_EPOCHS}) twice, once "
+                           "from weights changed by one part in a million: a run that "
+                           "amplifies that also amplifies rounding, and no script repeats it.")
         # the server's maxUploadSize (.streamlit/config.toml) bounds both uploads
         st.file_uploader("Import a Config (JSON)", type=["json"], key="import_config",
                          on_change=_on_upload,

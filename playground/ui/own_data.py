@@ -9,6 +9,7 @@ Every action is a callback, so the run that follows already shows its result.
 from __future__ import annotations
 
 from functools import partial
+from pathlib import PurePath
 
 import streamlit as st
 
@@ -29,8 +30,11 @@ UNDO_KEY = "own_data_undo"  # (data set, data) before each edit, newest last
 UNDO_DEPTH = 20
 UPLOAD_KEY = "own_data_file"
 RESULT_KEY = "own_data_upload"  # the last upload's preview, scaling or error
+NAME_KEY = "own_data_name"  # the uploaded file's name: the download carries it back
 HELP = ("Click the data plot to add a point of the chosen class (for regression, of the "
-        "chosen value); drag a box to erase points. Training goes on with the new points.")
+        "chosen value); drag a box to erase points. Points you draw are training points, "
+        "always shown, unless you tick \"as test points\"; every other point keeps its set. "
+        "Training goes on with the new points.")
 
 
 def remember_data(old_config: Config) -> None:
@@ -68,11 +72,21 @@ def _undo() -> None:
 
 
 def _back_to_generated() -> None:
+    st.session_state.pop(NAME_KEY, None)
     _commit_data("")
     session.note("Back to the data set's generated points.")
 
 
-def apply_upload(data: bytes) -> None:
+def download_name(config: Config, uploaded: str | None) -> str:
+    """The CSV download's file name: the uploaded file's (its points, perhaps edited, go
+    back under the name they came with), else the data set's, "-drawn" once edited."""
+    if not config.data:
+        return f"{config.dataset}.csv"
+    stem = PurePath(uploaded or "").stem.strip()
+    return f"{stem}.csv" if stem else f"{config.dataset}-drawn.csv"
+
+
+def apply_upload(data: bytes, name: str | None = None) -> None:
     """Use an uploaded file's points, or keep everything as it is and say why not."""
     try:
         own = parse_csv(data, session.config(), session.limits())
@@ -80,6 +94,7 @@ def apply_upload(data: bytes) -> None:
         st.session_state[RESULT_KEY] = {"error": str(problem)}
         return
     _commit_data(own.text)
+    st.session_state[NAME_KEY] = name
     st.session_state[RESULT_KEY] = {"preview": own.preview, "scaling": own.scaling,
                                     "header": own.header, "points": len(own.x)}
 
@@ -89,7 +104,7 @@ def _on_upload() -> None:
     if uploaded is None:  # the file was removed from the uploader: nothing to undo there
         st.session_state.pop(RESULT_KEY, None)
         return
-    apply_upload(uploaded.getvalue())
+    apply_upload(uploaded.getvalue(), uploaded.name)
 
 
 def _show_upload_result() -> None:
@@ -103,7 +118,8 @@ def _show_upload_result() -> None:
     # below is a table, whose cells are not markdown)
     header = (plain(", ".join(result["header"])) if result["header"]
               else "none (every row is a point)")
-    st.caption(f"Read {result['points']:,} points; header: {header}. The first ones, as used:")
+    st.caption(f"Read {result['points']:,} points; header: {header}. They train as float32 "
+               "numbers, as the file has them (to about 7 digits). The first ones, as used:")
     st.table(result["preview"])
     if result["scaling"]:
         st.info(result["scaling"])
@@ -120,12 +136,14 @@ def own_data_section() -> None:
     config = session.config()
     with st.expander("Your own data"):
         st.caption(_status(config) + " " + HELP)
-        st.file_uploader("Upload a CSV: x1, x2 and a label (header optional)",
-                         type=["csv", "txt"], key=UPLOAD_KEY, on_change=_on_upload)
+        st.file_uploader("Upload a CSV: x1, x2 and a label (header optional; commas, "
+                         "semicolons or tabs; UTF-8 or UTF-16)",
+                         type=["csv", "tsv", "txt"], key=UPLOAD_KEY, on_change=_on_upload)
         _show_upload_result()
         if DATASETS[config.dataset].n_inputs == 2:
             st.download_button("Download the data (CSV)", data=partial(points_csv, config),
-                               file_name=f"{config.dataset}.csv", mime="text/csv",
+                               file_name=download_name(config, st.session_state.get(NAME_KEY)),
+                               mime="text/csv",
                                on_click="ignore", key="own_data_download")
         undo, back = st.columns(2)
         undo.button("Undo the last edit", key="own_data_undo_button", on_click=_undo,

@@ -25,6 +25,8 @@ from playground.ui.slow_motion_view import slow_motion_section
 from playground.ui.text import plain
 
 POINT_EDITS = ("add_point", "erase_points")  # clicks on the output plot (draw_points.js)
+EDIT_SEQ_KEY = "live_edit_seq"  # the number of the live view's last applied edit
+DRAW_NOTE_KEY = "draw_note"  # what the last click on the output plot has to say
 TASK_TITLES = {"classification": "Classification", "regression": "Regression"}
 
 
@@ -48,18 +50,41 @@ def _on_live_edit() -> None:
     edit = components.trigger_value("live_view", "edit")
     if not isinstance(edit, dict):
         return
+    # the live view numbers its edits and sends the next one when this number comes back
+    # (live_view.js); one sent again because its answer was slow is applied once
+    seq = edit.get("seq")
+    if isinstance(seq, int) and not isinstance(seq, bool):
+        if seq <= st.session_state.get(EDIT_SEQ_KEY, 0):
+            return
+        st.session_state[EDIT_SEQ_KEY] = seq
     before = session.config()
-    _apply(before, edit)
-    after = session.config()
-    if edit.get("op") in POINT_EDITS and after != before:
-        remember_data(before)  # the points before: "Undo" steps back to them
-        if fits_in_link(before) and not fits_in_link(after):
-            session.note(f"Your {count_points(after.data):,} points are more than the "
-                         f"{URL_MAX_POINTS} a link carries: erase some (or start from fewer "
-                         "points) to share them by link, or download them as CSV.")
+    if edit.get("op") not in POINT_EDITS:
+        _apply(before, edit)
+    else:
+        _apply_point_edit(before, edit)
     runner = session.runner()
     if edit.get("op") == "lower_learning_rate" and runner is not None:
         runner.restart()  # a clean retry from the same start
+
+
+def _apply_point_edit(before, edit: dict) -> None:
+    """A click on the output plot. What it has to say goes under the plot (the live
+    view's draw note), not in a toast: at 1024x768 the toast covers the plot's top, and
+    the next clicks there would land on it."""
+    after, refusal = apply_edit(before, edit)
+    st.session_state[DRAW_NOTE_KEY] = refusal or ""
+    if refusal:
+        return
+    session.commit(after)
+    after = session.config()
+    if after == before:
+        return
+    remember_data(before)  # the points before: "Undo" steps back to them
+    if not fits_in_link(after):  # a status line, so it stays while it holds
+        st.session_state[DRAW_NOTE_KEY] = (
+            f"Your {count_points(after.data):,} points are more than the {URL_MAX_POINTS} a "
+            "link carries: erase some (or start from fewer points) to share them by link, "
+            "or download them as CSV (Your own data).")
 
 
 def _on_tf_link() -> None:
@@ -162,7 +187,9 @@ def data_column() -> None:
 def live_column() -> None:
     components.live_view(session.config(), session.live_token(), on_edit=_on_live_edit,
                          on_expired=session.forget_runner, on_tf_link=_on_tf_link,
-                         on_room=_on_room_news)
+                         on_room=_on_room_news,
+                         edit_seq=st.session_state.get(EDIT_SEQ_KEY, 0),
+                         draw_note=st.session_state.get(DRAW_NOTE_KEY, ""))
 
 
 def _on_room_news() -> None:

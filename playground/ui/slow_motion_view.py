@@ -32,6 +32,20 @@ from playground.server.render import NEGATIVE, POSITIVE, hex_colour
 STATE_KEY = "slow_motion"
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+# the names of render.CLASS_COLOURS, as the plot paints the classes
+COLOUR_NAMES = ("orange", "blue", "green", "purple", "red", "brown", "pink", "grey", "olive",
+                "cyan")
+
+
+def target_text(step: Step) -> str:
+    """The example's target as the plot shows it: a value, or a class with its colour
+    (binary: class 0 or 1, as in a CSV; several classes: class 1, 2, ... as the output
+    nodes and the loss's [y = k] count them)."""
+    if step.head == "regression":
+        return significant(step.target)
+    k = int(step.target)
+    number_shown = k if step.head == "binary" else k + 1
+    return f"class {number_shown} ({COLOUR_NAMES[k % len(COLOUR_NAMES)]})"
 
 
 def significant(x: float, digits: int = 4) -> str:
@@ -111,8 +125,7 @@ def _step_controls(config: Config, state: dict | None) -> Step:
         st.session_state[STATE_KEY] = kept
     if moved:
         step = explain_step(kept["trainer"], kept["walk"])
-    target = (significant(step.target) if step.head == "regression"
-              else f"class {int(step.target)}")
+    target = target_text(step)
     inputs = ", ".join(f"{name} = {significant(v)}" for name, v in
                        zip(step.input_names, step.inputs))
     left.markdown(f"**Example {step.example + 1} of {step.n_examples}**: {inputs}; "
@@ -157,7 +170,9 @@ def _gradient_lines(step: Step, layer: int) -> list[str]:
             rule = f"\\delta^{{({layer + 1})}}_{{{p.to + 1}}} = {number(p.hand)}"
         pull = (f"({factor(p.hand)} + {factor(p.penalty)})" if penalized and p.kind == "weight"
                 else factor(p.hand))
+        # autograd's value beside the hand one: the two sets of gradients side by side
         lines.append(f"$\\frac{{\\partial L}}{{\\partial {name}}} = {rule}$ "
+                     f"(autograd: ${number(p.autograd)}$) "
                      f"$\\;\\Rightarrow\\; {name} \\leftarrow {number(p.value)} - "
                      f"{number(step.learning_rate)} \\cdot {pull} = {number(p.updated)}$")
     return lines
@@ -174,7 +189,7 @@ def _chain_rule(step: Step) -> None:
     st.markdown("**The chain rule, from the output back** (δ = ∂L/∂z of a neuron; "
                 "wⱼᵢ joins neuron i of the layer before to neuron j)")
     titles = ["Output layer"] + [f"Hidden layer {h}" for h in range(n_layers - 1, 0, -1)]
-    *layer_tabs, check_tab = st.tabs([*titles, "Check with autograd"])
+    *layer_tabs, check_tab = st.tabs([*titles, "Chain rule and autograd, side by side"])
     with check_tab:
         _comparison_table(step)
     for tab, layer in zip(layer_tabs, range(n_layers - 1, -1, -1)):
@@ -199,9 +214,10 @@ def parameter_name(kind: str, layer: int, to: int, frm: int | None) -> str:
 
 
 def _comparison_table(step: Step) -> None:
-    st.caption("Every gradient twice: by the chain rule above, and by PyTorch's autograd on "
-               f"the trainer's loss from the same weights (float64); largest difference "
-               f"{step.max_difference:.1e}.")
+    st.caption("Every gradient twice, side by side: by the chain rule (the layer tabs' "
+               "arithmetic) and by PyTorch's autograd on the trainer's loss from the same "
+               f"weights (float64). The largest difference is {step.max_difference:.1e}: "
+               "they match to rounding.")
     rows = [{"parameter": parameter_name(p.kind, p.layer, p.to, p.frm), "value": p.value,
              "chain rule": p.hand, "autograd": p.autograd, "difference": p.difference,
              "after the step": p.updated} for p in step.params]

@@ -15,7 +15,11 @@ import numpy as np
 from playground.engine.config.config import Config, ConfigError
 from playground.engine.config.limits import LIMITS, Limits
 from playground.engine.data.datasets import BOX, DATASETS
-from playground.engine.data.own_points import DataProblem, all_points, encode_points
+from playground.engine.data.own_points import (
+    DataProblem,
+    own_text,
+    split_points,
+)
 
 
 def _dataset(c: Config, e: dict) -> Config:
@@ -89,10 +93,15 @@ def _finite(e: dict, key: str) -> float:
     return value
 
 
+POINT_SETS = {"train": False, "test": True}  # a drawn point's set: is it a test point
+
+
 def _add_point(c: Config, e: dict) -> Config:
-    """One point where the plot was clicked; the first edit makes the generated points
-    the visitor's own."""
-    x, y = all_points(c)
+    """One point where the plot was clicked, a training point unless the edit says "set":
+    "test"; every other point stays in its set (the first edit makes the generated points
+    the visitor's own, split as they were). A test point turns "Show test data" on: a
+    point one draws is never hidden."""
+    x, y, test = split_points(c)
     point = np.clip([_finite(e, "x"), _finite(e, "y")], -BOX, BOX)
     if c.task == "classification":
         label = e["label"]
@@ -101,18 +110,21 @@ def _add_point(c: Config, e: dict) -> Config:
         target: float = int(label)
     else:
         target = float(np.clip(_finite(e, "value"), -1.0, 1.0))
-    return c.replace(data=encode_points(np.vstack([x, point]), np.append(y, target), c.task))
+    in_test = POINT_SETS[str(e.get("set", "train"))]
+    data = own_text(c, np.vstack([x, point]), np.append(y, target), np.append(test, in_test))
+    return c.replace(data=data, show_test=c.show_test or in_test)
 
 
 def _erase_points(c: Config, e: dict) -> Config:
-    """Every point in a dragged box goes; an empty box changes nothing."""
-    x, y = all_points(c)
+    """Every point in a dragged box goes, the others stay in their sets; an empty box
+    changes nothing."""
+    x, y, test = split_points(c)
     (x0, x1), (y0, y1) = (sorted((_finite(e, "x0"), _finite(e, "x1"))),
                           sorted((_finite(e, "y0"), _finite(e, "y1"))))
     inside = (x[:, 0] >= x0) & (x[:, 0] <= x1) & (x[:, 1] >= y0) & (x[:, 1] <= y1)
     if not inside.any():
         return c
-    return c.replace(data=encode_points(x[~inside], y[~inside], c.task))
+    return c.replace(data=own_text(c, x[~inside], y[~inside], test[~inside]))
 
 
 EDITS: dict[str, Callable[[Config, dict], Config]] = {

@@ -1,10 +1,14 @@
 """Own data from a CSV file: two numeric feature columns and a label column.
 
-The header is optional (a first row with no number in it). Every problem a file
-can have gets its own one-sentence ``DataProblem``, and nothing is half-read:
-either all points are usable or none is. Points outside the plotted box are
-rescaled into it (and regression values outside -1..1 into that range), and the
-result says how.
+The header is optional (a first row with no number in it). Commas, semicolons or
+tabs separate the cells; the text may be UTF-8 or, as Excel's "Unicode text"
+saves it, UTF-16 with its byte-order mark. Every problem a file can have gets its
+own one-sentence ``DataProblem``, naming the point by its row (the header not
+counted) and its line in the file, and nothing is half-read: either all points
+are usable or none is. Points outside the plotted box are rescaled into it (and
+regression values outside -1..1 into that range), in float64 even for values
+near float64's limit, and the result says how. The points keep float32
+precision: what trains and downloads is the file's numbers as float32.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from playground.engine.data.own_points import (
     MIN_POINTS,
     DataProblem,
     decode_points,
-    encode_points,
+    float32_text,
+    own_text,
     require_plane,
 )
 
@@ -32,7 +37,8 @@ if TYPE_CHECKING:
 MAX_CSV_BYTES = 256 * 1024  # 2,000 rows of three long numbers take about 100 KB
 FIT = 5.0  # rescaled points span -5..5 as the generated ones do, clear of the plot's edge
 PREVIEW_ROWS = 10
-DELIMITERS = (",", ";", "\t")
+DELIMITERS = ("\t", ";", ",")  # a tab or a semicolon first: either may sit beside a comma
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16's byte-order marks, little and big endian
 
 
 @dataclass(frozen=True)
@@ -52,9 +58,12 @@ def _text(data: bytes) -> str:
         raise DataProblem(f"The file has {math.ceil(len(data) / 1024):,} KB, more than the "
                           f"{MAX_CSV_BYTES // 1024} KB a data file may have.")
     try:
-        if b"\0" in data:
+        if data.startswith(UTF16_MARKS):  # Excel's "Unicode text": UTF-16, tab-separated
+            text = data.decode("utf-16")
+        elif b"\0" in data:
             raise UnicodeError("a NUL byte")
-        text = data.decode("utf-8-sig")
+        else:
+            text = data.decode("utf-8-sig")
     except UnicodeError:
         raise DataProblem("The file is not text; save it as CSV (comma-separated values).") \
             from None
@@ -80,8 +89,14 @@ def _number(cell: str) -> float | None:
         return None
 
 
-def _cell(number: int, column: int, cell: str) -> float:
-    where = f"Row {number}, column {column}"
+def _where(row: int, line: int) -> str:
+    """A point as a student counts it, the header and blank lines not counted, and where
+    an editor shows it: "row 57 (line 58 of the file)"."""
+    return f"row {row}" + ("" if row == line else f" (line {line} of the file)")
+
+
+def _cell(where: str, column: int, cell: str) -> float:
+    where = f"{where[0].upper()}{where[1:]}, column {column}"
     if not cell:
         raise DataProblem(f"{where} is empty; every row needs all three values.")
     value = _number(cell)
@@ -94,12 +109,13 @@ def _cell(number: int, column: int, cell: str) -> float:
     return value
 
 
-def _table(rows: list[tuple[int, list[str]]], label: str, limits: Limits
-           ) -> tuple[np.ndarray, tuple[str, ...] | None]:
-    header = None
+def _table(lines: list[tuple[int, list[str]]], label: str, limits: Limits
+           ) -> tuple[np.ndarray, tuple[str, ...] | None, list[str]]:
+    """The numbers, the header if any, and where each point is in the file."""
+    header, rows = None, lines
     if all(_number(cell) is None for cell in rows[0][1]):
         header = tuple(rows[0][1])
-        rows = rows[1:]
+        rows = lines[1:]
         if len(header) != 3:
             raise DataProblem(f"The file needs three columns (x1, x2 and the {label}); its "
                               f"header has {len(header)}.")
@@ -108,28 +124,29 @@ def _table(rows: list[tuple[int, list[str]]], label: str, limits: Limits
     if len(rows) > limits.max_points:
         raise DataProblem(f"The file has {len(rows):,} points; this server takes at most "
                           f"{limits.max_points:,}.")
-    first_number, first = rows[0]
+    wheres = [_where(row, line) for row, (line, _) in enumerate(rows, start=1)]
+    first = rows[0][1]
     if len(first) != 3:
-        raise DataProblem(f"Each row needs three columns (x1, x2 and the {label}); row "
-                          f"{first_number} has {len(first)}.")
-    for number, cells in rows:
+        raise DataProblem(f"Each row needs three columns (x1, x2 and the {label}); "
+                          f"{wheres[0]} has {len(first)}.")
+    for where, (_, cells) in zip(wheres, rows):
         if len(cells) != 3:
-            raise DataProblem(f"Row {number} has {len(cells)} columns, but the rows before it "
-                              "have 3.")
+            raise DataProblem(f"{where[0].upper()}{where[1:]} has {len(cells)} columns, but "
+                              "the rows before it have 3.")
     if len(rows) < MIN_POINTS:
         raise DataProblem(f"The file has {len(rows)} points; at least {MIN_POINTS} are needed "
                           "(some to train on, some to test).")
-    table = np.array([[_cell(number, column, cell) for column, cell in enumerate(cells, 1)]
-                      for number, cells in rows])
-    return table, header
+    table = np.array([[_cell(where, column, cell) for column, cell in enumerate(cells, 1)]
+                      for where, (_, cells) in zip(wheres, rows)])
+    return table, header, wheres
 
 
-def _classes(labels: np.ndarray, rows: list[int], dataset: str) -> np.ndarray:
+def _classes(labels: np.ndarray, wheres: list[str], dataset: str) -> np.ndarray:
     spec = DATASETS[dataset]
     wrong = (labels != np.round(labels)) | (labels < 0) | (labels >= spec.n_classes)
     if wrong.any():
         i = int(np.argmax(wrong))
-        raise DataProblem(f"Row {rows[i]}'s label {labels[i]:g} is not a class of "
+        raise DataProblem(f"The label of {wheres[i]}, {labels[i]:g}, is not a class of "
                           f"{spec.title}: its classes are the whole numbers 0 to "
                           f"{spec.n_classes - 1}.")
     classes = labels.astype(np.int64)
@@ -141,13 +158,18 @@ def _classes(labels: np.ndarray, rows: list[int], dataset: str) -> np.ndarray:
 
 def _fit(values: np.ndarray, limit: float, target: float, name: str
          ) -> tuple[np.ndarray, str | None]:
-    """Values beyond ±limit mapped linearly from their range onto -target..target."""
+    """Values beyond ±limit mapped linearly from their range onto -target..target.
+
+    In halves: ``hi - lo`` of values near ±1.8e308 would overflow to infinity (and put
+    every point at the edge or make it NaN), while their halves' difference is finite."""
     if np.abs(values).max() <= limit:
         return values, None
     lo, hi = float(values.min()), float(values.max())
     if hi == lo:  # one value for every point: no range to map, so to the middle
         return values * 0, f"{name} moved from {lo:g} to 0"
-    scaled = (values - lo) / (hi - lo) * 2 * target - target
+    scaled = (values / 2 - lo / 2) / (hi / 2 - lo / 2) * 2 * target - target
+    if not np.isfinite(scaled).all():  # not expected; a NaN must never reach the points
+        raise DataProblem(f"The {name} values span {lo:g}..{hi:g}, too wide to rescale.")
     return scaled, f"{name} from {lo:g}..{hi:g} to {-target:g}..{target:g}"
 
 
@@ -157,8 +179,7 @@ def parse_csv(data: bytes, config: Config, limits: Limits = LIMITS) -> CsvData:
     classes = config.task == "classification"
     label = "label" if classes else "value"
     rows = _rows(_text(data))
-    table, header = _table(rows, label, limits)
-    line_numbers = [number for number, _ in rows[len(rows) - len(table):]]
+    table, header, wheres = _table(rows, label, limits)
     notes = []
     columns = []
     for column, name in ((0, "x1"), (1, "x2")):
@@ -166,17 +187,19 @@ def parse_csv(data: bytes, config: Config, limits: Limits = LIMITS) -> CsvData:
         columns.append(fitted)
         notes.append(note)
     if classes:
-        y: np.ndarray = _classes(table[:, 2], line_numbers, config.dataset)
+        y: np.ndarray = _classes(table[:, 2], wheres, config.dataset)
     else:
         y, note = _fit(table[:, 2], 1.0, 1.0, "value")
         notes.append(note)
-    text = encode_points(np.column_stack(columns), y, config.task)
-    points = decode_points(text)  # what the Trainer will see: quantized
-    preview = [{"x1": round(a, 4), "x2": round(b, 4), label: c if classes else round(c, 4)}
-               for (a, b), c in zip(points.x[:PREVIEW_ROWS].tolist(),
-                                    points.y[:PREVIEW_ROWS].tolist())]
-    shown = [note for note in notes if note]
-    scaling = (f"Rescaled to fit the plot: {'; '.join(shown)}." if shown else None)
+    text = own_text(config, np.column_stack(columns), y)
+    points = decode_points(text)  # what the Trainer will see: the values as float32
+    def shown(value: float) -> float:  # the float32 as its shortest text reads
+        return float(float32_text(value))
+
+    preview = [{"x1": shown(a), "x2": shown(b), label: int(c) if classes else shown(c)}
+               for (a, b), c in zip(points.x[:PREVIEW_ROWS], points.y[:PREVIEW_ROWS])]
+    notes = [note for note in notes if note]
+    scaling = (f"Rescaled to fit the plot: {'; '.join(notes)}." if notes else None)
     return CsvData(points.x, points.y, text, header, preview, scaling)
 
 

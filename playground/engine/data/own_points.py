@@ -1,11 +1,18 @@
 """Own data: points a visitor drew or uploaded, carried in the Config's ``data`` field.
 
 The points travel as compact URL-safe text, so a teacher's drawn example fits in a
-link: a kind letter (``c`` classes, ``v`` values), a dot, then base64url of the
-quantized points: every x1, every x2 (16 bits over the plotted box), then every
-label (a class byte, or 16 bits over -1..1 for a regression target). Empty text
-means the data set's own generator. The data set still says the task and the
-classes: own points on a classification data set are classes of that set.
+link: a kind letter (``C`` classes, ``V`` values), the training ratio and data seed
+the split was made for, then base64url of the points: every x1, every x2 and (for
+values) every target as float32, so an uploaded 1.8994 trains and downloads as
+float32's 1.8994, each class as a byte, and one bit per point for the test set.
+Each point keeps its set through every edit: a drawn point trains (unless the
+visitor sends it to the test set) and no other point moves. Only a new training
+ratio or data seed deals the points again (``train_mask``).
+
+Empty text means the data set's own generator. The data set still says the task and
+the classes: own points on a classification data set are classes of that set. The
+first form (``c.``/``v.``: 16-bit coordinates, split by ``train_mask``) is still read,
+so old links open as they did.
 
 Reading a CSV file is in ``own_csv.py``; this module encodes, checks and turns
 points into the Trainer's Dataset.
@@ -29,12 +36,15 @@ if TYPE_CHECKING:  # config.py imports this module: a runtime import would be ci
 
 URL_MAX_POINTS = 200  # own data sets up to this size travel in the page's link
 MIN_POINTS = 4  # some to train on and some to test
-LEVELS = 65534  # an even count of steps: 0, the box's edges and ±1 are exact
-KINDS = {"classification": "c", "regression": "v"}  # the first letter of the text
-TASKS = {letter: task for task, letter in KINDS.items()}
-LABEL_BYTES = {"c": 1, "v": 2}
-COORD_BYTES = 4  # x1 and x2, 16 bits each
+LEVELS = 65534  # the first form: an even count of steps, so 0, the box's edges and ±1 are exact
+KINDS = {"classification": "C", "regression": "V"}  # the first letter of the text
+QUANTIZED_KINDS = {"classification": "c", "regression": "v"}  # the first form's letters
+TASKS = {letter: task for kinds in (KINDS, QUANTIZED_KINDS) for task, letter in kinds.items()}
+# bytes per point: x1 and x2, then the label; the first form has 16-bit numbers
+LABEL_BYTES = {"C": 1, "V": 4, "c": 1, "v": 2}
+COORD_BYTES = {"C": 8, "V": 8, "c": 4, "v": 4}
 BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+NUMBER = re.compile(r"[0-9]{1,10}")
 
 
 class DataProblem(ValueError):
@@ -46,6 +56,8 @@ class Points:
     x: np.ndarray  # float32 (n, 2), inside the box
     y: np.ndarray  # int64 class indices, or float32 targets in [-1, 1]
     task: str
+    test: np.ndarray | None = None  # bool per point: in the test set (None: the first form)
+    made_for: tuple[int, int] | None = None  # (train_ratio, data_seed) the split was made for
 
     def __len__(self) -> int:
         return len(self.x)
@@ -61,38 +73,90 @@ def _dequantize(codes: np.ndarray, edge: float) -> np.ndarray:
     return (codes.astype(np.float64) / LEVELS * (2 * edge) - edge).astype(np.float32)
 
 
-def encode_points(x: np.ndarray, y: np.ndarray, task: str) -> str:
-    """The URL-safe text of these points (coordinates clipped to the box, values to ±1)."""
+def _float32(values: np.ndarray, edge: float) -> np.ndarray:
+    return np.clip(np.asarray(values, np.float64), -edge, edge).astype("<f4")
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def encode_points(x: np.ndarray, y: np.ndarray, task: str, test: np.ndarray | None = None,
+                  train_ratio: int = 50, data_seed: int = 0) -> str:
+    """The URL-safe text of these points (coordinates clipped to the box, values to ±1),
+    with ``test`` saying which are test points, a split made for this training ratio and
+    data seed; without ``test``, ``train_mask``'s split for them."""
     letter = KINDS[task]
-    x = np.asarray(x, np.float64).reshape(-1, 2)
-    labels = (np.asarray(y).astype(np.uint8) if letter == "c"
-              else _quantize(np.asarray(y, np.float64), 1.0))
-    raw = _quantize(x[:, 0], BOX).tobytes() + _quantize(x[:, 1], BOX).tobytes() + labels.tobytes()
-    return f"{letter}." + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    x = _float32(np.asarray(x, np.float64).reshape(-1, 2), BOX)
+    if test is None:
+        test = ~train_mask(x, train_ratio / 100, data_seed)
+    test = np.asarray(test, bool).reshape(-1)
+    if len(test) != len(x):
+        raise ValueError("one set flag per point")
+    labels = (np.asarray(y).astype(np.uint8) if letter == "C"
+              else _float32(np.asarray(y, np.float64), 1.0))
+    raw = (x[:, 0].tobytes() + x[:, 1].tobytes() + labels.tobytes()
+           + np.packbits(test, bitorder="little").tobytes())
+    return f"{letter}.{int(train_ratio)}.{int(data_seed)}.{_b64(raw)}"
+
+
+def _parts(text: str) -> tuple[str, tuple[int, int] | None, str] | None:
+    """(kind letter, what the split was made for, payload), or None if not of either form."""
+    fields = text.split(".")
+    if len(fields) == 2 and fields[0] in QUANTIZED_KINDS.values():
+        return fields[0], None, fields[1]
+    if (len(fields) == 4 and fields[0] in KINDS.values() and NUMBER.fullmatch(fields[1])
+            and NUMBER.fullmatch(fields[2])):
+        return fields[0], (int(fields[1]), int(fields[2])), fields[3]
+    return None
+
+
+def _count(letter: str, size: int) -> int:
+    per_point = COORD_BYTES[letter] + LABEL_BYTES[letter]
+    if letter in QUANTIZED_KINDS.values():
+        return size // per_point
+    return 8 * size // (8 * per_point + 1)  # and one bit a point, rounded up to a byte
 
 
 def count_points(text: str) -> int:
     """How many points the text holds, read from its length alone (no decoding)."""
-    if not text:
+    parts = _parts(text) if text else None
+    if parts is None:
         return 0
-    letter, _, payload = text.partition(".")
-    size = len(payload) * 3 // 4  # base64 without padding
-    return size // (COORD_BYTES + LABEL_BYTES.get(letter, 1))
+    letter, _, payload = parts
+    return _count(letter, len(payload) * 3 // 4)  # base64 without padding
 
 
 def decode_points(text: str) -> Points:
     """The points of a text from ``encode_points``; DataProblem if it is not one."""
-    letter, dot, payload = text.partition(".")
+    parts = _parts(text)
     unreadable = DataProblem("The data is not a set of points this page can read.")
     # base64 would skip a stray character silently: a typo must not pass for points
-    if not dot or letter not in TASKS or len(payload) % 4 == 1 or not BASE64URL.fullmatch(
-            payload):
+    if parts is None or len(parts[2]) % 4 == 1 or not BASE64URL.fullmatch(parts[2]):
         raise unreadable
+    letter, made_for, payload = parts
     raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    per_point = COORD_BYTES + LABEL_BYTES[letter]
-    if len(raw) % per_point:
+    n = _count(letter, len(raw))
+    per_point = COORD_BYTES[letter] + LABEL_BYTES[letter]
+    if len(raw) != n * per_point + (0 if made_for is None else -(-n // 8)):
         raise unreadable
-    n = len(raw) // per_point
+    if made_for is None:
+        return _decode_quantized(raw, n, letter, unreadable)
+    x = np.frombuffer(raw, dtype="<f4", count=2 * n).astype(np.float32)
+    if not (np.isfinite(x).all() and (np.abs(x) <= BOX).all()):
+        raise unreadable
+    if letter == "C":
+        y = np.frombuffer(raw, dtype=np.uint8, offset=8 * n, count=n).astype(np.int64)
+    else:
+        y = np.frombuffer(raw, dtype="<f4", offset=8 * n, count=n).astype(np.float32)
+        if not (np.isfinite(y).all() and (np.abs(y) <= 1).all()):
+            raise unreadable
+    bits = np.frombuffer(raw, dtype=np.uint8, offset=per_point * n)
+    test = np.unpackbits(bits, count=n, bitorder="little").astype(bool)
+    return Points(np.column_stack([x[:n], x[n:]]), y, TASKS[letter], test, made_for)
+
+
+def _decode_quantized(raw: bytes, n: int, letter: str, unreadable: DataProblem) -> Points:
     codes = np.frombuffer(raw, dtype="<u2", count=2 * n)
     if codes.size and codes.max() > LEVELS:
         raise unreadable
@@ -111,7 +175,8 @@ def decode_points(text: str) -> Points:
 def max_data_text(limits: Limits) -> int:
     """Text longer than this is refused unread: twice the text of the most points allowed,
     so that a set a little too large is still read and told its number of points."""
-    return 2 * (len("v.") + -(-limits.max_points * (COORD_BYTES + LABEL_BYTES["v"]) * 4 // 3))
+    per_point = COORD_BYTES["V"] + LABEL_BYTES["V"] + 1  # a byte more covers the set bit
+    return 2 * (len("V.100.4294967295.") + -(-limits.max_points * per_point * 4 // 3))
 
 
 def data_problem(text: object, limits: Limits = LIMITS) -> str | None:
@@ -126,6 +191,11 @@ def data_problem(text: object, limits: Limits = LIMITS) -> str | None:
         return f"has {n:,} points; at most {limits.max_points:,} are allowed"
     if n < MIN_POINTS:
         return f"has {n} points; at least {MIN_POINTS} are needed"
+    test = decode_points(str(text)).test
+    for name, in_set in (("training", test is not None and test.all()),
+                         ("test", test is not None and not test.any())):
+        if in_set:
+            return f"has no {name} points; at least one is needed"
     return None
 
 
@@ -179,28 +249,57 @@ def train_mask(x: np.ndarray, train_ratio: float, seed: int) -> np.ndarray:
     return mask
 
 
+def own_split(points: Points, config: Config) -> np.ndarray:
+    """Which own points are test points: as stored while the training ratio and data seed
+    are those the split was made for; after a new ratio or seed, ``train_mask``'s deal."""
+    if points.test is not None and points.made_for == (config.train_ratio, config.data_seed):
+        return points.test
+    return ~train_mask(points.x, config.train_ratio / 100, config.data_seed)
+
+
 def points_dataset(config: Config) -> Dataset:
-    """The Trainer's data: the own points split by ``train_ratio`` and ``data_seed``, or
-    the data set's generated points when there are none."""
+    """The Trainer's data: the own points in their sets (``own_split``), or the data set's
+    generated points when there are none."""
     if not config.data:
         return load_dataset(config.dataset, config.points(), config.noise, config.train_ratio,
                             config.data_seed)
     points = decode_points(config.data)
     spec = DATASETS[config.dataset]
-    train = train_mask(points.x, config.train_ratio / 100, config.data_seed)
-    return Dataset(config.dataset, points.x[train], points.y[train], points.x[~train],
-                   points.y[~train], spec.task, spec.n_classes)
+    test = own_split(points, config)
+    return Dataset(config.dataset, points.x[~test], points.y[~test], points.x[test],
+                   points.y[test], spec.task, spec.n_classes)
+
+
+def split_points(config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every point, training and test (generated or own), and which are test points: what
+    an edit starts from, so that it keeps every point in its set."""
+    require_plane(config)
+    if config.data:
+        points = decode_points(config.data)
+        return points.x, points.y, own_split(points, config)
+    data = points_dataset(config)
+    test = np.repeat([False, True], [len(data.x_train), len(data.x_test)])
+    return (np.concatenate([data.x_train, data.x_test]),
+            np.concatenate([data.y_train, data.y_test]), test)
 
 
 def all_points(config: Config) -> tuple[np.ndarray, np.ndarray]:
     """Every point, training and test (generated or own), to edit or to download."""
-    require_plane(config)
-    if config.data:
-        points = decode_points(config.data)
-        return points.x, points.y
-    data = points_dataset(config)
-    return (np.concatenate([data.x_train, data.x_test]),
-            np.concatenate([data.y_train, data.y_test]))
+    x, y, _ = split_points(config)
+    return x, y
+
+
+def own_text(config: Config, x: np.ndarray, y: np.ndarray, test: np.ndarray | None = None
+             ) -> str:
+    """The ``data`` text of these points for this Config: in the given sets, made for its
+    training ratio and data seed (without sets: ``train_mask``'s deal)."""
+    return encode_points(x, y, config.task, test, config.train_ratio, config.data_seed)
+
+
+def float32_text(value: float) -> str:
+    """The shortest text that reads back as exactly this float32 (-1.8994, not
+    -1.89939999580383)."""
+    return np.format_float_positional(np.float32(value), unique=True, trim="-")
 
 
 def points_csv(config: Config) -> str:
@@ -208,10 +307,10 @@ def points_csv(config: Config) -> str:
     x, y = all_points(config)
     classes = config.task == "classification"
     lines = ["x1,x2,label" if classes else "x1,x2,value"]
-    label = "{:d}" if classes else "{:.6f}"
-    # six decimals are far finer than the 16-bit steps (0.00018): reading back is exact
-    lines += [f"{a:.6f},{b:.6f}," + label.format(c) for (a, b), c in
-              zip(x.tolist(), y.tolist())]
+    # each number as the shortest text of its float32: what was uploaded comes back as
+    # written, and reading the file back gives the same float32 values
+    lines += [f"{float32_text(a)},{float32_text(b)},"
+              + (str(int(c)) if classes else float32_text(c)) for (a, b), c in zip(x, y)]
     return "\n".join(lines) + "\n"
 
 

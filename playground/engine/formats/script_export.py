@@ -7,6 +7,13 @@ generator seeded as the Trainer's, and trains with autograd and ``torch.optim``:
 very loop the tests use as the Trainer's reference, so its losses match the page's
 (to float rounding). TF math (``tfplayground.py``) is not torch.optim's; it is refused.
 
+Float rounding is where it ends: autograd and torch.optim round in another order than
+the engine's batched formulas, and a chaotic run (Adam at a learning rate of 0.1, say)
+grows those last-bit differences until the losses part (2x by epoch 5). Rather than
+promise what cannot hold, ``stability`` trains the run twice more in the engine, once
+from weights changed by one part in a million; if that moves the training loss by more
+than 1%, rounding will too, and the script and the page say so plainly.
+
 Each knob that changes code has a registry of snippets below, keyed like the engine's
 own registry; the tests check that they cover every entry.
 """
@@ -14,6 +21,7 @@ own registry; the tests check that they cover every entry.
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
 from string import Template
 
 import numpy as np
@@ -23,6 +31,10 @@ from playground.engine.data.features import feature_matrix
 from playground.engine.data.own_points import points_dataset
 from playground.engine.nn.activations import ACTIVATIONS
 from playground.engine.nn.losses import HEADS, LOSSES, head_name
+
+CHECK_EPOCHS = 50  # the stability check trains at most this many epochs (twice)
+NUDGE = 1e-6  # the check's change to every initial weight: a few float32 roundings
+SPREAD = 0.01  # a relative change of the training loss beyond this: too unstable
 
 # the weights of one ``layer`` from ``generator``, as model.INITIALIZERS does it
 INIT_CODE = {
@@ -85,6 +97,8 @@ last line as `final train_loss=... test_loss=...`. The data (at the end of this 
 exact), the initial weights, the shuffling, the dropout masks and the optimizer are the
 playground's, so the numbers match the page's up to float rounding.
 
+$stability
+
 To start from weights the playground saved (.safetensors), after `initialize(model)`:
     from safetensors.torch import load_file
     model.load_state_dict(load_file("weights.safetensors"))
@@ -103,6 +117,7 @@ LAYER_SIZES = $sizes  # inputs ($inputs), hidden layers, outputs
 DROPOUT = $dropout  # rate per hidden layer
 $constants
 INIT_SEED = $init_seed  # the initial weights; INIT_SEED + 1 the shuffling and dropout
+REPRODUCIBLE = $reproducible  # False: rounding differences grow (see the top of this file)
 
 
 class SeededDropout(nn.Module):
@@ -168,6 +183,9 @@ def targets(labels: list) -> torch.Tensor:
 
 
 def main() -> None:
+    if not REPRODUCIBLE:
+        print("note: this run is too unstable to reproduce the playground's numbers "
+              "(see the top of this file)")
     x_train, y_train = torch.tensor(X_TRAIN, dtype=torch.float32), targets(Y_TRAIN)
     x_test, y_test = torch.tensor(X_TEST, dtype=torch.float32), targets(Y_TEST)
     shuffling = torch.Generator().manual_seed(INIT_SEED + 1)
@@ -214,6 +232,60 @@ Y_TEST = $y_test
 if __name__ == "__main__":
     main()
 ''')
+
+
+@dataclass(frozen=True)
+class Stability:
+    """How the run's training loss answers a one-in-a-million change of its start."""
+
+    epochs: int  # the epochs trained (at most CHECK_EPOCHS)
+    loss: float  # the training loss after them
+    nudged_loss: float  # the same from weights times (1 + NUDGE)
+
+    @property
+    def change(self) -> float:
+        """The relative change of the training loss (inf: one of them is not finite)."""
+        if not (np.isfinite(self.loss) and np.isfinite(self.nudged_loss)):
+            return 0.0 if self.loss == self.nudged_loss else float("inf")
+        return abs(self.loss - self.nudged_loss) / max(abs(self.loss), abs(self.nudged_loss),
+                                                       1e-12)
+
+    @property
+    def reproducible(self) -> bool:
+        return self.change <= SPREAD
+
+    def sentence(self) -> str:
+        """What the page and the script say about it."""
+        nudged = (f"starting from weights changed by one part in a million, the playground's "
+                  f"own training ends epoch {self.epochs} at training loss "
+                  f"{self.nudged_loss:.3g} instead of {self.loss:.3g}")
+        if self.reproducible:
+            return (f"This run is stable enough to reproduce: {nudged}, so the script's "
+                    "numbers should match the page's up to float rounding.")
+        return (f"This run is too unstable to reproduce: {nudged}. The script rounds in "
+                "another order (autograd and torch.optim), and those last-bit differences "
+                "grow the same way, so it follows the same rules but its losses will part "
+                "from the page's. A smaller learning rate makes the run reproducible.")
+
+
+def stability(config: Config, epochs: int) -> Stability:
+    """Train the run's first epochs (at most CHECK_EPOCHS) twice in the engine, from its
+    initial weights and from them times 1 + NUDGE, and compare the training losses."""
+    import torch
+
+    # torch training only when asked
+    from playground.engine.train.group import train_epochs
+    from playground.engine.train.trainer import Trainer
+
+    n = max(1, min(int(epochs), CHECK_EPOCHS))
+    losses = []
+    for nudge in (0.0, NUDGE):
+        trainer = Trainer(config)
+        with torch.no_grad():
+            trainer.params.mul_(1 + nudge)
+        train_epochs(trainer, n)
+        losses.append(float(trainer.metrics()["train_loss"]))
+    return Stability(n, *losses)
 
 
 def float32_texts(values: np.ndarray) -> list[str]:
@@ -276,8 +348,11 @@ def pytorch_script(config: Config, epochs: int) -> str:
     settings = textwrap.fill(" ".join(f"{k}={v}" for k, v in params.items())
                              or "(all defaults)", 88, initial_indent="    ",
                              subsequent_indent="    ", break_on_hyphens=False)
+    checked = stability(c, epochs)
     return SCRIPT.substitute(
-        settings=settings, epochs=int(epochs), sizes=sizes, inputs=inputs,
+        settings=settings, reproducible=checked.reproducible,
+        stability=textwrap.fill(checked.sentence(), 88), epochs=int(epochs), sizes=sizes,
+        inputs=inputs,
         dropout=list(c.dropout),
         constants="\n".join(f"{name} = {value}" for name, value in constants.items()),
         init_seed=c.init_seed,

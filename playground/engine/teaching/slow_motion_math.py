@@ -107,10 +107,10 @@ def _binary_cross_entropy(z: list[float], y: float) -> OutputStep:
     loss = max(logit, 0.0) - logit * y + math.log1p(math.exp(-abs(logit)))
     return OutputStep(
         (p,), loss, (p - y,),
-        rf"L = -[y\ln p + (1-y)\ln(1-p)] = -[{number(y)}\ln {number(p)} + "
+        rf"L = -[y\ln \hat y + (1-y)\ln(1-\hat y)] = -[{number(y)}\ln {number(p)} + "
         rf"{number(1 - y)}\ln {number(1 - p)}] = {number(loss)}",
-        (rf"\delta = \frac{{\partial L}}{{\partial z}} = p - y = {number(p)} - {number(y)} "
-         rf"= {number(p - y)}",))
+        (rf"\delta = \frac{{\partial L}}{{\partial z}} = \hat y - y = {number(p)} - "
+         rf"{number(y)} = {number(p - y)}",))
 
 
 def _binary_squared(z: list[float], y: float) -> OutputStep:
@@ -118,9 +118,9 @@ def _binary_squared(z: list[float], y: float) -> OutputStep:
     delta = 2.0 * (p - y) * p * (1.0 - p)
     return OutputStep(
         (p,), (p - y) ** 2, (delta,),
-        rf"L = (p - y)^2 = ({number(p)} - {number(y)})^2 = {number((p - y) ** 2)}",
-        (rf"\delta = 2(p - y)\,p(1 - p) = 2 \cdot {factor(p - y)} \cdot {number(p)} \cdot "
-         rf"{number(1 - p)} = {number(delta)}",))
+        rf"L = (\hat y - y)^2 = ({number(p)} - {number(y)})^2 = {number((p - y) ** 2)}",
+        (rf"\delta = 2(\hat y - y)\,\hat y(1 - \hat y) = 2 \cdot {factor(p - y)} \cdot "
+         rf"{number(p)} \cdot {number(1 - p)} = {number(delta)}",))
 
 
 def _tf_binary_squared(z: list[float], y: float) -> OutputStep:
@@ -129,9 +129,10 @@ def _tf_binary_squared(z: list[float], y: float) -> OutputStep:
     loss = 0.5 * (t - sign) ** 2
     return OutputStep(
         (t,), loss, (delta,),
-        rf"L = \tfrac12(\tanh z - s)^2 = \tfrac12({number(t)} - {factor(sign)})^2 "
+        rf"L = \tfrac12(\hat y - s)^2,\ \hat y = \tanh z:\ L = "
+        rf"\tfrac12({number(t)} - {factor(sign)})^2 "
         rf"= {number(loss)}",
-        (rf"\delta = (\tanh z - s)(1 - \tanh^2 z) = {factor(t - sign)} \cdot "
+        (rf"\delta = (\hat y - s)(1 - \hat y^2) = {factor(t - sign)} \cdot "
          rf"{number(1 - t * t)} = {number(delta)}",))
 
 
@@ -139,8 +140,9 @@ def _squared_error(z: list[float], y: float) -> OutputStep:
     out = z[0]
     return OutputStep(
         (out,), (out - y) ** 2, (2.0 * (out - y),),
-        rf"L = (z - y)^2 = ({number(out)} - {factor(y)})^2 = {number((out - y) ** 2)}",
-        (rf"\delta = 2(z - y) = 2 \cdot {factor(out - y)} = {number(2.0 * (out - y))}",))
+        rf"L = (\hat y - y)^2,\ \hat y = z:\ L = ({number(out)} - {factor(y)})^2 "
+        rf"= {number((out - y) ** 2)}",
+        (rf"\delta = 2(\hat y - y) = 2 \cdot {factor(out - y)} = {number(2.0 * (out - y))}",))
 
 
 def _tf_squared_error(z: list[float], y: float) -> OutputStep:
@@ -148,8 +150,9 @@ def _tf_squared_error(z: list[float], y: float) -> OutputStep:
     loss = 0.5 * (out - y) ** 2
     return OutputStep(
         (out,), loss, (out - y,),
-        rf"L = \tfrac12(z - y)^2 = \tfrac12({number(out)} - {factor(y)})^2 = {number(loss)}",
-        (rf"\delta = z - y = {number(out)} - {factor(y)} = {number(out - y)}",))
+        rf"L = \tfrac12(\hat y - y)^2,\ \hat y = z:\ L = \tfrac12({number(out)} - "
+        rf"{factor(y)})^2 = {number(loss)}",
+        (rf"\delta = \hat y - y = {number(out)} - {factor(y)} = {number(out - y)}",))
 
 
 def _softmax(z: list[float]) -> list[float]:
@@ -166,8 +169,8 @@ def _multiclass_cross_entropy(z: list[float], y: float) -> OutputStep:
     deltas = tuple(p_k - (k == label) for k, p_k in enumerate(p))
     return OutputStep(
         tuple(p), loss, deltas,
-        rf"L = -\ln p_{{{label + 1}}} = -\ln {number(p[label])} = {number(loss)}",
-        tuple(rf"\delta_{{{k + 1}}} = p_{{{k + 1}}} - [y = {k + 1}] = {number(p_k)} - "
+        rf"L = -\ln \hat y_{{{label + 1}}} = -\ln {number(p[label])} = {number(loss)}",
+        tuple(rf"\delta_{{{k + 1}}} = \hat y_{{{k + 1}}} - [y = {k + 1}] = {number(p_k)} - "
               rf"{int(k == label)} = {number(deltas[k])}" for k, p_k in enumerate(p)))
 
 
@@ -181,10 +184,11 @@ def _multiclass_squared(z: list[float], y: float) -> OutputStep:
     deltas = tuple(p_j * (g_j - mixed) for p_j, g_j in zip(p, g))
     return OutputStep(
         tuple(p), loss, deltas,
-        rf"L = \tfrac1{{{count}}}\sum_k (p_k - [y = k])^2 = {number(loss)}",
-        tuple(rf"\delta_{{{j + 1}}} = p_{{{j + 1}}}\,(g_{{{j + 1}}} - \textstyle\sum_k p_k g_k) "
+        rf"L = \tfrac1{{{count}}}\sum_k (\hat y_k - [y = k])^2 = {number(loss)}",
+        tuple(rf"\delta_{{{j + 1}}} = \hat y_{{{j + 1}}}\,(g_{{{j + 1}}} - "
+              rf"\textstyle\sum_k \hat y_k g_k) "
               rf"= {number(p[j])} \cdot ({number(g[j])} - {factor(mixed)}) = {number(d)}"
-              rf"\quad (g_k = \tfrac{{2}}{{{count}}}(p_k - [y = k]))"
+              rf"\quad (g_k = \tfrac{{2}}{{{count}}}(\hat y_k - [y = k]))"
               for j, d in enumerate(deltas)))
 
 

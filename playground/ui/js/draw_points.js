@@ -1,21 +1,21 @@
 // Own points on the output plot: pick a class (or, for regression, a value) and click
 // to add a point there, or pick "erase" and drag a box over points to remove them.
 // Each action is an edit for the page (engine/edits.py: add_point, erase_points);
-// training goes on with the new points, which come back in the next frame.
+// training goes on with the new points, which come back in the next frame. A drawn
+// point is a training point (always shown) unless "as test points" is ticked.
 
 import { el } from "./dom.js";
 
 export class DrawTool {
-  constructor(select, plot, onEdit) {
-    Object.assign(this, { select, plot, onEdit });
+  constructor(select, testBox, plot, onEdit) {
+    Object.assign(this, { select, testBox, plot, onEdit });
     this.select.addEventListener("change", () => this.arm());
     this.plot.addEventListener("click", (event) => this.click(event));
   }
 
   // modes from the page: [{label, field, value}] (field "label": a class, "value": a
-  // target); the plane is [-extent, extent]², as the figure's fixed axes
-  setup(modes, extent) {
-    this.extent = extent;
+  // target)
+  setup(modes) {
     this.select.innerHTML = "";
     el("option", { value: "" }, this.select).textContent = "off";
     for (const [i, mode] of (modes || []).entries()) {
@@ -23,7 +23,7 @@ export class DrawTool {
     }
     el("option", { value: "erase" }, this.select).textContent = "erase (drag a box)";
     this.modes = modes || [];
-    this.select.closest(".pg-draw").hidden = !modes;
+    for (const control of [this.select, this.testBox]) control.closest(".pg-draw").hidden = !modes;
     this.hooked = false;
     this.arm();
   }
@@ -43,16 +43,26 @@ export class DrawTool {
   click(event) {
     const mode = this.modes[Number(this.select.value)];
     if (!mode || this.select.value === "" || this.select.value === "erase") return;
-    const area = this.plot.querySelector(".nsewdrag");
-    if (!area) return;
-    const box = area.getBoundingClientRect();
-    const fx = (event.clientX - box.left) / box.width;
-    const fy = (event.clientY - box.top) / box.height;
-    if (fx < 0 || fx > 1 || fy < 0 || fy > 1) return;
+    const point = this.dataPoint(event);
+    if (!point) return;
+    this.onEdit({ op: "add_point", ...point, [mode.field]: mode.value,
+      set: this.testBox.checked ? "test" : "train" });
+  }
+
+  // The click in data coordinates, by the drawn axes themselves (their range, margins and
+  // any padding Plotly added), or null outside the plotting area.
+  dataPoint(event) {
+    const layout = this.plot._fullLayout;
+    if (!layout) return null;
+    const xa = layout.xaxis, ya = layout.yaxis;
+    const box = this.plot.getBoundingClientRect();
+    // the page may scale the figure with CSS: client pixels to the layout's own pixels
+    const sx = layout.width / box.width, sy = layout.height / box.height;
+    const px = (event.clientX - box.left) * sx - xa._offset;
+    const py = (event.clientY - box.top) * sy - ya._offset;
+    if (px < 0 || px > xa._length || py < 0 || py > ya._length) return null;
     const round = (v) => Math.round(v * 1000) / 1000;
-    const e = this.extent;
-    this.onEdit({ op: "add_point", x: round(-e + 2 * e * fx), y: round(e - 2 * e * fy),
-      [mode.field]: mode.value });
+    return { x: round(xa.p2d(px)), y: round(ya.p2d(py)) };
   }
 
   erase(event) {

@@ -28,7 +28,8 @@ class LiveView {
     this.root.innerHTML = LIVE_VIEW_HTML;
     this.q = (sel) => this.root.querySelector(sel);
     this.network = new NetworkDrawing(this.q(".pg-network"), (name, value) =>
-      this.trigger(name, value));
+      (name === "edit" ? this.edit(value) : this.trigger(name, value)));
+    this.edits = []; // edits not yet applied by the page, the first one sent
     // weights and biases can be typed in while paused; they go down the stream
     this.network.canEdit = () => Boolean(this.summary && !this.summary.playing);
     this.network.onEdit = (target) => this.send("set_param", target);
@@ -38,17 +39,17 @@ class LiveView {
       this.pictureDirty = Boolean(this.picture);
       this.schedule();
     };
-    this.q(".pg-recover").onclick = () => this.trigger("edit", { op: "lower_learning_rate" });
+    this.q(".pg-recover").onclick = () => this.edit({ op: "lower_learning_rate" });
     // play, pause, step and "same start" go down the stream: they act within a frame
     this.q(".pg-play").onclick = () => this.keyCommand("play");
     this.q('[data-testid="pg-step"]').onclick = () => this.keyCommand("step");
     this.q('[data-testid="pg-restart"]').onclick = () => this.send("restart");
     // a new start with new weights changes the Config (its init seed): the page does it
-    this.q('[data-testid="pg-reset"]').onclick = () => this.trigger("edit", { op: "new_weights" });
+    this.q('[data-testid="pg-reset"]').onclick = () => this.edit({ op: "new_weights" });
     for (const field of ["show_test", "discretize"]) {
       const box = this.q(field === "show_test" ? ".pg-show-test" : ".pg-discretize");
       box.addEventListener("change", () =>
-        this.trigger("edit", { op: "set", field, value: box.checked }));
+        this.edit({ op: "set", field, value: box.checked }));
     }
     this.stream = new LiveStream({ onMessage: (msg) => this.receive(msg),
       onExpired: () => this.trigger("expired", Date.now()) });
@@ -60,8 +61,8 @@ class LiveView {
     };
     this.output = new OutputPlot({ plot: this.plots.boundary, image: this.q(".pg-boundary-img"),
       label: this.q(".pg-hover-label"), legend: this.q(".pg-legend") });
-    this.drawTool = new DrawTool(this.q(".pg-draw-mode"), this.plots.boundary,
-      (edit) => this.trigger("edit", edit));
+    this.drawTool = new DrawTool(this.q(".pg-draw-mode"), this.q(".pg-draw-test"),
+      this.plots.boundary, (edit) => this.edit(edit));
     this.curves = new CurvesChart(this.plots.curves);
     this.norms = new NormsChart(this.plots.norms);
     this.histWeights = new HistogramChart(this.plots.hist_weights);
@@ -90,8 +91,35 @@ class LiveView {
     else this.send(this.summary && this.summary.playing ? "pause" : "play");
   }
 
+  // -- edits: one at a time, each until the page says it applied it -------------------
+  // A trigger sent while the page is still applying the one before can replace it
+  // unseen, so quick clicks were lost: each edit carries a number, the page returns the
+  // last number it applied (data.edit_seq), and the next edit goes only then. One that
+  // got lost all the same is sent again after a while; the page applies a number once.
+  edit(edit) {
+    this.editSeq = Math.max(this.editSeq || 0, this.appliedSeq || 0) + 1;
+    this.edits.push({ ...edit, seq: this.editSeq });
+    this.sendEdit();
+  }
+
+  sendEdit() {
+    clearTimeout(this.editTimer);
+    if (!this.edits.length) return;
+    this.trigger("edit", this.edits[0]);
+    this.editTimer = setTimeout(() => this.sendEdit(), 3000);
+  }
+
+  editApplied(seq) {
+    this.appliedSeq = seq;
+    const before = this.edits.length;
+    this.edits = this.edits.filter((edit) => edit.seq > seq);
+    if (this.edits.length !== before) this.sendEdit();
+  }
+
   update(data) {
     this.data = data;
+    this.editApplied(data.edit_seq || 0);
+    this.q(".pg-draw-note").textContent = data.draw_note || "";
     this.q(".pg-show-test").checked = data.show_test;
     this.q(".pg-discretize").checked = data.discretize;
     loadPlotly(data.plotly_src).then(() => {
@@ -140,7 +168,7 @@ class LiveView {
     this.built = true;
     this.output.placeImage();
     this.output.drawLegend(data.legend);
-    this.drawTool.setup(data.draw_modes, data.extent);
+    this.drawTool.setup(data.draw_modes);
     this.slowKey = null;
     this.clearHistory();
     if (this.points) this.drawPoints(this.points);

@@ -25,7 +25,10 @@ export const LIVE_VIEW_HTML = `
             <label><input type="checkbox" class="pg-show-test"> Show test data</label>
             <label><input type="checkbox" class="pg-discretize"> Discretize output</label>
             <label class="pg-draw" data-testid="pg-draw">Draw points
-              <select class="pg-draw-mode" data-testid="pg-draw-mode"></select></label></div>
+              <select class="pg-draw-mode" data-testid="pg-draw-mode"></select></label>
+            <label class="pg-draw" title="Drawn points train unless this is ticked; test points turn Show test data on"><input
+              type="checkbox" class="pg-draw-test" data-testid="pg-draw-test"> as test points</label>
+            <div class="pg-draw-note" data-testid="pg-draw-note" role="status"></div></div>
           <div class="pg-numbers" data-testid="pg-numbers"></div>
           <div class="pg-digits" data-testid="pg-digits"></div>
           <div class="pg-curves"></div>

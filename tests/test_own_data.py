@@ -18,10 +18,12 @@ from playground.engine.data.own_points import (
     MIN_POINTS,
     URL_MAX_POINTS,
     DataProblem,
-    all_points,
     count_points,
     decode_points,
     encode_points,
+)
+from playground.engine.data.points import (
+    all_points,
     fits_in_link,
     link_params,
     points_csv,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from playground.engine.data.own_points import summary_params
+from playground.engine.data.points import summary_params
 from playground.engine.nn.backprop import Net, forward
 from playground.engine.train.inference import evaluate_grids
 from playground.engine.train.trainer import Trainer

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from playground.engine.config.config import Config
 from playground.engine.config.limits import LIMITS
-from playground.engine.data.own_points import summary_params
+from playground.engine.data.points import summary_params
 from playground.engine.teaching.study import Study
 from playground.engine.train.group import Group, train_epochs
 from playground.engine.train.trainer import Trainer, unpack

@@ -59,30 +59,13 @@ def next_message(runner: Runner, sent: StreamState) -> str | None:
     return None if message is None else p.dumps(message)
 
 
-class TokenBucket:
-    """PAGE_RATE messages a second with bursts of PAGE_BURST."""
-
-    def __init__(self, rate: float = p.PAGE_RATE, burst: int = p.PAGE_BURST) -> None:
-        self.rate, self.burst = rate, burst
-        self.tokens, self.at = float(burst), time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-
 async def _commands(websocket: WebSocket, runner: Runner) -> int | None:
     """Apply the page's commands until it goes; returns the close code it sent.
 
     A flood ends the handler at once without a closing handshake: the server then
     drops the connection, and with it whatever the flooder has queued (a polite
     close would read, and decode, every queued frame until the client answered)."""
-    bucket = TokenBucket()
+    bucket = p.TokenBucket()
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from typing import Any, TypedDict
 
 from playground.engine.train.history import HISTORY_KEYS
@@ -104,6 +105,23 @@ class StreamMessage(TypedDict, total=False):
     notice: str | None  # one line for the visitor (e.g. the trainer was restarted)
     error: str | None  # the session cannot go on; the page offers a fresh start
     room: int  # room hook: the student's room changed (its version); the page reruns
+
+
+class TokenBucket:
+    """PAGE_RATE messages a second with bursts of PAGE_BURST."""
+
+    def __init__(self, rate: float = PAGE_RATE, burst: int = PAGE_BURST) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.at = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
 
 def empty_history() -> dict[str, list]:

@@ -54,9 +54,8 @@ def teacher_message(room: Room, sent: TeacherSent) -> dict | None:
 
 
 async def _teacher_commands(websocket: WebSocket) -> None:
-    from playground.server.live import TokenBucket  # live imports this module
 
-    bucket = TokenBucket()
+    bucket = p.TokenBucket()
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":

@@ -14,7 +14,7 @@ import streamlit as st
 import torch
 
 from playground.engine.config.config import Config
-from playground.engine.data.own_points import fits_in_link
+from playground.engine.data.points import fits_in_link
 from playground.engine.formats.exports import (
     ImportProblem,
     config_from_json,

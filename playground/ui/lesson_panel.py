@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from playground.engine.config.config import Config
-from playground.engine.data.own_points import points_dataset
+from playground.engine.data.points import points_dataset
 from playground.engine.teaching.classical import ClassicalError, ClassicalFit, fit_classical
 from playground.engine.teaching.lesson_checks import Run, check_passed, runs_since
 from playground.engine.teaching.lessons import LESSONS, Lesson, Step

@@ -16,13 +16,8 @@ import streamlit as st
 from playground.engine.config.config import Config
 from playground.engine.data.datasets import DATASETS
 from playground.engine.data.own_csv import parse_csv
-from playground.engine.data.own_points import (
-    URL_MAX_POINTS,
-    DataProblem,
-    count_points,
-    fits_in_link,
-    points_csv,
-)
+from playground.engine.data.own_points import URL_MAX_POINTS, DataProblem, count_points
+from playground.engine.data.points import fits_in_link, points_csv
 from playground.ui import session
 from playground.ui.text import plain
 

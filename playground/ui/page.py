@@ -12,7 +12,8 @@ import streamlit as st
 
 from playground.engine.data.datasets import DATASETS
 from playground.engine.data.edits import apply_edit
-from playground.engine.data.own_points import URL_MAX_POINTS, count_points, fits_in_link
+from playground.engine.data.own_points import URL_MAX_POINTS, count_points
+from playground.engine.data.points import fits_in_link
 from playground.engine.formats.tfplayground import config_from_hash
 from playground.engine.train.trainer import pack
 from playground.ui import components, controls, room_page, session, study_page

@@ -13,7 +13,7 @@ import streamlit as st
 from playground.engine.config.config import Config, ConfigError
 from playground.engine.config.limits import LIMITS, Limits
 from playground.engine.config.text import format_value, shorten
-from playground.engine.data.own_points import link_params
+from playground.engine.data.points import link_params
 from playground.engine.teaching.lessons import LESSONS, Lesson, lesson_config, lesson_params
 from playground.engine.teaching.study import Study, split_params
 from playground.server.runner import Runner, ServerBusy, start_runner

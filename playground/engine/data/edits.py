@@ -15,11 +15,8 @@ import numpy as np
 from playground.engine.config.config import Config, ConfigError
 from playground.engine.config.limits import LIMITS, Limits
 from playground.engine.data.datasets import BOX, DATASETS
-from playground.engine.data.own_points import (
-    DataProblem,
-    own_text,
-    split_points,
-)
+from playground.engine.data.own_points import DataProblem
+from playground.engine.data.points import own_text, split_points
 
 
 def _dataset(c: Config, e: dict) -> Config:

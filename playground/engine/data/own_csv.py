@@ -22,14 +22,8 @@ import numpy as np
 
 from playground.engine.config.limits import LIMITS, Limits
 from playground.engine.data.datasets import BOX, DATASETS
-from playground.engine.data.own_points import (
-    MIN_POINTS,
-    DataProblem,
-    decode_points,
-    float32_text,
-    own_text,
-    require_plane,
-)
+from playground.engine.data.own_points import MIN_POINTS, DataProblem, decode_points
+from playground.engine.data.points import float32_text, own_text, require_plane
 
 if TYPE_CHECKING:
     from playground.engine.config.config import Config

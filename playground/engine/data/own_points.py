@@ -14,25 +14,20 @@ the classes: own points on a classification data set are classes of that set. Th
 first form (``c.``/``v.``: 16-bit coordinates, split by ``train_mask``) is still read,
 so old links open as they did.
 
-Reading a CSV file is in ``own_csv.py``; this module encodes, checks and turns
-points into the Trainer's Dataset.
+Reading a CSV file is in ``own_csv.py``; this module encodes and checks the text (the
+Config's checks call it); ``points.py`` turns a Config's points into the Trainer's Dataset.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from playground.engine.config.limits import LIMITS, Limits
-from playground.engine.data.datasets import BOX, DATASETS, Dataset, load_dataset
-
-if TYPE_CHECKING:  # config.py imports this module: a runtime import would be circular
-    from playground.engine.config.config import Config
+from playground.engine.data.datasets import BOX, DATASETS
 
 URL_MAX_POINTS = 200  # own data sets up to this size travel in the page's link
 MIN_POINTS = 4  # some to train on and some to test
@@ -219,15 +214,6 @@ def dataset_problem(text: str, dataset: str) -> str | None:
     return None
 
 
-def require_plane(config: Config) -> None:
-    """DataProblem unless the data set has two inputs, the plane one can draw on."""
-    spec = DATASETS[config.dataset]
-    if spec.n_inputs != 2:
-        raise DataProblem(f"Own data needs a 2-D data set; {spec.title} has {spec.n_inputs} "
-                          "inputs, so choose another data set first.")
-
-
-# -- the points of a Config ------------------------------------------------------------------
 def _mix(z: np.ndarray) -> np.ndarray:
     """splitmix64's finalizer: well-spread bits from nearby keys (uint64 wraps on purpose)."""
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -247,92 +233,3 @@ def train_mask(x: np.ndarray, train_ratio: float, seed: int) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     mask[order[:n_train]] = True
     return mask
-
-
-def own_split(points: Points, config: Config) -> np.ndarray:
-    """Which own points are test points: as stored while the training ratio and data seed
-    are those the split was made for; after a new ratio or seed, ``train_mask``'s deal."""
-    if points.test is not None and points.made_for == (config.train_ratio, config.data_seed):
-        return points.test
-    return ~train_mask(points.x, config.train_ratio / 100, config.data_seed)
-
-
-def points_dataset(config: Config) -> Dataset:
-    """The Trainer's data: the own points in their sets (``own_split``), or the data set's
-    generated points when there are none."""
-    if not config.data:
-        return load_dataset(config.dataset, config.points(), config.noise, config.train_ratio,
-                            config.data_seed)
-    points = decode_points(config.data)
-    spec = DATASETS[config.dataset]
-    test = own_split(points, config)
-    return Dataset(config.dataset, points.x[~test], points.y[~test], points.x[test],
-                   points.y[test], spec.task, spec.n_classes)
-
-
-def split_points(config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every point, training and test (generated or own), and which are test points: what
-    an edit starts from, so that it keeps every point in its set."""
-    require_plane(config)
-    if config.data:
-        points = decode_points(config.data)
-        return points.x, points.y, own_split(points, config)
-    data = points_dataset(config)
-    test = np.repeat([False, True], [len(data.x_train), len(data.x_test)])
-    return (np.concatenate([data.x_train, data.x_test]),
-            np.concatenate([data.y_train, data.y_test]), test)
-
-
-def all_points(config: Config) -> tuple[np.ndarray, np.ndarray]:
-    """Every point, training and test (generated or own), to edit or to download."""
-    x, y, _ = split_points(config)
-    return x, y
-
-
-def own_text(config: Config, x: np.ndarray, y: np.ndarray, test: np.ndarray | None = None
-             ) -> str:
-    """The ``data`` text of these points for this Config: in the given sets, made for its
-    training ratio and data seed (without sets: ``train_mask``'s deal)."""
-    return encode_points(x, y, config.task, test, config.train_ratio, config.data_seed)
-
-
-def float32_text(value: float) -> str:
-    """The shortest text that reads back as exactly this float32 (-1.8994, not
-    -1.89939999580383)."""
-    return np.format_float_positional(np.float32(value), unique=True, trim="-")
-
-
-def points_csv(config: Config) -> str:
-    """The current points as CSV text with a header: x1, x2 and the label or value."""
-    x, y = all_points(config)
-    classes = config.task == "classification"
-    lines = ["x1,x2,label" if classes else "x1,x2,value"]
-    # each number as the shortest text of its float32: what was uploaded comes back as
-    # written, and reading the file back gives the same float32 values
-    lines += [f"{float32_text(a)},{float32_text(b)},"
-              + (str(int(c)) if classes else float32_text(c)) for (a, b), c in zip(x, y)]
-    return "\n".join(lines) + "\n"
-
-
-def fits_in_link(config: Config) -> bool:
-    """Whether the page's link can carry this Config's own points (generated ones always)."""
-    return count_points(config.data) <= URL_MAX_POINTS
-
-
-def link_params(config: Config) -> dict[str, str]:
-    """The URL params of the page's link: every setting, without own points too many to
-    carry (``fits_in_link``)."""
-    params = config.to_params()
-    if not fits_in_link(config):
-        params.pop("data", None)
-    return params
-
-
-def summary_params(config: Config) -> dict[str, str]:
-    """The params a live frame carries: own points as their count and a fingerprint, not
-    thousands of characters on every frame (the worker gets them once, with the change)."""
-    params = config.to_params()
-    if config.data:
-        digest = hashlib.blake2s(config.data.encode(), digest_size=4).hexdigest()
-        params["data"] = f"{count_points(config.data)} points #{digest}"
-    return params

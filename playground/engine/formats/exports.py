@@ -25,7 +25,7 @@ from playground.engine.config.config import Config, field_type
 from playground.engine.config.limits import LIMITS, Limits
 from playground.engine.config.text import param_text, shorten
 from playground.engine.data.datasets import DATASETS
-from playground.engine.data.own_points import link_params
+from playground.engine.data.points import link_params
 from playground.engine.nn.losses import HEADS, head_name
 from playground.engine.nn.model import ParamLayout
 from playground.engine.train.history import History

@@ -28,7 +28,7 @@ import numpy as np
 
 from playground.engine.config.config import Config
 from playground.engine.data.features import feature_matrix
-from playground.engine.data.own_points import points_dataset
+from playground.engine.data.points import points_dataset
 from playground.engine.nn.activations import ACTIVATIONS
 from playground.engine.nn.losses import HEADS, LOSSES, head_name
 

@@ -18,7 +18,7 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 from playground.engine.config.config import Config
 from playground.engine.data.datasets import DATASETS
-from playground.engine.data.own_points import points_dataset
+from playground.engine.data.points import points_dataset
 from playground.engine.train.inference import RESOLUTION, grid_points
 
 POLYNOMIAL_DEGREE = 3  # degree 2 already holds a circle; 3 also bends a line once more

@@ -22,7 +22,7 @@ import torch
 from playground.engine.config.config import Config
 from playground.engine.data.datasets import Dataset
 from playground.engine.data.features import feature_matrix
-from playground.engine.data.own_points import points_dataset
+from playground.engine.data.points import points_dataset
 from playground.engine.nn import tf_rule
 from playground.engine.nn.backprop import PENALTIES, Net
 from playground.engine.nn.losses import HEADS, head_name, objective

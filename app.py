@@ -14,7 +14,7 @@ from streamlit.web.server.starlette.starlette_websocket import _is_origin_allowe
 
 from playground.server.live import ASSET_PREFIX, routes
 from playground.server.pool import close_pool, get_pool
-from playground.server.runner import close_all
+from playground.server.session import close_all
 
 
 @asynccontextmanager

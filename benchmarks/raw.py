@@ -118,7 +118,7 @@ def study_speeds(single: float) -> dict:
         for _ in range(WINDOWS):
             worker = Worker(None)  # a worker's own grouping, without its pipe
             worker.open("s", {"params": base.to_params(), "study": study.to_params()})
-            session = worker.sessions["s"]
+            session = worker.hosted["s"]
             worker.command("s", p.PLAY, [])
             train_while(worker, WARMUP_S / 4)
             start, first = time.perf_counter(), session.epoch

@@ -314,8 +314,8 @@ def _panel_app():
     trainer = Trainer(config)
     train_epochs(trainer, 2)
     view = SimpleNamespace(state=trainer.state(), history=trainer.history)
-    runner = SimpleNamespace(view=lambda: view, snapshot=lambda: {"epoch": epochs})
-    exports_section(config, runner,
+    session = SimpleNamespace(view=lambda: view, snapshot=lambda: {"epoch": epochs})
+    exports_section(config, session,
                     on_config=lambda c: st.session_state.update(imported=c.to_params()),
                     on_weights=lambda p: st.session_state.update(weights=p.tolist()))
 

@@ -318,26 +318,26 @@ def torch_equal(a, b) -> bool:
 
 def test_a_running_session_gets_the_edited_points_and_trains_on(monkeypatch):
     from playground.server import pool as pool_module
-    from playground.server import runner as runner_module
+    from playground.server import session as session_module
     from playground.server.pool import Pool
 
-    monkeypatch.setattr(runner_module, "_janitor", object())  # no sweeping in a test
+    monkeypatch.setattr(session_module, "_janitor", object())  # no sweeping in a test
     pool = Pool(1, use_process=False)  # the worker in a thread of this process
     monkeypatch.setattr(pool_module, "_pool", pool)
     config = Config(n_points=40, hidden=(3,))
-    runner = runner_module.start_runner(config)
+    session = session_module.start_session(config)
     try:
-        runner.step(4)
-        runner.wait_for(lambda s: s["epoch"] == 4 and runner.members[0].points is not None, 30)
+        session.step(4)
+        session.wait_for(lambda s: s["epoch"] == 4 and session.members[0].points is not None, 30)
         edited, _ = apply_edit(config, {"op": "add_point", "x": 0, "y": 0, "label": 1})
-        runner.apply_config(edited)
-        points = lambda: runner.members[0].points  # noqa: E731
-        runner.wait_for(lambda s: len(points()["train"]) + len(points()["test"]) == 41, 30)
-        runner.step(2)
-        snap = runner.wait_for(lambda s: s["epoch"] == 6, 30)
+        session.apply_config(edited)
+        points = lambda: session.members[0].points  # noqa: E731
+        session.wait_for(lambda s: len(points()["train"]) + len(points()["test"]) == 41, 30)
+        session.step(2)
+        snap = session.wait_for(lambda s: s["epoch"] == 6, 30)
         assert snap["generation"] == 0  # no restart: the same run went on
     finally:
-        runner.close()
+        session.close()
         pool.close()
 
 
@@ -356,12 +356,11 @@ def panel_script():
     edit = st.session_state.pop("test_edit", None)
     if edit is not None:  # a click on the plot, as the page applies it
         from playground.engine.data.edits import apply_edit
-        from playground.ui import session
-
-        edited, refusal = apply_edit(session.config(), edit)
+        from playground.ui import visit
+        edited, refusal = apply_edit(visit.config(), edit)
         if refusal is None:
-            own_data.remember_data(session.config())
-            session.commit(edited)
+            own_data.remember_data(visit.config())
+            visit.commit(edited)
     own_data.own_data_section()
 
 

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from playground.engine.config.config import Config
 from playground.server import pool as pool_module
 from playground.server.pool import Pool
-from playground.server.runner import IDLE, ServerBusy, active_runners
+from playground.server.session import IDLE, ServerBusy, active_sessions
 
 PAGE = str(Path(__file__).parents[1] / "playground" / "ui" / "page.py")
 
@@ -22,8 +22,8 @@ def app(monkeypatch):
     monkeypatch.setattr(pool_module, "_pool", pool)
     at = AppTest.from_file(PAGE, default_timeout=30)
     yield at
-    for runner in active_runners():
-        runner.close()
+    for session in active_sessions():
+        session.close()
     pool.close()
 
 
@@ -90,20 +90,20 @@ def test_problem_type_switches_to_a_regression_data_set(app):
 
 def test_the_session_follows_the_page_config(app):
     run(app)
-    runner = app.session_state["runner"]
+    session = app.session_state["session"]
     app.selectbox(key="cfg_optimizer").select("adam").run()
-    assert runner.wait_for(lambda s: s["config"].get("optimizer") == "adam")["epoch"] == 0
+    assert session.wait_for(lambda s: s["config"].get("optimizer") == "adam")["epoch"] == 0
     app.selectbox(key="cfg_activation").select("relu").run()
-    snap = runner.wait_for(lambda s: s["config"].get("activation") == "relu,relu")
+    snap = session.wait_for(lambda s: s["config"].get("activation") == "relu,relu")
     assert snap["generation"] == 1  # a new network starts at epoch 0
 
 
 def test_the_speed_menu_is_in_the_url_and_reaches_the_session(app):
     run(app)
-    runner = app.session_state["runner"]
+    session = app.session_state["session"]
     app.selectbox(key="cfg_speed").select(10.0).run()
     assert app.query_params["speed"] == "10.0" and config(app).speed == 10.0
-    assert runner.wait_for(lambda s: s["config"].get("speed") == "10.0")["epoch"] == 0
+    assert session.wait_for(lambda s: s["config"].get("speed") == "10.0")["epoch"] == 0
 
 
 def test_regenerate_draws_new_data(app):
@@ -128,14 +128,14 @@ def test_any_url_gives_a_working_page(app, params):
     at.run()
     assert not at.exception
     at.session_state["config"].validate()
-    at.session_state["runner"].close()
+    at.session_state["session"].close()
 
 
 def test_a_full_server_says_so_and_keeps_the_settings(app, monkeypatch):
     def full(*args, **kwargs):
         raise ServerBusy("The server is full (2 sessions at once); try again in a few minutes.")
 
-    monkeypatch.setattr("playground.ui.session.start_runner", full)
+    monkeypatch.setattr("playground.ui.visit.start_session", full)
     run(app, dataset="xor")
     assert "full" in app.error[0].value
     assert config(app).dataset == "xor"
@@ -145,41 +145,41 @@ def test_a_full_server_says_so_and_keeps_the_settings(app, monkeypatch):
 
 def test_a_failed_session_restarts_from_its_last_snapshot(app):
     run(app, dataset="xor")
-    runner = app.session_state["runner"]
-    runner.step(30)
-    runner.wait_for(lambda s: runner.last_state is not None and runner.last_state[0]["epoch"] == 30)
-    runner.error = "The trainer hit an internal error (ValueError)."
+    session = app.session_state["session"]
+    session.step(30)
+    session.wait_for(lambda s: bool(session.last_state) and session.last_state[0]["epoch"] == 30)
+    session.error = "The trainer hit an internal error (ValueError)."
     app.run()
     assert "internal error" in app.error[0].value
     app.button(key="restart_crashed").click().run()
-    fresh = app.session_state["runner"]
-    assert fresh is not runner and runner.closed and fresh.error is None
+    fresh = app.session_state["session"]
+    assert fresh is not session and session.closed and fresh.error is None
     assert fresh.wait_for(lambda s: s["epoch"] >= 30)["epoch"] == 30
 
 
 def _closed_idle(app) -> tuple[object, int]:
     """A session that trained 30 epochs, then was closed by the janitor (nobody watched)."""
     run(app, dataset="xor")
-    runner = app.session_state["runner"]
-    runner.step(30)
-    runner.wait_for(lambda s: runner.last_state is not None and runner.last_state[0]["epoch"] == 30)
-    runner.close(IDLE)
-    return runner, 30
+    session = app.session_state["session"]
+    session.step(30)
+    session.wait_for(lambda s: bool(session.last_state) and session.last_state[0]["epoch"] == 30)
+    session.close(IDLE)
+    return session, 30
 
 
 def test_an_ended_session_says_why_and_starts_again_from_its_snapshot(app):
-    runner, epoch = _closed_idle(app)
-    app.run()  # the live view's "expired" (session.forget_runner), or any other rerun
+    session, epoch = _closed_idle(app)
+    app.run()  # the live view's "expired" (session.forget_session), or any other rerun
     assert not app.exception
     assert [w.value for w in app.warning] == [
         "This session was closed after 10 minutes with no page watching it, to free the "
         "server for others."]
-    assert "runner" not in app.session_state  # no silent fresh start at epoch 0
+    assert "session" not in app.session_state  # no silent fresh start at epoch 0
     button = app.button(key="start_again")
     assert button.label == "Start again from epoch 30"
     button.click().run()
-    fresh = app.session_state["runner"]
-    assert fresh is not runner and not app.warning
+    fresh = app.session_state["session"]
+    assert fresh is not session and not app.warning
     assert fresh.wait_for(lambda s: s["epoch"] >= 30)["epoch"] == epoch
 
 
@@ -189,7 +189,7 @@ def test_an_ended_session_with_new_settings_starts_again_from_them(app):
     app.selectbox(key="cfg_optimizer").select("adam").run()  # the snapshot no longer fits
     assert config(app).optimizer == "adam" and app.warning
     app.button(key="start_again").click().run()
-    fresh = app.session_state["runner"]
+    fresh = app.session_state["session"]
     snap = fresh.wait_for(lambda s: s["config"].get("optimizer") == "adam")
     assert snap["epoch"] == 0
 

@@ -1,5 +1,5 @@
 """The replay: bounded over a long run yet spread over all of it, cleared on a restart,
-fed by the runner, and exported as a GIF and a Plotly animation that show what was kept."""
+fed by the session, and exported as a GIF and a Plotly animation that show what was kept."""
 
 import base64
 import io
@@ -15,7 +15,7 @@ from playground.server import pool as pool_module
 from playground.server.render import CLASS_COLOURS, NEGATIVE, POSITIVE, diverging_png
 from playground.server.replay import MAX_BYTES, MAX_SNAPSHOTS, Replay, Snapshot
 from playground.server.replay_gif import GIF_SIZE, replay_gif
-from playground.server.runner import Runner
+from playground.server.session import Session
 from playground.ui.replay_view import replay_figure
 
 AXIS = np.linspace(-1.0, 1.0, 100)
@@ -138,14 +138,14 @@ class FakeLink:
 
 
 class FakePool:
-    def place(self, runner):
+    def place(self, session):
         return FakeLink()
 
 
 @pytest.fixture
-def runner(monkeypatch):
+def session(monkeypatch):
     monkeypatch.setattr(pool_module, "_pool", FakePool())
-    return Runner(Config(dataset="xor"))
+    return Session(Config(dataset="xor"))
 
 
 def frame(epoch: int, generation: int = 0, with_picture: bool = True) -> dict:
@@ -158,16 +158,16 @@ def frame(epoch: int, generation: int = 0, with_picture: bool = True) -> dict:
     return message
 
 
-def test_the_runner_feeds_its_replay_and_a_restart_clears_it(runner):
-    runner.replay.min_interval_s = 0  # frames here come faster than any clock would tick
+def test_the_runner_feeds_its_replay_and_a_restart_clears_it(session):
+    session.replay.min_interval_s = 0  # frames here come faster than any clock would tick
     for epoch in range(0, 3000, 5):
-        runner.merge(frame(epoch, with_picture=epoch % 10 == 0))
-    kept = runner.replay.snapshots()
+        session.merge(frame(epoch, with_picture=epoch % 10 == 0))
+    kept = session.replay.snapshots()
     assert len(kept) <= MAX_SNAPSHOTS and kept[0].epoch == 0 and kept[-1].epoch == 2990
-    runner.merge(frame(0, generation=1))  # training restarted
-    assert [s.epoch for s in runner.replay.snapshots()] == [0]
-    runner.merge(frame(4, generation=1))
-    assert [s.epoch for s in runner.replay.snapshots()] == [0, 4]
+    session.merge(frame(0, generation=1))  # training restarted
+    assert [s.epoch for s in session.replay.snapshots()] == [0]
+    session.merge(frame(4, generation=1))
+    assert [s.epoch for s in session.replay.snapshots()] == [0, 4]
 
 
 # -- exports -------------------------------------------------------------------------------
@@ -225,7 +225,7 @@ def test_the_figure_has_a_frame_and_a_slider_step_per_snapshot():
 
 # -- the page's section --------------------------------------------------------------------
 def replay_page() -> None:
-    """A page with only the replay section, over a runner-like object with 5 snapshots."""
+    """A page with only the replay section, over a session-like object with 5 snapshots."""
     from types import SimpleNamespace
 
     import numpy as np

@@ -1,6 +1,6 @@
 """Class rooms without a browser: codes, names, limits, the key check, the challenges.
 
-Students' sessions are stand-ins with the Runner's public surface (the room only
+Students' sessions are stand-ins with the Session's public surface (the room only
 reads their summaries and pictures and calls play, pause, apply_config, restart)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from playground.server import room_stream, rooms
 from playground.server.rooms import CODE_ALPHABET, RoomError, clean_name
 
 
-class FakeRunner:
+class FakeSession:
     def __init__(self, params: dict | None = None) -> None:
         self.params = params or {}
         self.summary = {"epoch": 0, "playing": False, "generation": 0, "stopped": None,
@@ -70,25 +70,25 @@ def fresh_registry():
     rooms.close_all_rooms()
 
 
-def room_with(n: int, limits: Limits | None = None) -> tuple[rooms.Room, list[FakeRunner]]:
+def room_with(n: int, limits: Limits | None = None) -> tuple[rooms.Room, list[FakeSession]]:
     room = rooms.open_room(Config(dataset="xor"), limits or Limits())
-    runners = []
+    sessions = []
     for k in range(n):
         member = room.join(f"student {k}")
-        runner = FakeRunner(Config(dataset="xor").to_params())
-        room.bind(member.seat, runner)
-        runners.append(runner)
-    return room, runners
+        session = FakeSession(Config(dataset="xor").to_params())
+        room.bind(member.seat, session)
+        sessions.append(session)
+    return room, sessions
 
 
-def state_of(room: rooms.Room, runners: list[FakeRunner]) -> str:
+def state_of(room: rooms.Room, sessions: list[FakeSession]) -> str:
     """Everything a teacher command could change, as one comparable text."""
     members = sorted((m.name, m.tile, m.answer) for m in room.members.values())
     question = room.question and (room.question.text, room.question.revealed,
                                   dict(room.question.answers))
     return json.dumps([room.closed, room.locked, room.challenge, question, room.params,
                        room.experiment_version, members,
-                       [(r.calls, r.notices, r.room_version) for r in runners]], default=str)
+                       [(r.calls, r.notices, r.room_version) for r in sessions]], default=str)
 
 
 def test_codes_use_no_look_alikes():
@@ -151,12 +151,12 @@ def test_a_closed_room_says_so():
 
 @pytest.mark.parametrize("action", p.ROOM_ACTIONS)
 def test_every_teacher_command_without_the_key_is_refused_and_changes_nothing(action):
-    room, runners = room_with(3)
+    room, sessions = room_with(3)
     tile = next(iter(room.members.values())).tile
     fields = {"names": ["learning_rate"], "name": "fastest_90", "text": "Why?",
               "choices": ["a", "b"], "correct": 0, "tile": tile}
     rooms.teacher_command(room.teacher_key, "question", {"text": "Before?", "choices": ["x", "y"]})
-    before = state_of(room, runners)
+    before = state_of(room, sessions)
     seat = next(iter(room.members))
     near_miss = room.teacher_key[:-1] + ("y" if room.teacher_key.endswith("x") else "x")
     for key in ("", room.code, seat, tile, near_miss, None, 7):
@@ -167,33 +167,33 @@ def test_every_teacher_command_without_the_key_is_refused_and_changes_nothing(ac
         parsed = p.parse_room_command(text)
         if parsed is not None:
             rooms.teacher_command(*parsed)
-    assert state_of(room, runners) == before
+    assert state_of(room, sessions) == before
     # ... and with the key it does something (the test above can fail)
     assert rooms.teacher_command(room.teacher_key, action, dict(fields)) is None
-    assert state_of(room, runners) != before
+    assert state_of(room, sessions) != before
 
 
 def test_pause_play_and_push_reach_every_student_with_a_notice():
-    room, runners = room_with(3)
+    room, sessions = room_with(3)
     rooms.teacher_command(room.teacher_key, "play_all", {})
-    assert all(r.summary["playing"] for r in runners)
+    assert all(r.summary["playing"] for r in sessions)
     rooms.teacher_command(room.teacher_key, "pause_all", {})
     assert all(r.calls[-1] == ("pause",) and "paused everyone" in r.notices[-1]
-               for r in runners)
-    mine = FakeRunner(Config(dataset="spiral", hidden=(4, 4)).to_params())
-    room.teacher_runner = mine
+               for r in sessions)
+    mine = FakeSession(Config(dataset="spiral", hidden=(4, 4)).to_params())
+    room.teacher_session = mine
     rooms.teacher_command(room.teacher_key, "push", {})
-    for runner in runners:
-        assert runner.params == mine.params and ("restart",) in runner.calls
-        assert "new experiment" in runner.notices[-1] and runner.room_version >= 3
+    for session in sessions:
+        assert session.params == mine.params and ("restart",) in session.calls
+        assert "new experiment" in session.notices[-1] and session.room_version >= 3
     assert room.params["dataset"] == "spiral"
 
 
 def test_lock_hides_the_chosen_controls_and_keeps_unknown_names_out():
-    room, runners = room_with(1)
+    room, sessions = room_with(1)
     rooms.teacher_command(room.teacher_key, "lock", {"names": ["learning_rate", "bogus"]})
     assert room.locked == ("learning_rate",)
-    assert runners[0].params["hide"] == "learning_rate"
+    assert sessions[0].params["hide"] == "learning_rate"
     seat = next(iter(room.members))
     assert room.student_view(seat)["experiment"]["hide"] == "learning_rate"
     assert rooms.teacher_command(room.teacher_key, "lock", {"names": "x"}) is not None
@@ -218,11 +218,11 @@ def test_a_question_tallies_answers_and_refuses_bad_ones():
 
 
 def test_the_leaderboard_ranks_real_runs_and_each_student_sees_their_rank():
-    room, runners = room_with(3)
+    room, sessions = room_with(3)
     rooms.teacher_command(room.teacher_key, "challenge", {"name": "lowest_loss_300"})
-    runners[0].summary["metric"] = "r2"  # the loss goal holds for regressions too
-    for runner, loss in zip(runners, (0.3, 0.1, None)):
-        runner.summary.update(epoch=320 if loss else 100, playing=True,
+    sessions[0].summary["metric"] = "r2"  # the loss goal holds for regressions too
+    for session, loss in zip(sessions, (0.3, 0.1, None)):
+        session.summary.update(epoch=320 if loss else 100, playing=True,
                               last={"epoch": 320, "test_loss": loss, "test_metric": 0.9})
     room.observe()
     board = room.leaderboard()
@@ -231,34 +231,34 @@ def test_the_leaderboard_ranks_real_runs_and_each_student_sees_their_rank():
     assert room.student_view(seats[1])["rank"].startswith("You are 1st of 2")
     assert room.student_view(seats[2])["rank"].startswith("Not in the ranking yet")
     # the ranked students were told at once (their pages rerun to show it), once
-    assert runners[1].notices[-1] == "You are 1st of 2 in the challenge."
-    told = len(runners[1].notices)
+    assert sessions[1].notices[-1] == "You are 1st of 2 in the challenge."
+    told = len(sessions[1].notices)
     room.observe()
-    assert len(runners[1].notices) == told and runners[2].notices[-1].startswith("Challenge")
+    assert len(sessions[1].notices) == told and sessions[2].notices[-1].startswith("Challenge")
 
 
 def test_a_student_who_leaves_frees_their_tile_after_the_grace_and_a_reload_keeps_it():
-    room, runners = room_with(2, Limits(room_leave_grace_s=5))
+    room, sessions = room_with(2, Limits(room_leave_grace_s=5))
     seats = list(room.members)
-    runners[0].closed = True  # the tab closed
+    sessions[0].closed = True  # the tab closed
     room.sweep(now=rooms.time.monotonic() + 1)
-    room.bind(seats[0], FakeRunner())  # ... and came back (a reload): same seat
-    runners[1].closed = True
+    room.bind(seats[0], FakeSession())  # ... and came back (a reload): same seat
+    sessions[1].closed = True
     room.sweep(now=rooms.time.monotonic() + 1)
     room.sweep(now=rooms.time.monotonic() + 10)
     assert list(room.members) == [seats[0]]
 
 
 def test_the_teacher_stream_sends_only_changed_tiles_and_new_pictures():
-    room, runners = room_with(2)
+    room, sessions = room_with(2)
     sent = room_stream.TeacherSent()
     first = room_stream.teacher_message(room, sent)
     assert len(first["tiles"]) == 2 and all("picture" in t for t in first["tiles"])
     assert room_stream.teacher_message(room, sent) is None  # nothing new
-    runners[0].summary["epoch"] = 5
+    sessions[0].summary["epoch"] = 5
     second = room_stream.teacher_message(room, sent)
     assert [("picture" in t) for t in second["tiles"]] == [False]  # same picture object
-    runners[0].picture = {"boundary": "data:image/png;base64,BBBB"}
+    sessions[0].picture = {"boundary": "data:image/png;base64,BBBB"}
     assert "picture" in room_stream.teacher_message(room, sent)["tiles"][0]
     # the seats (a student's secret) never reach the teacher view
     assert not any(seat in json.dumps(first) for seat in room.members)

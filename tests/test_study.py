@@ -23,7 +23,7 @@ def hosted(study: Study, base: Config = BASE) -> tuple[Worker, Hosted]:
     """A study as a worker hosts it (the worker forms its groups and keeps it level)."""
     worker = Worker(None)
     worker.open("s", {"params": base.to_params(), "study": study.to_params()})
-    return worker, worker.sessions["s"]
+    return worker, worker.hosted["s"]
 
 
 def stepped(study: Study, epochs: int, base: Config = BASE) -> Hosted:
@@ -105,11 +105,11 @@ def test_state_and_restore_continue_exactly():
             states = [t.state() for t in session.members]
     again = Worker(None)
     again.open("s", {"params": BASE.to_params(), "study": study.to_params(), "state": states})
-    assert [t.epoch for t in again.sessions["s"].members] == [5, 5]
+    assert [t.epoch for t in again.hosted["s"].members] == [5, 5]
     again.command("s", p.STEP, [5])
-    while again.sessions["s"].training:
+    while again.hosted["s"].training:
         again.train()
-    for a, b in zip(session.members, again.sessions["s"].members):
+    for a, b in zip(session.members, again.hosted["s"].members):
         assert torch.equal(a.params, b.params)
 
 

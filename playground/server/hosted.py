@@ -54,7 +54,7 @@ class Hosted:
 
     @classmethod
     def open(cls, spec: dict) -> Hosted:
-        """A session from the server's open spec (``Runner.open_spec``): one network from
+        """A session from the server's open spec (``Session.open_spec``): one network from
         its Config, or a study's members; each resumes from its own snapshot if it fits."""
         base, _ = Config.from_params(spec["params"])
         study = None

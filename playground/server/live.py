@@ -33,7 +33,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from playground.server import protocol as p
 from playground.server import room_stream, rooms
 from playground.server.pool import get_pool
-from playground.server.runner import UNLOADED, Runner, StreamState, active_runners, find_runner
+from playground.server.session import UNLOADED, Session, StreamState, active_sessions, find_session
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 ASSET_PREFIX = "/playground-assets"
@@ -53,13 +53,13 @@ async def _send_close(websocket: WebSocket, code: int = 1000, reason: str | None
         log.debug("live stream: the page went before it was closed")
 
 
-def next_message(runner: Runner, sent: StreamState) -> str | None:
+def next_message(session: Session, sent: StreamState) -> str | None:
     """The JSON text to send now, or None when the page is up to date."""
-    message = runner.stream_message(sent)
+    message = session.stream_message(sent)
     return None if message is None else p.dumps(message)
 
 
-async def _commands(websocket: WebSocket, runner: Runner) -> int | None:
+async def _commands(websocket: WebSocket, session: Session) -> int | None:
     """Apply the page's commands until it goes; returns the close code it sent.
 
     A flood ends the handler at once without a closing handshake: the server then
@@ -79,7 +79,7 @@ async def _commands(websocket: WebSocket, runner: Runner) -> int | None:
             continue
         command = p.parse_page_command(text)
         if command is not None:
-            runner.command(command[0], *command[1])
+            session.command(command[0], *command[1])
 
 
 OriginCheck = Callable[[str | None, str | None], bool]  # (Origin, Host) -> allowed
@@ -93,14 +93,14 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
     if room is not None:
         await room_stream.teacher_stream(websocket, room)
         return
-    runner = find_runner(websocket.path_params["token"])
-    if runner is not None and runner.flooded_until > time.monotonic():
+    session = find_session(websocket.path_params["token"])
+    if session is not None and session.flooded_until > time.monotonic():
         # refused at the handshake, after a pause: a flooder that reconnects at once
         # waits here (a sleeping task costs nothing) instead of costing a handshake a ms
         await asyncio.sleep(p.FLOOD_TARPIT_S)
         await _send_close(websocket)
         return
-    if runner is None or runner.closed:
+    if session is None or session.closed:
         # the page asks for a fresh session on this code; a script guessing tokens waits
         await asyncio.sleep(p.FLOOD_TARPIT_S / 2)
     try:
@@ -108,10 +108,10 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
     except GONE:
         log.debug("live stream: the page went before its stream opened")
         return
-    if runner is None or runner.closed:
+    if session is None or session.closed:
         await _send_close(websocket, p.CLOSE_UNKNOWN, "unknown or expired session")
         return
-    if runner.attached >= p.MAX_WATCHERS:
+    if session.attached >= p.MAX_WATCHERS:
         await _send_close(websocket, p.CLOSE_WATCHERS, "too many watchers")
         return
     loop = asyncio.get_running_loop()
@@ -120,18 +120,18 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
     def listener() -> None:  # called from the pool's reader thread
         loop.call_soon_threadsafe(wake.set)
 
-    runner.listeners.append(listener)
-    runner.attached += 1
-    runner.watched = True
-    runner.touch()
+    session.listeners.append(listener)
+    session.attached += 1
+    session.watched = True
+    session.touch()
     sent = StreamState()
     # a closed tab must end this handler at once: the janitor counts open streams,
     # and the server cannot shut down while a handler waits
-    commands = asyncio.create_task(_commands(websocket, runner))
+    commands = asyncio.create_task(_commands(websocket, session))
     try:
-        while not runner.closed and not commands.done():
+        while not session.closed and not commands.done():
             wake.clear()
-            message = next_message(runner, sent)
+            message = next_message(session, sent)
             if message is not None:
                 await websocket.send_text(message)
                 continue
@@ -146,16 +146,16 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
                 and commands.exception() is None else None)
         flooded = code == p.CLOSE_FLOOD
         commands.cancel()
-        runner.listeners.remove(listener)
-        runner.attached -= 1
-        runner.touch()
+        session.listeners.remove(listener)
+        session.attached -= 1
+        session.touch()
         if flooded:
-            runner.flooded_until = time.monotonic() + p.FLOOD_COOLDOWN_S
-        if runner.attached == 0:
+            session.flooded_until = time.monotonic() + p.FLOOD_COOLDOWN_S
+        if session.attached == 0:
             if code == p.CLOSE_UNLOADED:
-                runner.close(UNLOADED)  # the page went away for good: free its session now
+                session.close(UNLOADED)  # the page went away for good: free its session now
             else:
-                runner.pause()  # nobody watches: stop spending CPU until the page is back
+                session.pause()  # nobody watches: stop spending CPU until the page is back
     if not flooded:
         await _send_close(websocket)
 
@@ -179,7 +179,7 @@ async def status(request: Request) -> Response:
     """Workers and sessions, for operators and benchmarks on this machine only."""
     if not _loopback(request.client.host if request.client else ""):
         return Response(status_code=404)
-    return JSONResponse({"workers": get_pool().status(), "sessions": len(active_runners())})
+    return JSONResponse({"workers": get_pool().status(), "sessions": len(active_sessions())})
 
 
 def routes(origin_allowed: OriginCheck) -> list:

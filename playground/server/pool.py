@@ -4,7 +4,7 @@ The server talks to each worker through one pipe. Nothing here blocks the
 caller: ``send`` puts a command in a small per-session outbox (a flood of
 play/pause clicks collapses to the last one; beyond a few pending commands new
 ones are dropped) and a writer thread does the blocking pipe write. A reader
-thread hands each frame to its session's Runner. A worker that dies is
+thread hands each frame to its session's Session. A worker that dies is
 started again and its sessions reopen from their last snapshots.
 
 Each worker beats every half second (``worker.BEAT_S``). A watchdog thread kills a
@@ -47,7 +47,7 @@ PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 
 
 class Session(Protocol):
-    """What the pool needs of a session's handle (``runner.Runner``)."""
+    """What the pool needs of a session's handle (``session.Session``)."""
 
     sid: str
     weight: int  # sessions it counts as (a study: its members)

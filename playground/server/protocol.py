@@ -55,7 +55,9 @@ CLOSE_ROOM_CLOSED = 4410  # the teacher's room was closed
 TILE_INTERVAL_S = 0.5  # the teacher view gets each changed tile at most this often
 
 
-class History(TypedDict):
+class HistoryRows(TypedDict):
+    """History rows as they travel: one list per column (``train.history.History`` keeps them)."""
+
     epoch: list[int]
     train_loss: list[float]
     test_loss: list[float]
@@ -90,7 +92,7 @@ class Summary(TypedDict):
 
 
 class Frame(Summary, total=False):
-    history: History  # rows since the previous frame
+    history: HistoryRows  # rows since the previous frame
     points: dict | None  # the data, when it changed
     picture: Picture
     state: dict  # an exact snapshot (Trainer.state), about once a second
@@ -99,7 +101,7 @@ class Frame(Summary, total=False):
 class StreamMessage(TypedDict, total=False):
     summary: Summary
     restart: bool  # the history below replaces what the page has
-    history: History
+    history: HistoryRows
     points: dict | None
     picture: Picture
     notice: str | None  # one line for the visitor (e.g. the trainer was restarted)

@@ -1,6 +1,6 @@
 """The replay of a run: snapshots of the output over the plane and the weights, bounded.
 
-The runner offers it every picture of its session; it keeps at most ``MAX_SNAPSHOTS``
+The session offers it every picture of its session; it keeps at most ``MAX_SNAPSHOTS``
 of them in at most ``MAX_BYTES`` of memory. Like the metric history, a full replay
 keeps every other snapshot and from then on takes one only every ``stride`` epochs,
 so a 100,000-epoch run keeps a couple of hundred spread over the whole run. The first
@@ -89,7 +89,7 @@ class Replay:
             self.kept_bytes = 0
             self.stride = 1  # epochs between kept snapshots, at least
             self.kept_at = float("-inf")  # clock time of the last kept snapshot
-            # the latest picture, converted only when kept or asked for: the runner holds
+            # the latest picture, converted only when kept or asked for: the session holds
             # it anyway, and thinning may drop it from ``kept``
             self.newest: tuple[int, dict] | None = None
             self.newest_snapshot: Snapshot | None = None
@@ -152,5 +152,5 @@ class Replay:
     @property
     def nbytes(self) -> int:
         """Bytes held by the kept snapshots; the newest picture is not counted until it
-        is kept, as the runner holds it anyway (its current picture)."""
+        is kept, as the session holds it anyway (its current picture)."""
         return self.kept_bytes

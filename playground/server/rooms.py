@@ -2,10 +2,10 @@
 
 A Room is a small object: a code students type, a teacher key that only the
 teacher's page holds, the room's experiment (a Config's URL params), its members
-(a name and the Runner each student trains on) and what the teacher has set: locked
+(a name and the Session each student trains on) and what the teacher has set: locked
 controls, a challenge, a question. Students train exactly as alone; the room only
 reads what their sessions already compute (the latest summary and output picture)
-and, on a teacher's command, calls their runners' public methods.
+and, on a teacher's command, calls their sessions' public methods.
 
 Every teacher command goes through ``teacher_command(key, action, fields)``, which
 finds the room by its key: a command from anywhere else (a student's stream, a forged
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from playground.engine.config.config import HIDEABLE, Config
 from playground.engine.config.limits import LIMITS, Limits
-from playground.server.runner import Runner
+from playground.server.session import Session
 
 # no 0/O, 1/I/l and no U/V pair read aloud alike: a code copied from a projector works
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTWXYZ23456789"
@@ -122,7 +122,7 @@ class Member:
     seat: str  # the student's secret: their page's URL holds it, so a reload keeps the seat
     tile: str  # the teacher view's name for the tile (not the seat: the view is no key)
     name: str
-    runner: Runner | None = None
+    session: Session | None = None
     away_since: float | None = None  # no live session since then (a reload, a closed tab)
     bound: bool = False  # has had a session (joined and loaded the page)
     rank: int | None = None  # their place on the challenge's board, as last told
@@ -161,7 +161,7 @@ class Room:
         self.limits = limits
         self.lock = threading.RLock()
         self.params = _experiment_params(config)  # the room's experiment
-        self.teacher_runner: Runner | None = None  # the teacher's own experiment ("push")
+        self.teacher_session: Session | None = None  # the teacher's own experiment ("push")
         self.experiment_version = 0
         self.locked: tuple[str, ...] = ()
         self.members: dict[str, Member] = {}
@@ -205,15 +205,15 @@ class Room:
         with self.lock:
             return self.members.get(seat) if isinstance(seat, str) else None
 
-    def bind(self, seat: str, runner: Runner | None) -> None:
-        """The runner this student's page trains on now (a reload brings a new one)."""
+    def bind(self, seat: str, session: Session | None) -> None:
+        """The session this student's page trains on now (a reload brings a new one)."""
         with self.lock:
             member = self.members.get(seat)
-            if member is None or member.runner is runner:
+            if member is None or member.session is session:
                 return
-            member.runner = runner
-            member.bound = member.bound or runner is not None
-            member.away_since = None if runner is not None else time.monotonic()
+            member.session = session
+            member.bound = member.bound or session is not None
+            member.away_since = None if session is not None else time.monotonic()
             self._changed()
 
     def answer(self, seat: str, choice: object) -> None:
@@ -230,9 +230,9 @@ class Room:
         now = time.monotonic() if now is None else now
         with self.lock:
             for seat, member in list(self.members.items()):
-                runner = member.runner
-                if runner is not None and runner.closed:
-                    member.runner, member.away_since = None, now
+                session = member.session
+                if session is not None and session.closed:
+                    member.session, member.away_since = None, now
                     self._changed()
                 # a student still on their first page load gets longer (a slow load)
                 grace = self.limits.room_leave_grace_s * (1 if member.bound else 4)
@@ -249,12 +249,12 @@ class Room:
             members = list(self.members.values())
         busy = False
         for member in members:
-            runner = member.runner
-            if runner is None or runner.closed:
+            session = member.session
+            if session is None or session.closed:
                 continue
-            snap = runner.snapshot()
+            snap = session.snapshot()
             busy = busy or snap["playing"]
-            _follow(member, runner, snap)
+            _follow(member, session, snap)
         if busy:
             self.last_activity = time.monotonic()
         self._tell_new_ranks()
@@ -268,13 +268,13 @@ class Room:
             members = list(self.members.values())
         for member in members:
             rank = ranks.get(member.tile)
-            runner = member.runner
-            if rank == member.rank or runner is None or runner.closed:
+            session = member.session
+            if rank == member.rank or session is None or session.closed:
                 continue
             member.rank = rank
             if rank is not None:
-                runner.room_version += 1
-                runner.tell(f"You are {ordinal(rank)} of {len(board)} in the challenge.")
+                session.room_version += 1
+                session.tell(f"You are {ordinal(rank)} of {len(board)} in the challenge.")
 
     def leaderboard(self) -> list[dict]:
         """The challenge's ranking: [{"tile", "name", "rank", "score"}], best first."""
@@ -327,8 +327,8 @@ class Room:
             members = list(self.members.values())
             state = {"code": self.code, "closed": self.closed, "locked": list(self.locked),
                      "joined": len(members),
-                     "playing": sum(bool(m.runner and not m.runner.closed
-                                         and m.runner.summary.get("playing")) for m in members),
+                     "playing": sum(bool(m.session and not m.session.closed
+                                         and m.session.summary.get("playing")) for m in members),
                      "challenge": CHALLENGES[self.challenge].title if self.challenge else None,
                      "question": None}
             if question is not None:
@@ -341,13 +341,13 @@ class Room:
 
     def tile(self, member: Member) -> tuple[dict, str | None]:
         """One student's tile (numbers and text) and their newest output picture."""
-        runner = member.runner
-        tile = {"id": member.tile, "name": member.name, "away": runner is None or runner.closed,
+        session = member.session
+        tile = {"id": member.tile, "name": member.name, "away": session is None or session.closed,
                 "epoch": 0, "playing": False, "test_loss": None, "test_metric": None,
                 "metric": "accuracy", "differs": ""}
         if tile["away"]:
             return tile, None
-        snap = runner.snapshot()
+        snap = session.snapshot()
         last = snap.get("last") or {}
         tile.update(epoch=snap["epoch"], playing=snap["playing"],
                     test_loss=last.get("test_loss"), test_metric=last.get("test_metric"),
@@ -355,7 +355,7 @@ class Room:
                     differs=differences(snap.get("config") or {}, self.params),
                     stopped=snap.get("stopped"), crashed=bool(snap.get("crashed")))
         # the session's own latest output picture: no extra forward pass
-        return tile, runner.boundary()
+        return tile, session.boundary()
 
     def tiles(self) -> list[tuple[dict, str | None]]:
         with self.lock:
@@ -373,15 +373,15 @@ class Room:
         self._changed()
         return why
 
-    def tell_all(self, text: str, change: Callable[[Runner], None] | None = None) -> None:
+    def tell_all(self, text: str, change: Callable[[Session], None] | None = None) -> None:
         with self.lock:
-            runners = [m.runner for m in self.members.values()
-                       if m.runner is not None and not m.runner.closed]
-        for runner in runners:
+            sessions = [m.session for m in self.members.values()
+                       if m.session is not None and not m.session.closed]
+        for session in sessions:
             if change is not None:
-                change(runner)
-            runner.room_version += 1
-            runner.tell(text)
+                change(session)
+            session.room_version += 1
+            session.tell(text)
 
     def _changed(self) -> None:
         self.version += 1
@@ -393,7 +393,7 @@ def _experiment_params(config: Config) -> dict[str, str]:
     return {k: v for k, v in config.to_params().items() if k not in ("hide", "presenter")}
 
 
-def _follow(member: Member, runner: Runner, snap: dict) -> None:
+def _follow(member: Member, session: Session, snap: dict) -> None:
     progress = member.progress
     if snap["generation"] != progress.generation or snap["epoch"] < progress.epoch:
         config, _ = Config.from_params(snap.get("config") or {})
@@ -404,27 +404,27 @@ def _follow(member: Member, runner: Runner, snap: dict) -> None:
     progress.test_loss, progress.test_metric = last.get("test_loss"), last.get("test_metric")
     metric, epoch = progress.test_metric, last.get("epoch", snap["epoch"])
     if progress.loss_at_300 is None and epoch >= 300 and progress.test_loss is not None:
-        progress.loss_at_300 = _loss_at(runner, 300, progress.test_loss)
+        progress.loss_at_300 = _loss_at(session, 300, progress.test_loss)
     if metric is None or snap.get("metric") != "accuracy":
         return  # the accuracy goals need a classification
     if progress.reached_95_at is None and metric >= 0.95:
-        progress.reached_95_at = _first_epoch_at(runner, 0.95, epoch)
+        progress.reached_95_at = _first_epoch_at(session, 0.95, epoch)
     if progress.reached_90_at is None and metric >= 0.90:
-        progress.reached_90_at = _first_epoch_at(runner, 0.90, epoch)
+        progress.reached_90_at = _first_epoch_at(session, 0.90, epoch)
 
 
-def _first_epoch_at(runner: Runner, level: float, seen: int) -> int:
+def _first_epoch_at(session: Session, level: float, seen: int) -> int:
     """The first epoch of the run's kept history whose test accuracy reached level
     (the room looks twice a second; the history has every kept epoch)."""
-    history, _ = runner.runs()[0]
+    history, _ = session.runs()[0]
     for epoch, metric in zip(history.epoch, history.test_metric):
         if metric is not None and metric >= level:
             return epoch
     return seen
 
 
-def _loss_at(runner: Runner, target: int, seen: float) -> float:
-    history, _ = runner.runs()[0]
+def _loss_at(session: Session, target: int, seen: float) -> float:
+    history, _ = session.runs()[0]
     for epoch, loss in zip(history.epoch, history.test_loss):
         if epoch >= target and loss is not None:
             return loss
@@ -433,7 +433,7 @@ def _loss_at(runner: Runner, target: int, seen: float) -> float:
 
 # -- the actions, by name (protocol.ROOM_ACTIONS) --------------------------------------------
 def _push(room: Room, fields: dict) -> str | None:
-    mine = room.teacher_runner
+    mine = room.teacher_session
     with room.lock:
         if mine is not None and not mine.closed:
             room.params = _experiment_params(Config.from_params(mine.params, room.limits)[0])
@@ -441,22 +441,22 @@ def _push(room: Room, fields: dict) -> str | None:
         params = room.experiment_params()
     config, _ = Config.from_params(params, room.limits)
 
-    def restart_on(runner: Runner) -> None:
-        runner.apply_config(config)
-        runner.restart()
-        runner.play()
+    def restart_on(session: Session) -> None:
+        session.apply_config(config)
+        session.restart()
+        session.play()
 
     room.tell_all("Your teacher sent a new experiment: your run starts again on it.", restart_on)
     return None
 
 
 def _pause_all(room: Room, fields: dict) -> str | None:
-    room.tell_all("Your teacher paused everyone.", lambda runner: runner.pause())
+    room.tell_all("Your teacher paused everyone.", lambda session: session.pause())
     return None
 
 
 def _play_all(room: Room, fields: dict) -> str | None:
-    room.tell_all("Your teacher pressed play for everyone.", lambda runner: runner.play())
+    room.tell_all("Your teacher pressed play for everyone.", lambda session: session.play())
     return None
 
 
@@ -471,9 +471,9 @@ def _lock(room: Room, fields: dict) -> str | None:
         room.locked = locked
         room.experiment_version += 1  # the students' pages pick up the hidden parts
 
-    def relock(runner: Runner) -> None:
-        config = Config.from_params({**runner.params, "hide": ",".join(locked)})[0]
-        runner.apply_config(config)  # a display change: training goes on
+    def relock(session: Session) -> None:
+        config = Config.from_params({**session.params, "hide": ",".join(locked)})[0]
+        session.apply_config(config)  # a display change: training goes on
 
     text = (f"Your teacher locked: {', '.join(n.replace('_', ' ') for n in locked)}."
             if locked else "Your teacher unlocked every control.")
@@ -535,9 +535,9 @@ def _remove(room: Room, fields: dict) -> str | None:
             return "That student has already left."
         del room.members[member.seat]
         room.removed.add(member.seat)
-    if member.runner is not None and not member.runner.closed:
-        member.runner.room_version += 1
-        member.runner.tell(f"Your teacher removed you from room {room.code}; your "
+    if member.session is not None and not member.session.closed:
+        member.session.room_version += 1
+        member.session.tell(f"Your teacher removed you from room {room.code}; your "
                            "experiment stays yours.")
     return None
 

@@ -41,7 +41,7 @@ BEAT_S = 0.5  # a heartbeat this often, playing or idle
 class Worker:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.sessions: dict[str, Hosted] = {}
+        self.hosted: dict[str, Hosted] = {}
         # every training member of every session, in groups of one shape and one lane:
         # (lane, shape) -> (the group, the sessions its members belong to)
         self.groups: dict[tuple, tuple[Group, list[Hosted]]] = {}
@@ -55,12 +55,12 @@ class Worker:
 
     # -- commands ------------------------------------------------------------------------
     def open(self, sid: str, spec: dict) -> None:
-        self.sessions[sid] = Hosted.open(spec)
+        self.hosted[sid] = Hosted.open(spec)
         self._invalidate(sid)
 
     def close(self, sid: str) -> None:
         self._invalidate(sid)
-        del self.sessions[sid]
+        del self.hosted[sid]
 
     def command(self, sid: str, name: str, args: list) -> None:
         """A command for one session: out of its groups first (so it can change), with a
@@ -68,13 +68,13 @@ class Worker:
         if name == p.OPEN:
             self.open(sid, *args)
             return
-        if sid not in self.sessions:
+        if sid not in self.hosted:
             return  # closed already
         if name == p.CLOSE:
             self.close(sid)
             return
         self._invalidate(sid)
-        h = self.sessions[sid]
+        h = self.hosted[sid]
         self.handlers[name](h, *args)
         h.dirty, h.next_frame = True, 0.0
         self._invalidate(sid)  # a command may change what trains
@@ -88,7 +88,7 @@ class Worker:
 
     def _invalidate(self, sid: str) -> None:
         """The groups holding this session's members form anew before they train next."""
-        h = self.sessions.get(sid)
+        h = self.hosted.get(sid)
         if h is None:
             return
         lane = self.lane(sid, h)
@@ -118,7 +118,7 @@ class Worker:
         threading.Thread(target=self.beat, daemon=True, name="heartbeat").start()
         while True:
             self.loop_at = time.monotonic()
-            busy = any(h.training or h.dirty for h in self.sessions.values())
+            busy = any(h.training or h.dirty for h in self.hosted.values())
             if self.conn.poll(0 if busy else IDLE_POLL_S):
                 self.receive()  # then train on: a stream of commands must not starve it
             self.train()
@@ -139,7 +139,7 @@ class Worker:
         if not self.stale:
             return
         members: dict[tuple, tuple[list[Trainer], list[Hosted]]] = {}
-        for sid, h in self.sessions.items():
+        for sid, h in self.hosted.items():
             lane = self.lane(sid, h)
             for t in h.trainees():
                 key = (lane, t.group_key)
@@ -159,7 +159,7 @@ class Worker:
             return
         now = time.perf_counter()
         # train until the next frame is due (so frames keep their rate), at most one cycle
-        due = min((h.next_frame for h in self.sessions.values() if h.playing), default=now)
+        due = min((h.next_frame for h in self.hosted.values() if h.playing), default=now)
         budget = min(max(due - now, MIN_SLICE_S), CYCLE_S)
         studies: dict[str, list[Group]] = {}
         for key, (group, hosts) in list(self.groups.items()):
@@ -170,7 +170,7 @@ class Worker:
             try:
                 self._train_speed_group(group, hosts, budget * len(group.members) / total, now)
             except Exception as error:
-                for sid in [sid for sid, h in self.sessions.items() if h in hosts]:
+                for sid in [sid for sid, h in self.hosted.items() if h in hosts]:
                     self.fail(sid, error)
                 continue
             if any(t.stopped for t in group.members):
@@ -180,7 +180,7 @@ class Worker:
                 self.stale.add(key)
                 self.groups.pop(key)[0].dissolve()
         for sid, groups in studies.items():  # a study of S members gets S shares
-            h = self.sessions[sid]
+            h = self.hosted[sid]
             share = budget * sum(len(g.members) for g in groups) / total
             try:
                 regroup = h.train_level(groups, share)
@@ -213,14 +213,14 @@ class Worker:
             h.dirty = True
 
     def fps(self) -> float:
-        playing = sum(h.size for h in self.sessions.values() if h.playing)
+        playing = sum(h.size for h in self.hosted.values() if h.playing)
         return frame_rate(self.frame_cost, playing)
 
     def send_frames(self) -> None:
         now = time.perf_counter()
-        due = [(sid, h) for sid, h in self.sessions.items() if h.dirty and now >= h.next_frame]
+        due = [(sid, h) for sid, h in self.hosted.items() if h.dirty and now >= h.next_frame]
         if not due:
-            if not any(h.speed <= 0 and h.training for h in self.sessions.values()):
+            if not any(h.speed <= 0 and h.training for h in self.hosted.values()):
                 time.sleep(0.002)  # only slow speeds (or nothing) to serve: do not spin
             return
         # every due member's picture, same-shaped ones in one batched pass
@@ -254,9 +254,9 @@ class Worker:
     def fail(self, sid: str, error: Exception) -> None:
         """A bug hit one session: log it, stop that session, tell its page in a sentence."""
         traceback.print_exc()
-        if sid in self.sessions:
+        if sid in self.hosted:
             self._invalidate(sid)
-            del self.sessions[sid]
+            del self.hosted[sid]
         message = f"The trainer hit an internal error ({type(error).__name__})."
         self.send({"frames": [[sid, {"error": message}]]})
 

@@ -1,7 +1,7 @@
 """Widgets bound to Config fields.
 
 Every widget is keyed ``cfg_<field>``; its value is set from the Config before
-it is drawn and its change callback writes the Config back (``session.commit``),
+it is drawn and its change callback writes the Config back (``visit.commit``),
 so the Config stays the single source of truth and the URL follows it.
 """
 
@@ -17,7 +17,7 @@ from playground.engine.data.datasets import DATASETS
 from playground.engine.nn.activations import ACTIVATIONS
 from playground.engine.nn.losses import LOSSES
 from playground.engine.nn.optimizers import OPTIMIZER_TITLES
-from playground.ui import session
+from playground.ui import visit
 
 # The TensorFlow Playground's menus; a value from a URL that is not listed is added.
 LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -40,21 +40,21 @@ Widget = Callable[..., object]
 
 def _on_change(field: str, to_config: Callable[[object], object]) -> None:
     value = to_config(st.session_state[f"cfg_{field}"])
-    session.commit(session.config().replace(**{field: value}))
+    visit.commit(visit.config().replace(**{field: value}))
 
 
 def bind(widget: Widget, field: str, label: str, *, to_widget: Callable = lambda v: v,
          to_config: Callable = lambda v: v, **kwargs: object) -> None:
     """Draw ``widget`` showing the Config's ``field``; changes write the Config."""
     key = f"cfg_{field}"
-    st.session_state[key] = to_widget(getattr(session.config(), field))
+    st.session_state[key] = to_widget(getattr(visit.config(), field))
     widget(label, key=key, on_change=_on_change, args=(field, to_config), **kwargs)
 
 
 def choice(field: str, label: str, options: Sequence[object] | None = None,
            **kwargs: object) -> None:
     """A selectbox over a field's choices (or the given options), with readable titles."""
-    current = getattr(session.config(), field)
+    current = getattr(visit.config(), field)
     per_layer = isinstance(current, tuple)
     shown = current[0] if per_layer and current else current
     meta = Config.__dataclass_fields__[field].metadata
@@ -70,8 +70,8 @@ def choice(field: str, label: str, options: Sequence[object] | None = None,
 
 def number(field: str, label: str, **kwargs: object) -> None:
     """A number input within the field's bounds."""
-    current = getattr(session.config(), field)
-    lo, hi = Config.bound(field, session.limits())
+    current = getattr(visit.config(), field)
+    lo, hi = Config.bound(field, visit.limits())
     if isinstance(current, float):
         bind(st.number_input, field, label, min_value=float(lo), max_value=float(hi),
              format="%g", **kwargs)

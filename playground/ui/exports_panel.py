@@ -28,7 +28,7 @@ from playground.engine.formats.exports import (
 )
 from playground.engine.formats.script_export import CHECK_EPOCHS, pytorch_script, stability
 from playground.engine.train.trainer import initial_params
-from playground.server.runner import Runner
+from playground.server.session import Session
 from playground.ui.text import plain
 
 MESSAGES = "export_messages"  # session_state key: [(kind, sentence)] for the next run
@@ -71,33 +71,33 @@ def share_link(config: Config) -> str:
     return base + query if base or query else "(all defaults)"
 
 
-def _current_weights(config: Config, runner: Runner) -> bytes:
+def _current_weights(config: Config, session: Session) -> bytes:
     """The newest snapshot's weights (read when the button is clicked: the page does not
     rerun while training streams); before the first snapshot, the initial weights."""
-    params = params_from_state(runner.view().state, config)
+    params = params_from_state(session.view().state, config)
     if params is None:
         params = initial_params(config)
     return weights_file(config, params)
 
 
-def _history(config: Config, runner: Runner) -> str:
-    return history_csv(runner.view().history, metric_name(config))
+def _history(config: Config, session: Session) -> str:
+    return history_csv(session.view().history, metric_name(config))
 
 
-def _script(config: Config, runner: Runner) -> str:
-    return pytorch_script(config, max(1, int(runner.snapshot()["epoch"])))
+def _script(config: Config, session: Session) -> str:
+    return pytorch_script(config, max(1, int(session.snapshot()["epoch"])))
 
 
-def _check_stability(config: Config, runner: Runner) -> None:
+def _check_stability(config: Config, session: Session) -> None:
     """The button's callback: will the script reproduce this run? (Two short trainings:
     seconds, so only when asked.)"""
-    epochs = max(1, int(runner.snapshot()["epoch"]))
+    epochs = max(1, int(session.snapshot()["epoch"]))
     checked = stability(config, epochs)
     st.session_state[MESSAGES] = [("success" if checked.reproducible else "warning",
                                    checked.sentence())]
 
 
-def exports_section(config: Config, runner: Runner | None,
+def exports_section(config: Config, session: Session | None,
                     on_config: Callable[[Config], None],
                     on_weights: Callable[[torch.Tensor], None]) -> None:
     with st.expander("Export and import"):
@@ -110,25 +110,26 @@ def exports_section(config: Config, runner: Runner | None,
                                    file_name="playground-config.json", mime="application/json",
                                    on_click="ignore", key="export_config")
         weights_col.download_button(
-            "Weights (safetensors)", (lambda: _current_weights(config, runner)) if runner else b"",
+            "Weights (safetensors)",
+            (lambda: _current_weights(config, session)) if session else b"",
             file_name="playground-weights.safetensors", mime="application/octet-stream",
-            on_click="ignore", key="export_weights", disabled=runner is None,
+            on_click="ignore", key="export_weights", disabled=session is None,
             help="The weights as they are now (as of the last second while training).")
         script_col.download_button(
-            "PyTorch script", (lambda: _script(config, runner)) if runner else "",
+            "PyTorch script", (lambda: _script(config, session)) if session else "",
             file_name="playground_run.py", mime="text/x-python", on_click="ignore",
-            key="export_script", disabled=runner is None or config.tf_math,
+            key="export_script", disabled=session is None or config.tf_math,
             help=("A PyTorch script needs TF math off: TensorFlow Playground math is not "
                   "torch.optim's." if config.tf_math else
                   "Trains as many epochs as this run has (at least 1) with plain PyTorch, "
                   "and says at its top whether this run is stable enough to reproduce."))
         history_col.download_button(
-            "History (CSV)", (lambda: _history(config, runner)) if runner else "",
+            "History (CSV)", (lambda: _history(config, session)) if session else "",
             file_name="playground-history.csv", mime="text/csv", on_click="ignore",
-            key="export_history", disabled=runner is None)
-        if runner is not None and not config.tf_math:
+            key="export_history", disabled=session is None)
+        if session is not None and not config.tf_math:
             st.button("Will the script reproduce this run?", key="export_stability",
-                      on_click=_check_stability, args=(config, runner),
+                      on_click=_check_stability, args=(config, session),
                       help=f"Trains the first epochs (at most {CHECK_EPOCHS}) twice, once "
                            "from weights changed by one part in a million: a run that "
                            "amplifies that also amplifies rounding, and no script repeats it.")

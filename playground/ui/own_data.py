@@ -18,7 +18,7 @@ from playground.engine.data.datasets import DATASETS
 from playground.engine.data.own_csv import parse_csv
 from playground.engine.data.own_points import URL_MAX_POINTS, DataProblem, count_points
 from playground.engine.data.points import fits_in_link, points_csv
-from playground.ui import session
+from playground.ui import visit
 from playground.ui.text import plain
 
 UNDO_KEY = "own_data_undo"  # (data set, data) before each edit, newest last
@@ -51,25 +51,25 @@ def _undo_stack(config: Config) -> list[tuple[str, str]]:
 
 
 def _commit_data(data: str) -> None:
-    config = session.config()
+    config = visit.config()
     remember_data(config)
-    session.commit(config.replace(data=data))
+    visit.commit(config.replace(data=data))
 
 
 def _undo() -> None:
-    config = session.config()
+    config = visit.config()
     stack = _undo_stack(config)
     if not stack:
-        session.note("There is no edit of the data to undo.")
+        visit.note("There is no edit of the data to undo.")
         return
     _, data = stack.pop()
-    session.commit(config.replace(data=data))
+    visit.commit(config.replace(data=data))
 
 
 def _back_to_generated() -> None:
     st.session_state.pop(NAME_KEY, None)
     _commit_data("")
-    session.note("Back to the data set's generated points.")
+    visit.note("Back to the data set's generated points.")
 
 
 def download_name(config: Config, uploaded: str | None) -> str:
@@ -84,7 +84,7 @@ def download_name(config: Config, uploaded: str | None) -> str:
 def apply_upload(data: bytes, name: str | None = None) -> None:
     """Use an uploaded file's points, or keep everything as it is and say why not."""
     try:
-        own = parse_csv(data, session.config(), session.limits())
+        own = parse_csv(data, visit.config(), visit.limits())
     except DataProblem as problem:
         st.session_state[RESULT_KEY] = {"error": str(problem)}
         return
@@ -128,7 +128,7 @@ def _status(config: Config) -> str:
 
 def own_data_section() -> None:
     """The expander "Your own data"."""
-    config = session.config()
+    config = visit.config()
     with st.expander("Your own data"):
         st.caption(_status(config) + " " + HELP)
         st.file_uploader("Upload a CSV: x1, x2 and a label (header optional; commas, "

@@ -1,7 +1,7 @@
 """The playground page: top bar, data column, live view, more settings.
 
 Streamlit reruns handle the controls; the moving picture is the live view's
-stream. The page talks to training only through the session's Runner.
+stream. The page talks to training only through the session's Session.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from playground.engine.data.own_points import URL_MAX_POINTS, count_points
 from playground.engine.data.points import fits_in_link
 from playground.engine.formats.tfplayground import config_from_hash
 from playground.engine.train.trainer import pack
-from playground.ui import components, controls, room_page, session, study_page
+from playground.ui import components, controls, room_page, study_page, visit
 from playground.ui.exports_panel import exports_section, share_link
 from playground.ui.lesson_panel import classical_section, lesson_panel, lessons_menu
 from playground.ui.own_data import own_data_section, remember_data
@@ -34,7 +34,7 @@ TASK_TITLES = {"classification": "Classification", "regression": "Regression"}
 # -- controls (callbacks run before the script, so they act at once) ----------------------
 def _set_task() -> None:
     task = st.session_state["task"]
-    config = session.config()
+    config = visit.config()
     if config.task != task:
         first = next(name for name, spec in DATASETS.items() if spec.task == task)
         _apply(config, {"op": "dataset", "value": first})
@@ -43,8 +43,8 @@ def _set_task() -> None:
 # -- clicks in the components (callbacks too: the next run already shows the change) -------
 def _on_pick() -> None:
     picked = components.trigger_value("dataset_picker", "pick")
-    if picked and picked != session.config().dataset:
-        _apply(session.config(), {"op": "dataset", "value": picked})
+    if picked and picked != visit.config().dataset:
+        _apply(visit.config(), {"op": "dataset", "value": picked})
 
 
 def _on_live_edit() -> None:
@@ -58,14 +58,14 @@ def _on_live_edit() -> None:
         if seq <= st.session_state.get(EDIT_SEQ_KEY, 0):
             return
         st.session_state[EDIT_SEQ_KEY] = seq
-    before = session.config()
+    before = visit.config()
     if edit.get("op") not in POINT_EDITS:
         _apply(before, edit)
     else:
         _apply_point_edit(before, edit)
-    runner = session.runner()
-    if edit.get("op") == "lower_learning_rate" and runner is not None:
-        runner.restart()  # a clean retry from the same start
+    session = visit.session()
+    if edit.get("op") == "lower_learning_rate" and session is not None:
+        session.restart()  # a clean retry from the same start
 
 
 def _apply_point_edit(before, edit: dict) -> None:
@@ -76,8 +76,8 @@ def _apply_point_edit(before, edit: dict) -> None:
     st.session_state[DRAW_NOTE_KEY] = refusal or ""
     if refusal:
         return
-    session.commit(after)
-    after = session.config()
+    visit.commit(after)
+    after = visit.config()
     if after == before:
         return
     remember_data(before)  # the points before: "Undo" steps back to them
@@ -93,28 +93,28 @@ def _on_tf_link() -> None:
     fragment = components.trigger_value("live_view", "tf_link")
     if not isinstance(fragment, str):
         return
-    config, ignored = config_from_hash(fragment, session.limits())
-    session.note("Opened a TensorFlow Playground link with its own math (TF math in More "
+    config, ignored = config_from_hash(fragment, visit.limits())
+    visit.note("Opened a TensorFlow Playground link with its own math (TF math in More "
                  "settings).")
     for sentence in ignored:
-        session.note(sentence)
-    session.commit(config)
+        visit.note(sentence)
+    visit.commit(config)
 
 
 def _use_tiny_network() -> None:
     """The slow-motion view's suggestion: a 2-2-1 network on a 2-D data set."""
-    config = session.config()
+    config = visit.config()
     if DATASETS[config.dataset].n_inputs != 2:
         config = config.with_dataset("circle")
-    session.commit(config.with_hidden((2,)).replace(features=("x1", "x2")))
+    visit.commit(config.with_hidden((2,)).replace(features=("x1", "x2")))
 
 
 def _apply(config, edit: dict) -> None:
     edited, refusal = apply_edit(config, edit)
     if refusal:
-        session.note(refusal)
+        visit.note(refusal)
     else:
-        session.commit(edited)
+        visit.commit(edited)
 
 
 def _activation(config) -> None:
@@ -153,7 +153,7 @@ def top_bar() -> None:
     """The training controls: a click reruns only this bar. (Play, step and the
     resets live in the live view: they go down its stream and act within a frame.)"""
     _sync_url()  # a change made by this bar's callbacks, before anything is drawn
-    config = session.config()
+    config = visit.config()
     shown = [(width, draw) for name, width, draw in TOP_BAR if name not in config.hide]
     columns = st.columns([width for width, _ in shown] or [1], vertical_alignment="bottom")
     for column, (_, draw) in zip(columns, shown):
@@ -166,7 +166,7 @@ def top_bar() -> None:
 
 
 def data_column() -> None:
-    config = session.config()
+    config = visit.config()
     st.session_state["task"] = config.task
     st.selectbox("Problem type", list(TASK_TITLES), key="task", on_change=_set_task,
                  format_func=TASK_TITLES.get)
@@ -181,13 +181,13 @@ def data_column() -> None:
                   max_value=max(64, config.batch_size))
     st.button("Regenerate", key="regenerate", use_container_width=True,
               help="new random data (next data seed)",
-              on_click=lambda: session.commit(session.config().replace(
-                  data_seed=session.config().next_seed("data_seed"))))
+              on_click=lambda: visit.commit(visit.config().replace(
+                  data_seed=visit.config().next_seed("data_seed"))))
 
 
 def live_column() -> None:
-    components.live_view(session.config(), session.live_token(), on_edit=_on_live_edit,
-                         on_expired=session.forget_runner, on_tf_link=_on_tf_link,
+    components.live_view(visit.config(), visit.live_token(), on_edit=_on_live_edit,
+                         on_expired=visit.forget_session, on_tf_link=_on_tf_link,
                          on_room=_on_room_news,
                          edit_seq=st.session_state.get(EDIT_SEQ_KEY, 0),
                          draw_note=st.session_state.get(DRAW_NOTE_KEY, ""))
@@ -201,7 +201,7 @@ def _on_room_news() -> None:
 
 
 def share_section() -> None:
-    config = session.config()
+    config = visit.config()
     params = {k: v for k, v in config.to_params().items() if k != "data"}
     with st.expander("Share and reproduce"):
         st.caption("This page's address holds every setting; copy it to share the experiment:")
@@ -215,9 +215,9 @@ def share_section() -> None:
 
 
 def _import_weights(params) -> None:
-    runner = session.runner()
-    if runner is not None:
-        runner.load_weights(pack(params))
+    session = visit.session()
+    if session is not None:
+        session.load_weights(pack(params))
 
 
 def show_notes() -> None:
@@ -229,17 +229,17 @@ def show_notes() -> None:
 
 def lesson_column(lesson) -> None:
     """The open lesson: its text, its steps with live checks, and the other lessons."""
-    lessons_menu(lesson.id, session.open_lesson)
-    lesson_panel(lesson, session.runs, session.apply_changes, config=session.config,
-                 restart=lambda: session.runner() and session.runner().restart())
-    st.button("Leave the lesson", key="leave_lesson", on_click=session.open_lesson,
+    lessons_menu(lesson.id, visit.open_lesson)
+    lesson_panel(lesson, visit.runs, visit.apply_changes, config=visit.config,
+                 restart=lambda: visit.session() and visit.session().restart())
+    st.button("Leave the lesson", key="leave_lesson", on_click=visit.open_lesson,
               args=(None,))
 
 
 def experiment(config) -> None:
     """The experiment: one network (controls, data, the live view, the panels below it)
     or a race or sweep."""
-    if session.study() is not None:
+    if visit.study() is not None:
         study_page.study_section()
         return
     top_bar()
@@ -248,26 +248,26 @@ def experiment(config) -> None:
         data_column()
     with live_col:
         live_column()
-    lesson = session.lesson()
+    lesson = visit.lesson()
     if lesson is not None and lesson.classical:
         classical_section(config)
     with st.container(key="settings"), st.expander(
             "More settings: initialization, schedule, dropout, early stopping, seeds"):
         controls.advanced_settings()
-    runner = session.runner()
-    replay_section(runner, show_test=config.show_test)
+    session = visit.session()
+    replay_section(session, show_test=config.show_test)
     with st.container(key="own_data"):
         own_data_section()
     with st.container(key="compare"):
         study_page.study_builder()
     with st.container(key="slow_motion"):
-        slow_motion_section(config, runner.view().state if runner else None, _use_tiny_network)
+        slow_motion_section(config, session.view().state if session else None, _use_tiny_network)
     if lesson is None:
         with st.container(key="lessons"), st.expander("Lessons: nine guided experiments"):
-            lessons_menu(None, session.open_lesson)
+            lessons_menu(None, visit.open_lesson)
     with st.container(key="share"):
         share_section()
-        exports_section(config, runner, on_config=session.commit, on_weights=_import_weights)
+        exports_section(config, session, on_config=visit.commit, on_weights=_import_weights)
 
 
 def main() -> None:
@@ -278,12 +278,12 @@ def main() -> None:
         room_page.main(experiment_page)
     else:
         if "config" not in st.session_state:
-            session.start(st.query_params.to_dict())
+            visit.start(st.query_params.to_dict())
         # The address first: a click's callback has already changed the Config, and the
         # browser applies this message before it draws anything of this run (a run that
         # another click interrupts never reaches the end of the script)
         _sync_url()
-        experiment_page(session.config())
+        experiment_page(visit.config())
     show_notes()
     _sync_url()
 
@@ -296,7 +296,7 @@ def experiment_page(config) -> None:
         st.html(hidden_parts_css(config))
     # this run draws the whole page: the top bar need not ask for another one
     st.session_state.pop("rerun_page", None)
-    lesson = session.lesson()
+    lesson = visit.lesson()
     if lesson is None:
         experiment(config)
     else:  # the lesson beside the experiment, always in view
@@ -314,7 +314,7 @@ def _sync_url() -> None:
         return  # a room's join form: its address stays as it came
     # room hook: a room's page keeps its own address (its code and seat or teacher key)
     room_url = st.session_state.get("room_url")
-    params = room_url if room_url is not None else session.url_params()
+    params = room_url if room_url is not None else visit.url_params()
     if params != st.query_params.to_dict():
         st.query_params.from_dict(params)
 

@@ -1,6 +1,6 @@
 """The replay: scrub back through a run's epochs, play it, or take it home as a GIF.
 
-The runner keeps the snapshots (``server/replay.py``). The figure is built only when
+The session keeps the snapshots (``server/replay.py``). The figure is built only when
 the visitor loads the replay, from a copy taken at that moment, so the page's other
 reruns stay cheap and training can go on meanwhile; the GIF is made only when its
 download button is pressed.
@@ -16,7 +16,7 @@ import streamlit as st
 from playground.server.render import point_colours
 from playground.server.replay import Snapshot
 from playground.server.replay_gif import FRAME_MS, replay_gif  # Play runs at the GIF's pace
-from playground.server.runner import Runner
+from playground.server.session import Session
 from playground.ui.plots import POINT_SPLITS, plane_figure, plane_image, point_trace
 
 FIGURE_SIZE = (500, 560)  # width, height: the plane ~440 px square, at 1024x768 too
@@ -72,10 +72,10 @@ def _colours(rows: list, points: dict | None) -> list[str]:
 NOTHING_YET = "replay_nothing_yet"  # "Load" found no snapshots: say so once
 
 
-def _load(runner: Runner) -> None:
-    snapshots = runner.replay_snapshots()
+def _load(session: Session) -> None:
+    snapshots = session.replay_snapshots()
     if snapshots:
-        st.session_state[LOADED] = {"snapshots": snapshots, "points": runner.view().points}
+        st.session_state[LOADED] = {"snapshots": snapshots, "points": session.view().points}
     else:
         st.session_state[NOTHING_YET] = True
 
@@ -85,14 +85,14 @@ def _close() -> None:
 
 
 @st.fragment
-def replay_section(runner: Runner | None, show_test: bool = False) -> None:
+def replay_section(session: Session | None, show_test: bool = False) -> None:
     """The "Replay" expander; its buttons rerun only this section."""
     with st.container(key="replay"), st.expander("Replay: scrub back through the training"):
-        _replay_body(runner, show_test)
+        _replay_body(session, show_test)
 
 
-def _replay_body(runner: Runner | None, show_test: bool) -> None:
-    view = runner.view() if runner is not None else None
+def _replay_body(session: Session | None, show_test: bool) -> None:
+    view = session.view() if session is not None else None
     points = view.points if view is not None else None
     if points is not None and "train" not in points:
         st.caption("A replay shows the output over the plane; this data set has none.")
@@ -111,7 +111,7 @@ def _replay_body(runner: Runner | None, show_test: bool) -> None:
     buttons = st.columns([1, 1, 1, 2])
     with buttons[0]:
         st.button("Load the latest" if loaded else "Load the replay", key="replay_load",
-                  disabled=runner is None, on_click=_load, args=(runner,))
+                  disabled=session is None, on_click=_load, args=(session,))
     loaded = st.session_state.get(LOADED)
     if loaded is None:
         return

@@ -19,7 +19,7 @@ import streamlit as st
 from playground.engine.config.config import HIDEABLE, Config
 from playground.server import rooms
 from playground.server.rooms import CHALLENGES, CHOICES, Room, RoomError
-from playground.ui import components, session
+from playground.ui import components, visit
 from playground.ui.text import plain
 
 ROOM_PARAMS = ("room", "teacher", "seat", "name")
@@ -52,7 +52,7 @@ def main(experiment: Callable[[Config], None]) -> None:
     elif role == "student":
         student_view(experiment)
     elif role == "alone":  # the room is gone: the page is the student's own again
-        experiment(session.config())
+        experiment(visit.config())
     else:
         join_form()
 
@@ -62,9 +62,9 @@ def _resolve(params: dict) -> None:
     key, seat = _first(params.pop("teacher", "")), _first(params.pop("seat", ""))
     name = params.pop("name", None)
     if code.lower() == "new":
-        session.start(params)
+        visit.start(params)
         try:
-            room = rooms.open_room(session.config(), session.limits())
+            room = rooms.open_room(visit.config(), visit.limits())
         except RoomError as error:
             _leave_room(str(error))
             return
@@ -75,7 +75,7 @@ def _resolve(params: dict) -> None:
         if room is None or room.code != rooms.normal_code(code):
             _leave_room("This teacher link's room is closed; open a new room to go on.")
             return
-        session.start(room.params)
+        visit.start(room.params)
         _become_teacher(room)
         return
     try:
@@ -100,7 +100,7 @@ def _resolve(params: dict) -> None:
 
 def _find(code: str) -> Room:
     try:
-        return rooms.find_room(code, _address(), session.limits())
+        return rooms.find_room(code, _address(), visit.limits())
     except RoomError:
         time.sleep(rooms.WRONG_CODE_PAUSE_S)  # a wrong guess costs its guesser time
         raise
@@ -116,10 +116,10 @@ def _become_student(room: Room, seat: str) -> None:
     view = room.student_view(seat)
     member = room.member(seat)
     if "config" not in st.session_state:
-        session.start(view["experiment"])
+        visit.start(view["experiment"])
     # a reload keeps the seat and, where it trained the same experiment, the run
-    old = member.runner
-    if old is not None and old.last_state and old.params == session.config().to_params():
+    old = member.session
+    if old is not None and old.last_state and old.params == visit.config().to_params():
         st.session_state["resume"] = old.last_state
     st.session_state.update(room_role="student", room_code=room.code, room_seat=seat,
                             room_name=view["name"],
@@ -133,9 +133,9 @@ def _leave_room(sentence: str) -> None:
         st.session_state.pop(key, None)
     st.session_state["room_role"] = "alone"
     if "config" not in st.session_state:
-        session.start({})
+        visit.start({})
     st.session_state["room_url"] = None  # the page's own address again
-    session.note(sentence)
+    visit.note(sentence)
 
 
 # -- joining -----------------------------------------------------------------------------
@@ -170,7 +170,7 @@ def _join(code: str, name: str) -> None:
 # -- the student's view ------------------------------------------------------------------
 def _room_of_student() -> tuple[Room | None, dict | None]:
     try:
-        room = rooms.find_room(st.session_state["room_code"], _address(), session.limits())
+        room = rooms.find_room(st.session_state["room_code"], _address(), visit.limits())
     except RoomError:
         return None, None
     return room, room.student_view(st.session_state["room_seat"])
@@ -201,21 +201,21 @@ def sync_student() -> None:
         return
     if view["experiment_version"] != st.session_state.get("room_seen"):
         st.session_state["room_seen"] = view["experiment_version"]
-        config, _ = Config.from_params(view["experiment"], session.limits())
+        config, _ = Config.from_params(view["experiment"], visit.limits())
         st.session_state["config"] = config
-        runner = st.session_state.get("runner")
-        if runner is not None and runner.params != config.to_params():
-            runner.apply_config(config)  # the room reached it already, unless it reloaded
+        session = st.session_state.get("session")
+        if session is not None and session.params != config.to_params():
+            session.apply_config(config)  # the room reached it already, unless it reloaded
         st.session_state["rerun_page"] = True
 
 
 def student_view(experiment: Callable[[Config], None]) -> None:
     sync_student()
     if st.session_state.get("room_role") != "student":
-        experiment(session.config())
+        experiment(visit.config())
         return
     room, view = _room_of_student()
-    room.bind(st.session_state["room_seat"], session.runner())  # the tile is theirs now
+    room.bind(st.session_state["room_seat"], visit.session())  # the tile is theirs now
     with st.container(key="room_banner"):
         cols = st.columns([2.2, 3.5], vertical_alignment="center")
         # plain text: a name is never markup
@@ -226,7 +226,7 @@ def student_view(experiment: Callable[[Config], None]) -> None:
         question = view["question"]
         if question is not None:
             _question_for_student(room, question)
-    experiment(session.config())
+    experiment(visit.config())
 
 
 def _question_for_student(room: Room, question: dict) -> None:
@@ -264,7 +264,7 @@ def _teacher_room() -> Room | None:
 def _act(action: str, **fields) -> None:
     why = rooms.teacher_command(st.session_state.get("room_key"), action, fields)
     if why:
-        session.note(why)
+        visit.note(why)
 
 
 def _on_open_tile() -> None:
@@ -273,18 +273,18 @@ def _on_open_tile() -> None:
     tile = components.trigger_value("room_view", "open")
     room = rooms.find_teacher(st.session_state.get("room_key"))
     member = next((m for m in (room.members.values() if room else ()) if m.tile == tile), None)
-    if member is None or member.runner is None:
-        session.note("That student has left.")
+    if member is None or member.session is None:
+        visit.note("That student has left.")
         return
-    config, _ = Config.from_params(member.runner.params, session.limits())
-    session.commit(config.replace(hide=()))
-    session.note(f"Opened {member.name}'s experiment as yours.")
+    config, _ = Config.from_params(member.session.params, visit.limits())
+    visit.commit(config.replace(hide=()))
+    visit.note(f"Opened {member.name}'s experiment as yours.")
 
 
 def teacher_view(experiment: Callable[[Config], None]) -> None:
     room = _teacher_room()
     if room is None:
-        experiment(session.config())
+        experiment(visit.config())
         return
     link = join_link(room.code)
     head = st.columns([1.6, 3.2, 1], vertical_alignment="center")
@@ -301,8 +301,8 @@ def teacher_view(experiment: Callable[[Config], None]) -> None:
             "code": room.code, "presenter": True, "js_path": components._js_path("room_view.js")}
     _room_view(key="room_view", data=data, on_open_change=_on_open_tile)
     st.markdown("#### Your experiment — change it here, then *Send my experiment* in the room")
-    experiment(session.config())
-    room.teacher_runner = session.runner()
+    experiment(visit.config())
+    room.teacher_session = visit.session()
 
 
 def _teacher_controls(room: Room) -> None:

@@ -12,7 +12,7 @@ import streamlit as st
 from playground.engine.config.config import Config
 from playground.engine.config.text import format_value
 from playground.engine.teaching.study import SWEEP_SIZE, SWEEPS, StudyError, race, sweep
-from playground.ui import components, session
+from playground.ui import components, visit
 from playground.ui.text import plain
 
 # the knobs a race offers, and the values it starts with
@@ -69,35 +69,35 @@ def _start(make) -> None:
     except StudyError as error:
         st.error(plain(str(error)))  # it quotes what the visitor typed
         return
-    if session.set_study(study):
+    if visit.set_study(study):
         st.rerun()
 
 
 def _on_open() -> None:
     """A click on a race's card or a sweep's point: that configuration, on its own."""
     index = components.trigger_value("study_view", "open")
-    study = session.study()
+    study = visit.study()
     if study is None or not isinstance(index, int) or not 0 <= index < len(study.values):
         return
-    member = study.configs(session.config())[index]
-    session.set_study(None)
-    session.commit(member)
-    session.note(f"Opened {study.labels()[index]} on its own.")
+    member = study.configs(visit.config())[index]
+    visit.set_study(None)
+    visit.commit(member)
+    visit.note(f"Opened {study.labels()[index]} on its own.")
 
 
 def _leave() -> None:
-    session.set_study(None)
+    visit.set_study(None)
 
 
 def study_section() -> None:
     """The running race or sweep."""
-    study = session.study()
-    config = session.config()
+    study = visit.study()
+    config = visit.config()
     head = st.columns([4, 1.6], vertical_alignment="center")
     head[0].markdown(f"**{study.title}** — click a "
                      f"{'card' if study.kind == 'race' else 'point'} to open that configuration. "
                      f"Same data and, where the shapes allow, the same initial weights.")
     head[1].button("Back to one network", key="leave_study", on_click=_leave,
                    use_container_width=True)
-    components.study_view(config, study, session.live_token(), on_open=_on_open,
-                          on_expired=session.forget_runner)
+    components.study_view(config, study, visit.live_token(), on_open=_on_open,
+                          on_expired=visit.forget_session)

@@ -1,4 +1,4 @@
-// A race or a sweep: one stream, many members (server/runner.py).
+// A race or a sweep: one stream, many members (server/session.py).
 //
 // A race shows each member's output over the plane in a row of small cards and their
 // loss curves overlaid in one chart, the legend naming what differs. A sweep plots

@@ -1,14 +1,14 @@
-"""Runners: the page's handle on one session in the trainer pool.
+"""The page's handle on one session in the trainer pool.
 
 A session has N >= 1 members: one network is a session of one, a race or a sweep a
-session of several (``Study``), and a Runner is the one handle for both. It offers the
+session of several (``Study``), and a Session is the one handle for both. It offers the
 small interface the UI uses (play, pause, step, restart, apply_config, load_weights,
 snapshot, view, close); where the training runs is the pool's business. For each member
 it keeps what the page draws: the (bounded) metric history, the latest picture, the data
 points and the newest metrics; and the last exact snapshot of every member, from which
 a restarted worker resumes the session.
 
-Runners are registered under an unguessable token (the live stream's URL). An open
+Sessions are registered under an unguessable token (the live stream's URL). An open
 live stream is contact: a session that a page watches is never closed, however long
 nobody clicks. A janitor closes a session that no page has watched for the idle
 timeout (one whose page never opened its stream within ``DETACHED_GRACE_S``: a script,
@@ -35,7 +35,7 @@ from playground.server.replay import Replay
 
 NOTICE_S = 60.0  # how long a notice is news
 DETACHED_GRACE_S = 20.0  # a session whose stream never opened this long has no page
-# why the server closed a session (Runner.close): nobody watched it for the idle timeout,
+# why the server closed a session (Session.close): nobody watched it for the idle timeout,
 # its page never opened its stream, its page said it was going away
 IDLE, NO_STREAM, UNLOADED = "idle", "no stream", "unloaded"
 
@@ -89,7 +89,7 @@ class StreamState:
         self.members: dict[int, list[int]] = {}
 
 
-class Runner:
+class Session:
     def __init__(self, config: Config, resume: list | None = None,
                  study: Study | None = None) -> None:
         self.token = secrets.token_urlsafe(24)  # the live stream's secret
@@ -111,7 +111,7 @@ class Runner:
         self.last_state: list[dict] | None = resume  # one exact snapshot per member
         self.closed = False
         self.closed_why: str | None = None  # IDLE, NO_STREAM, UNLOADED; None: on purpose
-        self.attached = 0  # live streams open on this runner
+        self.attached = 0  # live streams open on this session
         self.watched = False  # whether a live stream has ever opened on it
         self.flooded_until = 0.0  # a stream flooded it: new streams wait until then
         self.last_contact = time.monotonic()
@@ -120,7 +120,7 @@ class Runner:
 
     @property
     def weight(self) -> int:
-        """Sessions this runner counts as against the server's cap: one per member."""
+        """Sessions this session counts as against the server's cap: one per member."""
         return len(self.members)
 
     # -- the interface the page uses -------------------------------------------------------
@@ -202,7 +202,7 @@ class Runner:
             if condition(snap) or snap["crashed"]:
                 return snap
             time.sleep(0.01)
-        raise TimeoutError(f"runner state not reached within {timeout} s: {self.snapshot()}")
+        raise TimeoutError(f"session state not reached within {timeout} s: {self.snapshot()}")
 
     def close(self, why: str | None = None) -> None:
         """End the session (``why``: IDLE, NO_STREAM or UNLOADED when the server ended
@@ -360,56 +360,56 @@ class Runner:
 
 
 # -- the server-wide registry -----------------------------------------------------------
-_runners: dict[str, Runner] = {}
+_sessions: dict[str, Session] = {}
 _registry_lock = threading.Lock()
 _janitor: threading.Thread | None = None
 
 
-def start_runner(config: Config, limits: Limits = LIMITS, resume: list | None = None,
-                 study: Study | None = None) -> Runner:
-    """A new registered runner of one network, or of a study's members when given;
+def start_session(config: Config, limits: Limits = LIMITS, resume: list | None = None,
+                 study: Study | None = None) -> Session:
+    """A new registered session of one network, or of a study's members when given;
     ServerBusy when the server holds all it can."""
     global _janitor
     weight = len(study.values) if study else 1
     with _registry_lock:
-        if sum(r.weight for r in _runners.values()) + weight > limits.max_sessions:
+        if sum(r.weight for r in _sessions.values()) + weight > limits.max_sessions:
             raise ServerBusy(f"The server is full ({limits.max_sessions} sessions at once); "
                              "try again in a few minutes.")
-        runner = Runner(config, resume, study)
-        _runners[runner.token] = runner
+        session = Session(config, resume, study)
+        _sessions[session.token] = session
         if _janitor is None:
             _janitor = threading.Thread(target=_sweep, args=(limits,), daemon=True)
             _janitor.start()
-    return runner
+    return session
 
 
-def find_runner(token: str) -> Runner | None:
+def find_session(token: str) -> Session | None:
     with _registry_lock:
-        return _runners.get(token)
+        return _sessions.get(token)
 
 
-def _unregister(runner: Runner) -> None:
+def _unregister(session: Session) -> None:
     with _registry_lock:
-        _runners.pop(runner.token, None)
+        _sessions.pop(session.token, None)
 
 
-def active_runners() -> list[Runner]:
+def active_sessions() -> list[Session]:
     with _registry_lock:
-        return list(_runners.values())
+        return list(_sessions.values())
 
 
 def sweep_once(limits: Limits = LIMITS, now: float | None = None) -> None:
     """Close the sessions that no page has watched for the idle timeout, and those whose
     page never opened its stream (``DETACHED_GRACE_S``). A watched session stays."""
     now = time.monotonic() if now is None else now
-    for runner in active_runners():
-        if runner.attached:
-            continue  # an open stream is contact (its end touches the runner)
-        unwatched = now - runner.last_contact
-        if runner.watched and unwatched > limits.idle_timeout_s:
-            runner.close(IDLE)
-        elif not runner.watched and unwatched > DETACHED_GRACE_S:
-            runner.close(NO_STREAM)
+    for session in active_sessions():
+        if session.attached:
+            continue  # an open stream is contact (its end touches the session)
+        unwatched = now - session.last_contact
+        if session.watched and unwatched > limits.idle_timeout_s:
+            session.close(IDLE)
+        elif not session.watched and unwatched > DETACHED_GRACE_S:
+            session.close(NO_STREAM)
 
 
 def _sweep(limits: Limits) -> None:
@@ -419,5 +419,5 @@ def _sweep(limits: Limits) -> None:
 
 
 def close_all() -> None:
-    for runner in active_runners():
-        runner.close()
+    for session in active_sessions():
+        session.close()

@@ -1,4 +1,4 @@
-"""The pool, its workers and the runners the page holds: commands do what they say,
+"""The pool, its workers and the sessions the page holds: commands do what they say,
 same-shaped sessions train as one group and still end where they would alone, a
 flood of commands collapses, a killed worker comes back with its sessions, and the
 live stream's messages carry only what is new. Waits are for conditions, never
@@ -20,7 +20,7 @@ from playground.engine.train.group import Group, train_epochs
 from playground.engine.train.trainer import Trainer
 from playground.server import pool as pool_module
 from playground.server import protocol as p
-from playground.server import runner as runner_module
+from playground.server import session as session_module
 from playground.server.live import StreamState, next_message
 from playground.server.pool import (
     DEAD_AFTER_S,
@@ -29,7 +29,7 @@ from playground.server.pool import (
     Pool,
     queue_command,
 )
-from playground.server.runner import ServerBusy, find_runner, start_runner, sweep_once
+from playground.server.session import ServerBusy, find_session, start_session, sweep_once
 from playground.server.worker import BEAT_S, Worker
 
 CONFIG = Config(dataset="xor", n_points=100, hidden=(3,))
@@ -39,69 +39,69 @@ TIMEOUT = 30.0  # for a loaded machine; every wait returns as soon as its condit
 @pytest.fixture
 def pool(monkeypatch):
     """A pool of two workers in threads (a process pool is tested once, below)."""
-    monkeypatch.setattr(runner_module, "_janitor", object())  # the tests sweep by hand
+    monkeypatch.setattr(session_module, "_janitor", object())  # the tests sweep by hand
     made = Pool(2, use_process=False)
     monkeypatch.setattr(pool_module, "_pool", made)
     yield made
-    for runner in runner_module.active_runners():
-        runner.close()
+    for session in session_module.active_sessions():
+        session.close()
     made.close()
 
 
-def first_frame(runner):
-    return runner.wait_for(
-        lambda s: runner.version > 0 and runner.members[0].picture is not None, TIMEOUT)
+def first_frame(session):
+    return session.wait_for(
+        lambda s: session.version > 0 and session.members[0].picture is not None, TIMEOUT)
 
 
 def test_play_pause_step(pool):
-    runner = start_runner(CONFIG)
-    snap = first_frame(runner)
+    session = start_session(CONFIG)
+    snap = first_frame(session)
     assert snap["epoch"] == 0 and snap["playing"] is False and snap["crashed"] is None
-    runner.play()
-    snap = runner.wait_for(lambda s: s["epoch"] > 20, TIMEOUT)
+    session.play()
+    snap = session.wait_for(lambda s: s["epoch"] > 20, TIMEOUT)
     assert snap["playing"] is True
-    runner.pause()
-    paused = runner.wait_for(lambda s: not s["playing"], TIMEOUT)["epoch"]
+    session.pause()
+    paused = session.wait_for(lambda s: not s["playing"], TIMEOUT)["epoch"]
     # one step lands exactly one epoch later: nothing trained after the pause frame
-    runner.step()
-    assert runner.wait_for(lambda s: s["epoch"] != paused, TIMEOUT)["epoch"] == paused + 1
-    runner.step(3)
-    assert runner.wait_for(lambda s: s["epoch"] != paused + 1, TIMEOUT)["epoch"] == paused + 4
-    assert runner.members[0].history.epoch == list(range(1, paused + 5))
+    session.step()
+    assert session.wait_for(lambda s: s["epoch"] != paused, TIMEOUT)["epoch"] == paused + 1
+    session.step(3)
+    assert session.wait_for(lambda s: s["epoch"] != paused + 1, TIMEOUT)["epoch"] == paused + 4
+    assert session.members[0].history.epoch == list(range(1, paused + 5))
 
 
 def test_restart_returns_to_the_same_start_and_config_changes(pool):
-    runner = start_runner(CONFIG)
-    initial = first_frame(runner) and runner.members[0].picture["weights"]
-    runner.step(7)
-    runner.wait_for(lambda s: s["epoch"] == 7, TIMEOUT)
-    assert runner.members[0].picture["weights"] != initial
-    runner.restart()
-    snap = runner.wait_for(lambda s: s["generation"] == 1, TIMEOUT)
-    assert snap["epoch"] == 0 and runner.members[0].history.epoch == []
-    assert runner.members[0].picture["weights"] == initial
-    runner.step(2)
-    runner.wait_for(lambda s: s["epoch"] == 2, TIMEOUT)
-    runner.apply_config(CONFIG.replace(learning_rate=0.3))  # live: keeps the epoch
-    snap = runner.wait_for(lambda s: s["config"].get("learning_rate") == "0.3", TIMEOUT)
+    session = start_session(CONFIG)
+    initial = first_frame(session) and session.members[0].picture["weights"]
+    session.step(7)
+    session.wait_for(lambda s: s["epoch"] == 7, TIMEOUT)
+    assert session.members[0].picture["weights"] != initial
+    session.restart()
+    snap = session.wait_for(lambda s: s["generation"] == 1, TIMEOUT)
+    assert snap["epoch"] == 0 and session.members[0].history.epoch == []
+    assert session.members[0].picture["weights"] == initial
+    session.step(2)
+    session.wait_for(lambda s: s["epoch"] == 2, TIMEOUT)
+    session.apply_config(CONFIG.replace(learning_rate=0.3))  # live: keeps the epoch
+    snap = session.wait_for(lambda s: s["config"].get("learning_rate") == "0.3", TIMEOUT)
     assert snap["epoch"] == 2 and snap["generation"] == 1
-    runner.apply_config(CONFIG.replace(hidden=(5, 2), activation=("relu",)))  # a restart
-    snap = runner.wait_for(lambda s: s["generation"] == 2, TIMEOUT)
-    assert snap["epoch"] == 0 and runner.members[0].picture["sizes"] == [2, 5, 2, 1]
+    session.apply_config(CONFIG.replace(hidden=(5, 2), activation=("relu",)))  # a restart
+    snap = session.wait_for(lambda s: s["generation"] == 2, TIMEOUT)
+    assert snap["epoch"] == 0 and session.members[0].picture["sizes"] == [2, 5, 2, 1]
 
 
 def test_the_speed_setting_limits_epochs_per_second(pool):
-    runner = start_runner(CONFIG.replace(speed=20.0))
-    first_frame(runner)
-    runner.play()
-    start = runner.wait_for(lambda s: s["epoch"] >= 2, TIMEOUT)["epoch"]
+    session = start_session(CONFIG.replace(speed=20.0))
+    first_frame(session)
+    session.play()
+    start = session.wait_for(lambda s: s["epoch"] >= 2, TIMEOUT)["epoch"]
     began = time.monotonic()
-    runner.wait_for(lambda s: s["epoch"] >= start + 20, TIMEOUT)
+    session.wait_for(lambda s: s["epoch"] >= start + 20, TIMEOUT)
     assert time.monotonic() - began >= 0.7  # 20 epochs at 20/s take about a second
-    runner.apply_config(CONFIG.replace(speed=0.0))  # as fast as possible, still playing
-    now = runner.wait_for(lambda s: s["config"].get("speed") is None, TIMEOUT)["epoch"]
+    session.apply_config(CONFIG.replace(speed=0.0))  # as fast as possible, still playing
+    now = session.wait_for(lambda s: s["config"].get("speed") is None, TIMEOUT)["epoch"]
     began = time.monotonic()
-    runner.wait_for(lambda s: s["epoch"] >= now + 200, TIMEOUT)
+    session.wait_for(lambda s: s["epoch"] >= now + 200, TIMEOUT)
     assert time.monotonic() - began < 0.7 * 10  # far faster than 20/s (200 epochs)
 
 
@@ -126,7 +126,7 @@ def test_same_shaped_sessions_train_as_one_group_and_end_as_alone():
         worker.train()
     assert sorted(len(group.members) for group, _ in worker.groups.values()) == [1, 2]
     for sid, config in configs.items():
-        hosted = worker.sessions[sid]
+        hosted = worker.hosted[sid]
         alone = Trainer(config)
         train_epochs(alone, hosted.members[0].epoch)
         assert hosted.members[0].epoch > 0
@@ -145,11 +145,11 @@ def test_a_worker_sends_strict_json_frames_and_snapshots():
     assert frame["state"][0]["epoch"] == 3 and frame["picture"]["boundary"].startswith("data:")
     restored = Trainer(CONFIG)
     restored.restore(frame["state"][0])
-    assert torch.equal(restored.params, worker.sessions["a"].members[0].params)
+    assert torch.equal(restored.params, worker.hosted["a"].members[0].params)
 
 
 def test_a_failing_session_is_reported_and_the_others_go_on(pool, monkeypatch):
-    good, bad = start_runner(CONFIG), start_runner(CONFIG.replace(dataset="circle"))
+    good, bad = start_session(CONFIG), start_session(CONFIG.replace(dataset="circle"))
     first_frame(good)
     first_frame(bad)
     real_run = Group.run_epochs
@@ -180,33 +180,33 @@ def test_commands_coalesce_and_a_flood_is_dropped():
 
 
 def test_the_session_cap_gives_a_clear_message(pool):
-    start_runner(CONFIG, limits=Limits(max_sessions=2))
-    start_runner(CONFIG, limits=Limits(max_sessions=2))
+    start_session(CONFIG, limits=Limits(max_sessions=2))
+    start_session(CONFIG, limits=Limits(max_sessions=2))
     with pytest.raises(ServerBusy, match=r"The server is full \(2 sessions"):
-        start_runner(CONFIG, limits=Limits(max_sessions=2))
+        start_session(CONFIG, limits=Limits(max_sessions=2))
 
 
 def test_close_unregisters_and_later_commands_are_ignored(pool):
-    runner = start_runner(CONFIG)
-    first_frame(runner)
-    assert find_runner(runner.token) is runner
-    runner.play()
-    runner.close()
-    assert find_runner(runner.token) is None and runner.closed and not runner.alive
-    assert runner.command(p.PLAY) is False
-    runner.close()
-    assert all(runner.sid not in link.sessions for link in pool.links)
+    session = start_session(CONFIG)
+    first_frame(session)
+    assert find_session(session.token) is session
+    session.play()
+    session.close()
+    assert find_session(session.token) is None and session.closed and not session.alive
+    assert session.command(p.PLAY) is False
+    session.close()
+    assert all(session.sid not in link.sessions for link in pool.links)
 
 
 def test_a_watched_session_stays_and_an_unwatched_one_goes(pool):
-    fresh, pageless, watched, left = (start_runner(CONFIG) for _ in range(4))
+    fresh, pageless, watched, left = (start_session(CONFIG) for _ in range(4))
     now = time.monotonic()
     watched.attached, watched.watched = 1, True  # a stream open, no click for an hour
     left.watched = True  # its page watched it, then went without a word
-    for runner in (pageless, watched, left):
-        runner.last_contact = now - 3600
+    for session in (pageless, watched, left):
+        session.last_contact = now - 3600
     sweep_once(Limits(idle_timeout_s=7200), now=now)
-    assert pageless.closed and find_runner(pageless.token) is None  # never a stream: no page
+    assert pageless.closed and find_session(pageless.token) is None  # never a stream: no page
     assert pageless.ended_why() == ("This session was closed because its page did not "
                                     "connect within 20 seconds.")
     assert not fresh.closed and not watched.closed and not left.closed
@@ -220,42 +220,42 @@ def test_a_watched_session_stays_and_an_unwatched_one_goes(pool):
 
 
 def test_a_killed_worker_comes_back_and_its_sessions_resume(monkeypatch):
-    monkeypatch.setattr(runner_module, "_janitor", object())
+    monkeypatch.setattr(session_module, "_janitor", object())
     made = Pool(1, use_process=True)
     monkeypatch.setattr(pool_module, "_pool", made)
     try:
-        runner = start_runner(CONFIG)
-        runner.play()
-        runner.wait_for(lambda s: runner.last_state and runner.last_state[0]["epoch"] > 50,
+        session = start_session(CONFIG)
+        session.play()
+        session.wait_for(lambda s: session.last_state and session.last_state[0]["epoch"] > 50,
                         TIMEOUT)
         pid = made.links[0].pid
         os.kill(pid, signal.SIGKILL)
-        snap = runner.wait_for(lambda s: s["notice"], TIMEOUT)
-        resumed_from = runner.last_state[0]["epoch"]
+        snap = session.wait_for(lambda s: s["notice"], TIMEOUT)
+        resumed_from = session.last_state[0]["epoch"]
         assert f"from epoch {resumed_from:,}" in snap["notice"]
         assert made.links[0].pid != pid
         # it goes on playing from the snapshot, and its history has no gap or repeat
-        runner.wait_for(lambda s: s["epoch"] > resumed_from + 20, TIMEOUT)
-        epochs = runner.members[0].history.epoch
+        session.wait_for(lambda s: s["epoch"] > resumed_from + 20, TIMEOUT)
+        epochs = session.members[0].history.epoch
         assert epochs == sorted(set(epochs)) and epochs[-1] > resumed_from + 20
         sent = StreamState()
-        assert "from epoch" in json.loads(next_message(runner, sent))["notice"]
-        runner.close()
+        assert "from epoch" in json.loads(next_message(session, sent))["notice"]
+        session.close()
     finally:
         made.close()
 
 
 def test_a_stopped_worker_is_noticed_replaced_and_its_sessions_resume(monkeypatch):
-    monkeypatch.setattr(runner_module, "_janitor", object())
+    monkeypatch.setattr(session_module, "_janitor", object())
     made = Pool(2, use_process=True)
     monkeypatch.setattr(pool_module, "_pool", made)
     pid = None
     try:
-        victim, other = start_runner(CONFIG), start_runner(CONFIG)
+        victim, other = start_session(CONFIG), start_session(CONFIG)
         link = victim.link
         assert other.link is not link  # one on each worker
         victim.play()
-        victim.wait_for(lambda s: victim.last_state and victim.last_state["epoch"] > 20,
+        victim.wait_for(lambda s: victim.last_state and victim.last_state[0]["epoch"] > 20,
                         TIMEOUT)
         first_frame(other)
         time.sleep(2 * BEAT_S)  # idle or not, every worker beats
@@ -266,11 +266,11 @@ def test_a_stopped_worker_is_noticed_replaced_and_its_sessions_resume(monkeypatc
         # a worker that misses its beats takes no new visitor ...
         other.wait_for(lambda s: not made.status()[link.index]["healthy"], TIMEOUT)
         assert made.status()[link.index]["last_beat_s"] >= SUSPECT_AFTER_S
-        assert start_runner(CONFIG).link is not link
+        assert start_session(CONFIG).link is not link
         # ... and within a few seconds it is killed and replaced, and its sessions say so
         snap = victim.wait_for(lambda s: s["notice"], TIMEOUT)
         assert time.monotonic() - stopped_at < DEAD_AFTER_S + 5
-        resumed_from = victim.last_state["epoch"]
+        resumed_from = victim.last_state[0]["epoch"]
         assert snap["notice"] == ("The trainer process stopped answering and was replaced; "
                                   f"training goes on from epoch {resumed_from:,}.")
         assert link.pid != pid and not psutil.pid_exists(pid)
@@ -285,33 +285,33 @@ def test_a_stopped_worker_is_noticed_replaced_and_its_sessions_resume(monkeypatc
 
 # -- the live stream's messages ------------------------------------------------------------
 def test_next_message_sends_only_what_is_new(pool):
-    runner = start_runner(CONFIG)
-    runner.step(5)
-    runner.wait_for(lambda s: s["epoch"] == 5, TIMEOUT)
+    session = start_session(CONFIG)
+    session.step(5)
+    session.wait_for(lambda s: s["epoch"] == 5, TIMEOUT)
     sent = StreamState()
-    first = json.loads(next_message(runner, sent))
+    first = json.loads(next_message(session, sent))
     assert first["restart"] is True and first["error"] is None
     # rows kept as tuples (out of the garbage collector's sight), sent as JSON lists
-    assert first["points"] == json.loads(json.dumps(runner.members[0].points))
+    assert first["points"] == json.loads(json.dumps(session.members[0].points))
     assert len(first["points"]["train"]) == 50
     assert first["picture"]["boundary"].startswith("data:image/png")
     assert first["history"]["epoch"] == [1, 2, 3, 4, 5]
     assert first["summary"]["epoch"] == 5 and first["summary"]["last"]["epoch"] == 5
-    assert next_message(runner, sent) is None  # nothing new yet
+    assert next_message(session, sent) is None  # nothing new yet
 
-    runner.step(2)
-    runner.wait_for(lambda s: s["epoch"] == 7, TIMEOUT)
-    second = json.loads(next_message(runner, sent))
+    session.step(2)
+    session.wait_for(lambda s: s["epoch"] == 7, TIMEOUT)
+    second = json.loads(next_message(session, sent))
     assert "restart" not in second and "points" not in second
     assert second["history"]["epoch"] == [6, 7]
-    assert next_message(runner, sent) is None
+    assert next_message(session, sent) is None
 
-    runner.restart()
-    runner.wait_for(lambda s: s["generation"] == 1, TIMEOUT)
-    third = json.loads(next_message(runner, sent))
+    session.restart()
+    session.wait_for(lambda s: s["generation"] == 1, TIMEOUT)
+    third = json.loads(next_message(session, sent))
     assert third["restart"] is True and third["history"]["epoch"] == []
-    late = json.loads(next_message(runner, StreamState()))  # a page that reconnects
-    points = json.loads(json.dumps(runner.members[0].points))
+    late = json.loads(next_message(session, StreamState()))  # a page that reconnects
+    points = json.loads(json.dumps(session.members[0].points))
     assert late["restart"] is True and late["points"] == points
 
 
@@ -337,7 +337,7 @@ def test_a_weight_or_bias_typed_in_while_paused_is_set_and_measured():
     worker, _ = hosted_worker()
     worker.open("a", {"params": CONFIG.to_params()})
     worker.command("a", p.STEP, [2])
-    trainer = worker.sessions["a"].members[0]
+    trainer = worker.hosted["a"].members[0]
     worker.command("a", p.SET_PARAM, ["weight", 0, 1, 0, 2.5])
     worker.command("a", p.SET_PARAM, ["bias", 1, 0, 0, -1.25])
     assert trainer.weights()[0][1, 0].item() == 2.5 and trainer.biases()[1][0].item() == -1.25
@@ -370,10 +370,10 @@ def test_a_set_param_command_is_parsed_strictly():
 def test_a_runner_holds_its_points_out_of_the_collectors_sight_and_drops_all_on_close(pool):
     import gc
 
-    runner = start_runner(CONFIG)
-    first_frame(runner)
+    session = start_session(CONFIG)
+    first_frame(session)
     gc.collect()
-    assert not any(gc.is_tracked(row) for row in runner.members[0].points["train"])
-    runner.close()
-    member = runner.members[0]
+    assert not any(gc.is_tracked(row) for row in session.members[0].points["train"])
+    session.close()
+    member = session.members[0]
     assert member.points is None and member.picture is None and len(member.history) == 0

@@ -1,4 +1,4 @@
-"""One browser session's state: its Config, its study, its runner, notes for the visitor.
+"""One browser session's state: its Config, its study, its session, notes for the visitor.
 
 All of it lives in ``st.session_state``; nothing here is a module global, so
 sessions never see each other's state.
@@ -16,7 +16,7 @@ from playground.engine.config.text import format_value, shorten
 from playground.engine.data.points import link_params
 from playground.engine.teaching.lessons import LESSONS, Lesson, lesson_config, lesson_params
 from playground.engine.teaching.study import Study, split_params
-from playground.server.runner import Runner, ServerBusy, start_runner
+from playground.server.session import ServerBusy, Session, start_session
 
 
 def limits() -> Limits:
@@ -98,7 +98,7 @@ def apply_changes(changes: dict[str, str]) -> None:
 def runs() -> list:
     """The live runs a lesson checks: one, or one per race member (none while the
     session has no trainer: checking must not start one)."""
-    current: Runner | None = st.session_state.get("runner")
+    current: Session | None = st.session_state.get("session")
     return current.runs() if current is not None and not current.closed else []
 
 
@@ -134,17 +134,17 @@ def set_study(new: Study | None, base: Config | None = None) -> bool:
     st.session_state["config"] = base
     st.session_state["study"] = new
     st.session_state.pop("ended", None)  # something new: a session of its own
-    old: Runner | None = st.session_state.pop("runner", None)
+    old: Session | None = st.session_state.pop("session", None)
     if old is not None:
         old.close()  # a study has its own session in the pool
     st.session_state["rerun_page"] = True
     return True
 
 
-def runner() -> Runner | None:
-    """This session's runner, started as needed; None while the server is full, or after
+def session() -> Session | None:
+    """This session's session, started as needed; None while the server is full, or after
     the server ended the session (the page says why and offers to start it again)."""
-    current: Runner | None = st.session_state.get("runner")
+    current: Session | None = st.session_state.get("session")
     if current is not None and not current.closed:
         return current
     if current is not None:
@@ -153,19 +153,19 @@ def runner() -> Runner | None:
         return None
     resume = st.session_state.pop("resume", None)
     try:
-        fresh = start_runner(config(), limits(), resume, study())
+        fresh = start_session(config(), limits(), resume, study())
     except ServerBusy as busy:
         st.session_state["busy"] = str(busy)
         return None
     st.session_state.pop("busy", None)
-    st.session_state["runner"] = fresh
+    st.session_state["session"] = fresh
     return fresh
 
 
 def live_token() -> str | None:
     """The token of this session's live stream; where there is none, the page says why
     and offers the way back."""
-    current = runner()
+    current = session()
     ended = st.session_state.get("ended")
     if ended is not None:
         st.warning(ended["why"])
@@ -180,16 +180,16 @@ def live_token() -> str | None:
     return current.token if current is not None and current.alive else None
 
 
-def forget_runner() -> None:
+def forget_session() -> None:
     """The stream says the session is gone (the server ended it): the page says why."""
-    current: Runner | None = st.session_state.get("runner")
+    current: Session | None = st.session_state.get("session")
     if current is not None:
         _ended(current)
 
 
-def _ended(old: Runner) -> None:
+def _ended(old: Session) -> None:
     """Remember why the server ended this session, and its last snapshot."""
-    st.session_state.pop("runner", None)
+    st.session_state.pop("session", None)
     old.close()  # ended already, or a stream the server no longer knows: free it
     st.session_state["ended"] = {"why": old.ended_why(limits()), "state": old.last_state,
                                  "epoch": old.resume_epoch()}
@@ -222,7 +222,7 @@ def start_again() -> None:
 
 def restart_crashed() -> None:
     """Replace a failed session with a new one that continues from its last snapshot."""
-    old: Runner | None = st.session_state.pop("runner", None)
+    old: Session | None = st.session_state.pop("session", None)
     if old is not None:
         old.close()
         if _fits(old.last_state):
@@ -241,7 +241,7 @@ def commit(new: Config) -> None:
         return
     st.session_state["config"] = new
     effects = old.effects(new)
-    current: Runner | None = st.session_state.get("runner")
+    current: Session | None = st.session_state.get("session")
     if study() is not None:
         set_study(None)  # a new setting leaves the comparison for one network
     elif current is not None and current.alive:

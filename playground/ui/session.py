@@ -161,6 +161,8 @@ def runner() -> Runner | None:
             fresh = start_study(config(), current_study, limits(), resume)
     except ServerBusy as busy:
         st.session_state["busy"] = str(busy)
+        if resume is not None:
+            st.session_state["resume"] = resume  # "Try again" still goes on from it
         return None
     st.session_state.pop("busy", None)
     st.session_state["runner"] = fresh

@@ -264,7 +264,7 @@ class Config:
 
 
 @cache
-def field_type(name: str) -> tuple[type, bool]:
+def _field_type(name: str) -> tuple[type, bool]:
     """(element type, is_tuple) of a Config field (cached: the hints never change)."""
     hint = typing.get_type_hints(Config)[name]
     if typing.get_origin(hint) is tuple:
@@ -275,13 +275,13 @@ def field_type(name: str) -> tuple[type, bool]:
 def parse_field(name: str, text: str, limits: Limits = LIMITS) -> object:
     """A field's value from its URL or command-line text; ValueError if malformed."""
     max_text = bound_value(Config.__dataclass_fields__[name].metadata["max_text"], limits)
-    return parse_value(*field_type(name), text, int(max_text or MAX_TEXT))
+    return parse_value(*_field_type(name), text, int(max_text or MAX_TEXT))
 
 
 def field_problem(name: str, value: object, limits: Limits = LIMITS) -> str | None:
     """Why this value is not allowed for the field, or None if it is."""
     meta = Config.__dataclass_fields__[name].metadata
-    _, is_tuple = field_type(name)
+    _, is_tuple = _field_type(name)
     items = value if is_tuple else (value,)
     max_len = bound_value(meta["max_len"], limits)
     if is_tuple and max_len is not None and len(items) > max_len:

@@ -21,7 +21,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from playground.engine.config import Config, field_type
+from playground.engine.config import Config
+from playground.engine.config import _field_type as field_type  # (element type, is_tuple)
 from playground.engine.config_text import param_text, shorten
 from playground.engine.datasets import DATASETS
 from playground.engine.history import History

@@ -156,6 +156,8 @@ def session() -> Session | None:
         fresh = start_session(config(), limits(), resume, study())
     except ServerBusy as busy:
         st.session_state["busy"] = str(busy)
+        if resume is not None:
+            st.session_state["resume"] = resume  # "Try again" still goes on from it
         return None
     st.session_state.pop("busy", None)
     st.session_state["session"] = fresh

@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from playground.engine.config.config import Config
+from playground.engine.config.config import Config, field_restarts
 from playground.engine.data.points import points_dataset
 from playground.engine.teaching.classical import ClassicalError, ClassicalFit, fit_classical
 from playground.engine.teaching.lesson_checks import Run, check_passed, runs_since
@@ -83,8 +83,7 @@ def _progress(lesson: Lesson) -> Progress:
 
 def restarts_training(step: Step) -> bool:
     """Whether the step's settings give a new network or new data (a run from epoch 0)."""
-    return any(Config.__dataclass_fields__[name].metadata["effect"] == "restart"
-               for name in step.set if name in Config.__dataclass_fields__)
+    return any(field_restarts(name) for name in step.set if name in Config.__dataclass_fields__)
 
 
 def _do_it(lesson: Lesson, index: int, hooks: Hooks) -> None:

@@ -59,7 +59,7 @@ def _walk_from(config: Config, state: dict | None) -> dict:
     """A fresh walk from the session's snapshot, or the initial weights without one."""
     trainer, source = Trainer(config), "the initial weights"
     # a snapshot taken before a change of network or data does not fit this network
-    if state is not None and "restart" not in Config.from_params(state["config"])[0].effects(
+    if state is not None and not Config.from_params(state["config"])[0].restarts(
             config):
         trainer.restore(state)
         source = f"the session's weights at epoch {trainer.epoch:,}"

@@ -248,9 +248,9 @@ def commit(new: Config) -> None:
         set_study(None)  # a new setting leaves the comparison for one network
     elif current is not None and current.alive:
         current.apply_config(new)
-    if "restart" in effects:
+    if old.restarts(new):
         note("New data or a new network: training starts again at epoch 0.")
     # a control in a fragment (the top bar) reruns only its fragment; a change that
     # redraws the network, the data or the notes needs the whole page
-    if "restart" in effects or "display" in effects:
+    if old.restarts(new) or "display" in effects:
         st.session_state["rerun_page"] = True

@@ -214,6 +214,11 @@ class Config:
         return {Config.__dataclass_fields__[name].metadata["effect"]
                 for name in self.changed_fields(other)}
 
+    def restarts(self, other: Config) -> bool:
+        """Whether switching to ``other`` starts training again at epoch 0 (new data or a
+        new network): the one rule the page, the trainer and the worker all ask."""
+        return any(field_restarts(name) for name in self.changed_fields(other))
+
     def points(self, limits: Limits = LIMITS) -> int:
         """The number of points generated: ``n_points``, except that TF math on a
         regression data set uses the TF Playground's 1,200 (within this server's cap)."""
@@ -317,6 +322,11 @@ def field_type(name: str) -> tuple[type, bool]:
     if typing.get_origin(hint) is tuple:
         return typing.get_args(hint)[0], True
     return hint, False
+
+
+def field_restarts(name: str) -> bool:
+    """Whether a new value of this field starts training again at epoch 0."""
+    return Config.__dataclass_fields__[name].metadata["effect"] == "restart"
 
 
 def parse_field(name: str, text: str, limits: Limits = LIMITS) -> object:

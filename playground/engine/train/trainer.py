@@ -192,7 +192,7 @@ class Trainer:
         config.validate()
         old = self.config
         self.config = config
-        if "restart" in old.effects(config):
+        if old.restarts(config):
             self._build(keep_data=all(getattr(old, n) == getattr(config, n)
                                       for n in DATA_FIELDS))
             return True

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from playground.engine.config.config import Config
 from playground.engine.config.limits import LIMITS
-from playground.engine.data.own_points import summary_params
 from playground.engine.teaching.study import Study
 from playground.engine.train.group import Group, train_epochs
 from playground.engine.train.trainer import Trainer, unpack
@@ -234,7 +233,7 @@ class Hosted:
             frame = {"epoch": self.epoch, "generation": self.builders[0].generation,
                      "playing": self.playing, "done": not self.running_any,
                      "metric": first.head.metric_name, "stopped": None, "last": None,
-                     "config": summary_params(first.config), "members": updates}
+                     "config": self.builders[0].config_params(first), "members": updates}
         else:
             frame = updates[0]
         of = (tuple(t.epoch for t in self.members), self.builders[0].generation,

@@ -25,7 +25,7 @@ from playground.engine.train.trainer import Trainer, unpack
 from playground.server import protocol as p
 from playground.server.frames import FrameBuilder
 
-MAX_FPS, MIN_FPS = 40.0, 10.5  # 10.5: a frame late by a cycle still leaves 10/s
+MAX_FPS, MIN_FPS = 60.0, 10.5  # 60: the TF Playground's rate; 10.5: a late frame still leaves 10/s
 FRAME_SHARE = 0.3  # of the worker's time for pictures before frames slow down
 SNAPSHOT_EVERY_S = 1.0  # a crashed worker's sessions resume from here
 MAX_CREDIT = 1000.0  # epochs a slow speed setting may owe

@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import globals from "globals";
 
 export default [
-  { ignores: ["node_modules/", ".venv/", "build/"] },
+  { ignores: ["node_modules/", ".venv/", "build/", "playground/ui/vendor/"] },
   js.configs.recommended,
   {
     files: ["playground/ui/**/*.js"],
@@ -12,7 +12,7 @@ export default [
       sourceType: "module", // Streamlit components v2 load each as an ES module
       globals: {
         ...globals.browser,
-        Plotly: "readonly", // plotly.min.js, loaded at run time (js/dom.js)
+        Plotly: "readonly", // vendor/plotly-cartesian.min.js, loaded at run time (js/dom.js)
       },
     },
   },

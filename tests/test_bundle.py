@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -25,8 +26,8 @@ def pinned_version() -> str:
 
 def test_the_committed_bundle_is_the_pinned_version_and_small():
     head = PLOTLY_JS.read_text()[:300]
-    assert re.search(r"plotly\.js \(cartesian - minified\) v(\S+)", head).group(1) \
-        == pinned_version()
+    version = re.search(r"plotly\.js \(cartesian - minified\) v(\S+)", head).group(1)
+    assert version == pinned_version()
     assert PLOTLY_JS.stat().st_size < 1.6e6  # the full bundle is 4.8 MB
 
 
@@ -57,4 +58,4 @@ def test_served_gzipped_to_a_browser_and_plain_to_a_client_without_gzip():
     status, headers, body = fetch("identity")
     assert "content-encoding" not in headers and body == raw
     # a new bundle gets a new URL, so the browser's copy never goes stale
-    assert plotly_src().endswith(f"?v={__import__('hashlib').sha256(raw).hexdigest()[:12]}")
+    assert plotly_src().endswith(f"?v={hashlib.sha256(raw).hexdigest()[:12]}")

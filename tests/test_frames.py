@@ -14,7 +14,7 @@ from playground.engine.config.config import Config
 from playground.engine.nn.model import MLP
 from playground.engine.train.group import train_epochs
 from playground.engine.train.history import HISTORY_KEYS
-from playground.engine.train.inference import RESOLUTION
+from playground.engine.train.inference import RESOLUTION, evaluate_grid
 from playground.engine.train.trainer import Trainer
 from playground.server.frames import (
     HISTOGRAM_BINS,
@@ -23,7 +23,13 @@ from playground.server.frames import (
     histogram,
     pictures,
 )
-from playground.server.render import NEGATIVE, POSITIVE
+from playground.server.render import (
+    NEGATIVE,
+    POSITIVE,
+    classes_png,
+    diverging_png,
+    picture_rgb,
+)
 
 
 def trained(epochs: int, **changes) -> Trainer:
@@ -32,8 +38,12 @@ def trained(epochs: int, **changes) -> Trainer:
     return trainer
 
 
-def pixels(url: str) -> np.ndarray:
-    data = base64.b64decode(url.split(",", 1)[1])
+def pixels(image: str | dict) -> np.ndarray:
+    """(H, W, 3) colours, the top row first: of a PNG data URL (the digits' images) or of
+    a live picture's palette indices (``render.GridPicture``)."""
+    if isinstance(image, dict):
+        return picture_rgb(image)
+    data = base64.b64decode(image.split(",", 1)[1])
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
@@ -233,10 +243,55 @@ def test_pictures_of_a_batch_equal_pictures_alone():
 
 
 def test_tf_math_shades_the_output_as_tanh_of_the_logit():
-    trainer = trained(3, tf_math=True)
     p = np.array([0.02, 0.3, 0.5, 0.9])
     z = np.log(p / (1 - p))
-    from playground.server.frames import _binary_shade
-    np.testing.assert_allclose(_binary_shade(p, trainer), np.tanh(z), rtol=1e-12)
-    plain = trained(3)
-    np.testing.assert_allclose(_binary_shade(p, plain), np.tanh(z / 2), rtol=1e-12)
+    from playground.server.frames import _tf_shade
+    np.testing.assert_allclose(_tf_shade(p), np.tanh(z), rtol=1e-12)
+
+
+def png_picture(trainer: Trainer, every_neuron: bool = True) -> tuple[np.ndarray, list]:
+    """The oracle: the output and the thumbnails as the server drew them before, PNGs of
+    ``evaluate_grid``'s float64 maps through ``render`` (one network alone)."""
+    grid = evaluate_grid(trainer.net(), trainer.head_name, trainer.config.features)
+    discretize = trainer.config.discretize
+    if grid.classes is not None:
+        boundary = classes_png(grid.classes, discretize)
+    elif trainer.head_name == "binary":
+        p = grid.output.astype(np.float64)
+        shade = ((2 * p - 1) / (p * p + (1 - p) ** 2)) if trainer.config.tf_math else 2 * p - 1
+        boundary = diverging_png(shade, discretize)
+    else:
+        boundary = diverging_png(grid.output, discretize)
+    thumbs = [[diverging_png(m[::2, ::2]) for m in layer] for layer in grid.neurons]
+    return pixels(boundary), [[pixels(t) for t in layer] for layer in thumbs]
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"discretize": True}, {"tf_math": True}, {"dataset": "plane"},
+    {"dataset": "blobs3"}, {"dataset": "spiral3", "discretize": True},
+    {"activation": ("relu",), "hidden": (5,)}])
+def test_batched_pictures_colour_as_the_png_oracle(changes):
+    """Three networks' pictures from one batched pass, coloured through the palettes,
+    equal the PNGs of each network's own float64 maps (a colour index or one apart,
+    where float32 rounds the other way)."""
+    trainers = [trained(4, init_seed=seed, **changes) for seed in range(3)]
+    for trainer, pic in zip(trainers, pictures(trainers, [False] * 3)):
+        boundary, thumbs = png_picture(trainer)
+        got = pixels(pic["boundary"]).astype(int)
+        assert got.shape == boundary.shape
+        assert np.abs(got - boundary).max() <= 2 and (got == boundary).mean() > 0.99
+        assert [len(layer) for layer in pic["neurons"]] == [len(layer) for layer in thumbs]
+        for layer, expected in zip(pic["neurons"], thumbs):
+            for thumb, png in zip(layer, expected):
+                assert np.abs(pixels(thumb).astype(int) - png).max() <= 2
+
+
+def test_quantized_values_clip_and_nan_takes_the_middle_colour():
+    from playground.server.frames import _quantize
+    from playground.server.render import quantize
+    values = np.array([[-3.0, -1.0, -0.2, 0.0, np.nan, 0.3, 1.0, 7.0]], dtype=np.float32)
+    expected = quantize(values.astype(np.float64))
+    np.testing.assert_array_equal(_quantize(values.copy(), np.array([False])), expected)
+    assert _quantize(values.copy(), np.array([False]))[0, 4] == 128
+    np.testing.assert_array_equal(_quantize(values.copy(), np.array([True])),
+                                  quantize(values.astype(np.float64), discretize=True))

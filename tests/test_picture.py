@@ -9,11 +9,19 @@ from __future__ import annotations
 import re
 import urllib.parse
 
+import numpy as np
 import pytest
 from browser import open_playground, shown_epoch, transport
 from test_browser import chromium, screenshot, server, wait_until  # noqa: F401  (fixtures)
 
+from playground.engine.train.inference import RESOLUTION
+from playground.server.render import picture_rgb
+
 pytestmark = pytest.mark.browser
+
+# the big plot's canvas and the live view, for a condition on what it shows
+SHOWN_OUTPUT = """() => { const view = Object.values(window.__pgViews)[0];
+  const canvas = document.querySelector('.pg-boundary-img')"""
 
 # every drawn link: its layer, its ends and the weight it shows, and the input node it
 # starts from (for the first layer); every hidden neuron's picture
@@ -29,8 +37,8 @@ DRAWING = """() => {
     return { name: g.getAttribute('data-name'), column: Number(g.getAttribute('data-column')),
              y: Number(rect.getAttribute('y')) + Number(rect.getAttribute('height')) / 2 };
   });
-  const neurons = [...document.querySelectorAll('g.pg-hidden image')]
-    .map((img) => img.getAttribute('href'));
+  const neurons = [...document.querySelectorAll('g.pg-hidden canvas.pg-thumb')]
+    .map((canvas) => canvas.pgPicture && canvas.pgPicture.data);
   const view = Object.values(window.__pgViews)[0];
   if (view.pictureDirty) return null; // a newer picture is waiting for its frame
   return { links, inputs, neurons, picture: view.picture,
@@ -68,7 +76,7 @@ def check_drawing_matches_picture(state: dict, features: list[str]) -> None:
     assert [inputs[c]["name"] for c in sorted(inputs)] == features  # the Config's order
     for link in (k for k in state["links"] if k["layer"] == 0):
         assert link["y"] == pytest.approx(inputs[link["from"]]["y"], abs=0.5)
-    pictures = [png for layer in state["picture"]["neurons"] for png in layer]
+    pictures = [thumb["data"] for layer in state["picture"]["neurons"] for thumb in layer]
     assert state["neurons"] == pictures
 
 
@@ -111,9 +119,9 @@ def test_a_paused_edit_redraws_at_once(chromium, server, edit):  # noqa: F811
     # the new network's first frame: every link coloured, every neuron pictured
     page.wait_for_function("""(before) => {
       const links = [...document.querySelectorAll('path.pg-link')];
-      const images = [...document.querySelectorAll('g.pg-hidden image')];
+      const images = [...document.querySelectorAll('g.pg-hidden canvas.pg-thumb')];
       return links.length !== before && links.every((p) => p.hasAttribute('data-weight'))
-        && images.every((img) => (img.getAttribute('href') || '').startsWith('data:'));
+        && images.every((canvas) => canvas.pgPicture);
     }""", arg=before, timeout=10_000)
     state = drawn(page)
     features = [f["name"] for f in sorted(state["features"], key=lambda f: f["column"])]
@@ -241,17 +249,20 @@ def test_hovering_a_neuron_shows_its_picture_and_the_legend_explains_colours(
     page, errors = open_at(chromium, server, "/?dataset=xor&hidden=3")
     transport(page, "step").click()
     wait_until(lambda: shown_epoch(page) == 1, 10, "one step")
-    boundary = page.locator(".pg-boundary-img")
-    plain = boundary.get_attribute("src")
+    page.wait_for_function(SHOWN_OUTPUT + "; return canvas.pgPicture === view.picture.boundary; }")
+    # the page paints the output's palette indices as the server's colour table says
+    shown = page.evaluate(SHOWN_OUTPUT + """;
+      const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+      return { picture: canvas.pgPicture, rgba: Array.from(pixels.data) }; }""")
+    rgb = np.array(shown["rgba"], dtype=np.uint8).reshape(RESOLUTION, RESOLUTION, 4)[..., :3]
+    np.testing.assert_array_equal(rgb, picture_rgb(shown["picture"]))
+    assert len(np.unique(rgb.reshape(-1, 3), axis=0)) > 20  # a picture, not a blank
     page.locator("g.pg-hidden").nth(1).hover()
-    page.wait_for_function("""() => {
-      const view = Object.values(window.__pgViews)[0];
-      return document.querySelector('.pg-boundary-img').src === view.picture.neurons[0][1];
-    }""")
+    page.wait_for_function(SHOWN_OUTPUT
+                           + "; return canvas.pgPicture === view.picture.neurons[0][1]; }")
     assert page.locator('[data-testid="pg-hover-label"]').inner_text() == "layer 1, neuron 2"
     page.mouse.move(5, 700)
-    page.wait_for_function("(plain) => document.querySelector('.pg-boundary-img').src === plain",
-                           arg=plain)
+    page.wait_for_function(SHOWN_OUTPUT + "; return canvas.pgPicture === view.picture.boundary; }")
     assert "probability of blue" in page.locator('[data-testid="pg-legend"]').inner_text()
     biases = page.evaluate("() => [...document.querySelectorAll('rect.pg-bias')]"
                            ".map((r) => r.getAttribute('data-bias'))")
@@ -285,11 +296,11 @@ def test_the_digits_show_their_weights_their_labels_and_their_predictions(
     page.wait_for_function("""() => {
       const view = Object.values(window.__pgViews)[0];
       const img = document.querySelector('.pg-boundary-img');
-      return img.src === view.picture.neurons[0][3] && img.getBoundingClientRect().width > 100;
+      return img.pgPicture === view.picture.neurons[0][3]
+        && img.getBoundingClientRect().width > 100;
     }""")
-    size = page.evaluate("""() => new Promise((done) => { const img = new Image();
-      img.onload = () => done([img.naturalWidth, img.naturalHeight]);
-      img.src = Object.values(window.__pgViews)[0].picture.neurons[0][3]; })""")
+    size = page.evaluate("() => [document.querySelector('.pg-boundary-img').width,"
+                         " document.querySelector('.pg-boundary-img').height]")
     assert size == [8, 8]
     assert errors == []
     page.context.close()

@@ -260,3 +260,21 @@ def test_the_section_builds_the_figure_only_when_loaded():
     assert len(at.get("download_button")) == 1
     at.button(key="replay_close").click().run()
     assert not at.get("plotly_chart")
+
+
+def test_a_live_picture_of_palette_indices_is_kept_as_the_same_pixels():
+    """A live frame's boundary (``render.GridPicture``) becomes a PNG of the same
+    colours, row 0 at the top as the page paints it."""
+    from playground.server.render import grid_picture, picture_rgb, quantize
+    rng = np.random.default_rng(3)
+    values = np.tanh(rng.normal(size=(100, 100)))
+    live = grid_picture(quantize(values), "diverging")
+    snapshot = Snapshot.from_picture(7, {"boundary": live, "weights": [], "biases": []})
+    decoded = np.asarray(Image.open(io.BytesIO(snapshot.png)).convert("RGB"))
+    np.testing.assert_array_equal(decoded, picture_rgb(live))
+    np.testing.assert_array_equal(decoded, pixels_of(diverging_png(values)))
+
+
+def pixels_of(url: str) -> np.ndarray:
+    data = base64.b64decode(url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))

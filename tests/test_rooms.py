@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from playground.engine.config.config import Config
 from playground.engine.config.limits import Limits
 from playground.server import protocol as p
 from playground.server import room_stream, rooms
+from playground.server.render import grid_picture
 from playground.server.rooms import CODE_ALPHABET, RoomError, clean_name
 
 
@@ -21,7 +23,7 @@ class FakeSession:
         self.params = params or {}
         self.summary = {"epoch": 0, "playing": False, "generation": 0, "stopped": None,
                         "metric": "accuracy", "config": dict(self.params), "last": None}
-        self.picture = {"boundary": "data:image/png;base64,AAAA"}
+        self.picture = {"boundary": grid_picture(np.zeros((4, 4), np.uint8), "diverging")}
         self.closed = False
         self.room_version = 0
         self.calls: list[tuple] = []
@@ -258,7 +260,8 @@ def test_the_teacher_stream_sends_only_changed_tiles_and_new_pictures():
     sessions[0].summary["epoch"] = 5
     second = room_stream.teacher_message(room, sent)
     assert [("picture" in t) for t in second["tiles"]] == [False]  # same picture object
-    sessions[0].picture = {"boundary": "data:image/png;base64,BBBB"}
-    assert "picture" in room_stream.teacher_message(room, sent)["tiles"][0]
+    sessions[0].picture = {"boundary": grid_picture(np.ones((4, 4), np.uint8), "diverging")}
+    sent_picture = room_stream.teacher_message(room, sent)["tiles"][0]["picture"]
+    assert (sent_picture["w"], sent_picture["h"]) == (2, 2)  # a tile is a thumbnail
     # the seats (a student's secret) never reach the teacher view
     assert not any(seat in json.dumps(first) for seat in room.members)

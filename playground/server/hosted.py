@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 
 from playground.engine.config.config import Config
 from playground.engine.config.limits import LIMITS
-from playground.engine.data.points import summary_params
 from playground.engine.teaching.study import Study
 from playground.engine.train.group import Group, train_epochs
 from playground.engine.train.trainer import Trainer, unpack
 from playground.server import protocol as p
 from playground.server.frames import FrameBuilder
 
-MAX_FPS, MIN_FPS = 40.0, 10.5  # 10.5: a frame late by a cycle still leaves 10/s
+MAX_FPS, MIN_FPS = 60.0, 10.5  # 60: the TF Playground's rate; 10.5: a late frame still leaves 10/s
 FRAME_SHARE = 0.3  # of the worker's time for pictures before frames slow down
 SNAPSHOT_EVERY_S = 1.0  # a crashed worker's sessions resume from here
 MAX_CREDIT = 1000.0  # epochs a slow speed setting may owe
@@ -234,7 +233,7 @@ class Hosted:
             frame = {"epoch": self.epoch, "generation": self.builders[0].generation,
                      "playing": self.playing, "done": not self.running_any,
                      "metric": first.head.metric_name, "stopped": None, "last": None,
-                     "config": summary_params(first.config), "members": updates}
+                     "config": self.builders[0].config_params(first), "members": updates}
         else:
             frame = updates[0]
         of = (tuple(t.epoch for t in self.members), self.builders[0].generation,

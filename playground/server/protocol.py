@@ -73,8 +73,8 @@ class Picture(TypedDict, total=False):
     sizes: list[int]  # neurons per layer, inputs first
     weights: list[list[list[float]]]  # per layer [out][in]
     biases: list[list[float]]
-    boundary: str | None  # PNG data URL of the output over the plane
-    neurons: list[list[str]]  # per hidden layer, a PNG per neuron (digits: its 8x8 weights)
+    boundary: dict | None  # the output over the plane: a render.GridPicture
+    neurons: list[list[dict]]  # per hidden layer, a GridPicture per neuron (digits: 8x8 weights)
     predictions: list[int]  # image inputs: the predicted class of the first test images
     hist_weights: list[dict]  # per layer {"counts", "lo", "hi"}
     hist_grads: list[dict]

@@ -1,13 +1,15 @@
-"""Heatmaps as small PNGs: a 256-entry colour table over a quantized grid.
+"""Heatmaps: a 256-entry colour table over a quantized grid.
 
-A 100x100 map as Plotly heatmap JSON is ~200 KB of text and slow to redraw; as a
-PNG it is a few KB and the browser swaps it in one step.
+A 100x100 map as Plotly heatmap JSON is ~200 KB of text and slow to redraw. The live
+frames carry the quantized grid itself (``GridPicture``: one byte a pixel) and the page
+colours it; figures made on the server (lessons, the replay) use small PNGs.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+from typing import TypedDict
 
 import numpy as np
 from PIL import Image
@@ -121,3 +123,54 @@ def classes_png(probabilities: np.ndarray, discretize: bool = False) -> str:
         confidence = np.ones_like(confidence)
     level = np.rint(confidence * (CONFIDENCE_LEVELS - 1)).astype(np.uint8)
     return palette_png((winner * CONFIDENCE_LEVELS + level).astype(np.uint8), CLASS_PALETTE)
+
+
+# -- pictures as palette indices: the page colours them (ui/js/pixels.js) ----------------
+# A PNG costs the worker ~0.2 ms to encode; the raw indices cost nothing, and the page
+# paints them with putImageData through the same 256-entry tables as above.
+PALETTES = {"diverging": DIVERGING_PALETTE, "classes": CLASS_PALETTE}
+
+
+class GridPicture(TypedDict):
+    """One picture as the page gets it: ``w`` x ``h`` palette indices, one byte each, the
+    top row first, base64 in ``data``; ``palette`` names its colour table (``PALETTES``)."""
+
+    w: int
+    h: int
+    palette: str
+    data: str
+
+
+def grid_picture(indices: np.ndarray, palette: str) -> GridPicture:
+    """(H, W) uint8 palette indices, row 0 at the bottom of the plane -> a GridPicture."""
+    h, w = indices.shape
+    data = np.ascontiguousarray(indices[::-1], dtype=np.uint8).tobytes()
+    return {"w": w, "h": h, "palette": palette, "data": base64.b64encode(data).decode("ascii")}
+
+
+def thumbnail(picture: GridPicture, step: int = 2) -> GridPicture:
+    """Every ``step``-th pixel of a picture each way (a class room's tile: a quarter of
+    the bytes, and no forward pass of its own)."""
+    small = picture_indices(picture)[::step, ::step]
+    return grid_picture(small[::-1], picture["palette"])
+
+
+def picture_indices(picture: GridPicture) -> np.ndarray:
+    """A GridPicture's (H, W) palette indices, the top row first (as an image's)."""
+    raw = np.frombuffer(base64.b64decode(picture["data"]), dtype=np.uint8)
+    return raw.reshape(picture["h"], picture["w"])
+
+
+def picture_rgb(picture: GridPicture) -> np.ndarray:
+    """A GridPicture's (H, W, 3) uint8 colours, the top row first."""
+    table = np.asarray(PALETTES[picture["palette"]], dtype=np.uint8).reshape(-1, 3)
+    return table[picture_indices(picture)]
+
+
+def picture_png(picture: GridPicture) -> bytes:
+    """A GridPicture as PNG bytes (for a replay, a GIF, a download)."""
+    image = Image.fromarray(np.ascontiguousarray(picture_indices(picture)), mode="P")
+    image.putpalette(PALETTES[picture["palette"]])
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()

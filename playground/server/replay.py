@@ -18,6 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from playground.server.render import picture_png
+
 MAX_SNAPSHOTS = 200
 # a snapshot holds 5-8 KB (measured on real frames: a 1.5-8 KB boundary PNG, the weights),
 # up to ~10 KB for six hidden layers: 200 usually fit in 1.5 MiB; busier outputs or
@@ -55,8 +57,11 @@ class Snapshot(NamedTuple):
 
     @classmethod
     def from_picture(cls, epoch: int, picture: dict) -> Snapshot:
-        """From a frame's picture (its boundary a PNG data URL, its weights nested lists)."""
-        png = base64.b64decode(picture["boundary"].split(",", 1)[1])
+        """From a frame's picture (its boundary palette indices, ``render.GridPicture``, or
+        a PNG data URL; its weights nested lists). Kept as a PNG: a few KB, not 10."""
+        boundary = picture["boundary"]
+        png = (picture_png(boundary) if isinstance(boundary, dict)
+               else base64.b64decode(boundary.split(",", 1)[1]))
         return cls(epoch, png, _arrays(picture.get("weights", [])),
                    _arrays(picture.get("biases", [])))
 

@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from playground.server import protocol as p
 from playground.server import rooms
+from playground.server.render import thumbnail
 from playground.server.rooms import Room
 
 
@@ -40,7 +41,7 @@ def teacher_message(room: Room, sent: TeacherSent) -> dict | None:
         if before is not None and before[0] == numbers and not new_picture:
             continue
         if new_picture:
-            tile["picture"] = picture
+            tile["picture"] = thumbnail(picture)
         sent.tiles[tile["id"]] = (numbers, picture if picture is not None else
                                   (before[1] if before else None))
         tiles.append(tile)

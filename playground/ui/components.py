@@ -22,8 +22,15 @@ from playground.engine.nn.losses import HEADS, head_name
 from playground.engine.teaching.study import SWEEPS, Study
 from playground.engine.train.inference import EXTENT
 from playground.server import protocol
-from playground.server.live import ASSET_PREFIX
-from playground.server.render import CLASS_COLOURS, MIDDLE, NEGATIVE, POSITIVE, hex_colour
+from playground.server.live import ASSET_PREFIX, plotly_src
+from playground.server.render import (
+    CLASS_COLOURS,
+    MIDDLE,
+    NEGATIVE,
+    PALETTES,
+    POSITIVE,
+    hex_colour,
+)
 from playground.ui import plots
 from playground.ui.thumbnails import dataset_thumbnail, feature_list
 
@@ -51,8 +58,10 @@ def _js_path(module: str) -> str:
 def _stream_data(token: str | None) -> dict:
     """What every view of a live stream needs: where it is and its vocabulary."""
     return {"token": token, "base_path": _base_path(),
-            "plotly_src": _base_path() + f"{ASSET_PREFIX}/plotly.min.js",
+            "plotly_src": _base_path() + plotly_src(),
             "protocol": protocol.for_js(),
+            # the colour tables the frames' pictures index (js/pixels.js paints them)
+            "palettes": PALETTES,
             "class_colours": [hex_colour(c) for c in CLASS_COLOURS],
             # the plane's half-width, and the orange-white-blue scale of regression values
             "extent": EXTENT, "scale": [hex_colour(c) for c in (NEGATIVE, MIDDLE, POSITIVE)],

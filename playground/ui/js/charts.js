@@ -2,6 +2,7 @@
 // updated in place (a Plotly update costs 10-40 ms; recreating a figure much more).
 
 import { el } from "./dom.js";
+import { paintPicture } from "./pixels.js";
 
 const MAX_CURVE_POINTS = 2000;
 
@@ -99,22 +100,22 @@ export class ConfusionChart {
   }
 }
 
-// The output over the plane: a PNG swapped into an <img> under a fixed-axis Plotly plot
-// that holds the data points; a legend says what the colours mean.
+// The output over the plane: palette indices painted on a <canvas> under a fixed-axis
+// Plotly plot that holds the data points; a legend says what the colours mean.
 export class OutputPlot {
-  constructor({ plot, image, label, legend }) {
-    Object.assign(this, { plot, image, label, legend });
+  constructor({ plot, canvas, label, legend }) {
+    Object.assign(this, { plot, canvas, label, legend });
   }
 
   placeImage() {
     const size = this.plot._fullLayout._size;
-    Object.assign(this.image.style, { left: `${size.l}px`, top: `${size.t}px`,
+    Object.assign(this.canvas.style, { left: `${size.l}px`, top: `${size.t}px`,
       width: `${size.w}px`, height: `${size.h}px` });
   }
 
   // the output, or (hovering) one neuron's picture with its name
-  show(png, hoverLabel) {
-    if (png) this.image.src = png;
+  show(picture, hoverLabel) {
+    if (picture) paintPicture(picture, this.canvas);
     this.label.hidden = !hoverLabel;
     if (hoverLabel) this.label.textContent = hoverLabel;
   }

@@ -18,6 +18,7 @@ import {
 import { el, exportConfig, loadPlotly, presenterFigure } from "./dom.js";
 import { DrawTool } from "./draw_points.js";
 import { NetworkDrawing } from "./network_drawing.js";
+import { usePalettes } from "./pixels.js";
 import { LIVE_VIEW_HTML, StatusBar } from "./status.js";
 import { LiveStream, mountView, stats } from "./stream.js";
 
@@ -59,7 +60,7 @@ class LiveView {
       hist_weights: this.q(".pg-hist-w"), hist_grads: this.q(".pg-hist-g"),
       norms: this.q(".pg-norms"), confusion: this.q(".pg-confusion"),
     };
-    this.output = new OutputPlot({ plot: this.plots.boundary, image: this.q(".pg-boundary-img"),
+    this.output = new OutputPlot({ plot: this.plots.boundary, canvas: this.q(".pg-boundary-img"),
       label: this.q(".pg-hover-label"), legend: this.q(".pg-legend") });
     this.drawTool = new DrawTool(this.q(".pg-draw-mode"), this.q(".pg-draw-test"),
       this.plots.boundary, (edit) => this.edit(edit));
@@ -120,6 +121,7 @@ class LiveView {
     this.data = data;
     this.editApplied(data.edit_seq || 0);
     this.q(".pg-draw-note").textContent = data.draw_note || "";
+    usePalettes(data.palettes);
     this.q(".pg-show-test").checked = data.show_test;
     this.q(".pg-discretize").checked = data.discretize;
     loadPlotly(data.plotly_src).then(() => {
@@ -147,13 +149,13 @@ class LiveView {
     this.q(data.presenter ? ".pg-under-network" : ".pg-output").appendChild(this.q(".pg-curves"));
     const figs = data.figures;
     const boundary = figs.boundary;
-    // the output is an <img> under the plot (swapped on every frame); a download puts the
-    // current one into the figure as its layout image for the moment of the export
+    // the output is a <canvas> under the plot (painted on every frame); a download puts
+    // the current one into the figure as its layout image for the moment of the export
     const [outputImage] = boundary.layout.images;
     boundary.layout.images = [];
     boundary.layout.plot_bgcolor = "rgba(0,0,0,0)";
     const withOutput = async (gd) => {
-      await Plotly.relayout(gd, { images: [{ ...outputImage, source: this.output.image.src }] });
+      await Plotly.relayout(gd, { images: [{ ...outputImage, source: this.output.canvas.toDataURL() }] });
       return () => Plotly.relayout(gd, { images: [] });
     };
     for (const [name, div] of Object.entries(this.plots)) {

@@ -2,6 +2,7 @@
 // links whose width and colour show each weight. Clicks become "edit" triggers.
 
 import { NEGATIVE, POSITIVE, SVG, el } from "./dom.js";
+import { paintPicture } from "./pixels.js";
 
 const INPUT_X = 44; // room left of the input nodes for their labels
 
@@ -129,8 +130,11 @@ export class NetworkDrawing {
       pos[l].forEach((p, j) => {
         const out = l === pos.length - 1;
         const g = el("g", { class: `pg-node ${out ? "pg-out" : "pg-hidden"}` }, nodeLayer, SVG);
-        const image = el("image", { x: p.x, y: p.y, width: node, height: node,
-          preserveAspectRatio: "none" }, g, SVG);
+        // the neuron's picture: a canvas the frames' palette indices are painted on
+        const holder = el("foreignObject", { x: p.x, y: p.y, width: node, height: node },
+          g, SVG);
+        const image = el("canvas", { class: "pg-thumb" }, holder);
+        image.style.width = image.style.height = `${node}px`;
         if (!out) images.push(image);
         else if (net.n_outputs === 1) this.outputImage = image; // the output over the plane
         const rect = el("rect", { x: p.x, y: p.y, width: node, height: node }, g, SVG);
@@ -219,10 +223,9 @@ export class NetworkDrawing {
         link.title.textContent = `weight ${v.toFixed(3)}`;
       }));
     });
-    if (this.outputImage && pic.boundary) this.outputImage.setAttribute("href", pic.boundary);
-    pic.neurons.forEach((layer, l) => layer.forEach((png, j) => {
-      const img = this.neuronImages[l] && this.neuronImages[l][j];
-      if (img) img.setAttribute("href", png);
+    if (this.outputImage) paintPicture(pic.boundary, this.outputImage);
+    pic.neurons.forEach((layer, l) => layer.forEach((picture, j) => {
+      paintPicture(picture, this.neuronImages[l] && this.neuronImages[l][j]);
     }));
     pic.biases.forEach((b, l) => b.forEach((v, j) => {
       const mark = this.biasMarks[l] && this.biasMarks[l][j];

@@ -7,6 +7,7 @@
 // Names and every text from students are set as textContent, never as HTML.
 
 import { el } from "./dom.js";
+import { pictureURL, usePalettes } from "./pixels.js";
 import { LiveStream, mountView, stats } from "./stream.js";
 
 const MANY_TILES = 30; // past this the tiles shrink so a class of 100 fits
@@ -69,6 +70,7 @@ class RoomView {
   }
 
   update(data) {
+    usePalettes(data.palettes);
     this.data = data;
     this.sortButtons();
     if (data.key !== this.stream.token) this.stream.connect(data.base_path, data.key, data.protocol);
@@ -120,7 +122,11 @@ class RoomView {
     }
     const { parts, node } = entry;
     entry.tile = { ...entry.tile, ...tile };
-    if (tile.picture) { parts.img.src = tile.picture; entry.picture = tile.picture; stats.redraws += 1; }
+    if (tile.picture) {  // the student's own output, as every picture travels (pixels.js)
+      entry.picture = pictureURL(tile.picture);
+      parts.img.src = entry.picture;
+      stats.redraws += 1;
+    }
     parts.name.textContent = tile.name;
     parts.nums.textContent = tile.away ? "away (reloading?)"
       : `epoch ${tile.epoch.toLocaleString()} · loss ${lossText(tile.test_loss)} · ${metricText(tile)}`;

@@ -6,6 +6,7 @@
 // a card or a point opens that configuration on its own (an "open" trigger).
 
 import { NEGATIVE, POSITIVE, el, exportConfig, loadPlotly, presenterFigure } from "./dom.js";
+import { paintPicture, usePalettes } from "./pixels.js";
 import { LiveStream, mountView } from "./stream.js";
 
 const MAX_POINTS = 2000; // per curve; past it every other point goes
@@ -85,6 +86,7 @@ class StudyView {
 
   update(data) {
     this.data = data;
+    usePalettes(data.palettes);
     loadPlotly(data.plotly_src).then(() => {
       const key = JSON.stringify([data.kind, data.labels, data.presenter]);
       if (key !== this.key) { this.key = key; this.build(data); }
@@ -111,7 +113,8 @@ class StudyView {
         el("span", { class: "pg-card-name" }, card).textContent = data.names[i];
         const numbers = el("span", { class: "pg-card-numbers" }, card);
         card.onclick = () => this.trigger("open", i);
-        this.cards.push({ canvas, numbers, image: new Image() });
+        // the output as the server sends it (palette indices), painted off screen
+        this.cards.push({ canvas, numbers, image: document.createElement("canvas") });
       });
     }
     this.reset();
@@ -149,9 +152,8 @@ class StudyView {
       this.summaries[i] = m.summary;
       if (m.points !== undefined) this.points[i] = m.points;
       const card = this.cards[i];
-      if (card && m.picture) { // sent only when it changed
-        card.image.onload = () => this.drawCard(i);
-        card.image.src = m.picture.boundary;
+      if (card && m.picture && paintPicture(m.picture.boundary, card.image)) {
+        this.drawCard(i); // sent only when it changed
       }
     });
     this.dirty = true;
@@ -196,7 +198,7 @@ class StudyView {
     if (!card) return;
     const ctx = card.canvas.getContext("2d");
     ctx.clearRect(0, 0, CARD, CARD);
-    if (card.image.complete && card.image.naturalWidth) ctx.drawImage(card.image, 0, 0, CARD, CARD);
+    if (card.image.pgPicture) ctx.drawImage(card.image, 0, 0, CARD, CARD);
     const points = this.points[i];
     if (points && points.train) {
       const e = this.data.extent;

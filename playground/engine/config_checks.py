@@ -31,6 +31,9 @@ def cross_problems(config: Config, limits: Limits) -> dict[str, str]:
     if config.tf_math and DATASETS[config.dataset].n_classes > 2:
         problems["tf_math"] = ("TensorFlow Playground math needs a two-class or regression "
                                "data set")
+    if config.patience and not config.validation:
+        problems["patience"] = ("early stopping watches the validation loss: hold out a "
+                                "validation share of the training points first")
     if why := dataset_problem(config.data, config.dataset):
         problems["data"] = why
     return problems

@@ -19,7 +19,7 @@ REGULARIZATIONS = ("none", "l1", "l2")
 HIDEABLE = ("learning_rate", "activation", "regularization", "optimizer", "loss", "speed",
             "problem", "data", "noise", "batch", "features", "layers", "transport",
             "toggles", "numbers", "curves", "histograms", "norms", "confusion", "settings",
-            "share", "replay", "own_data", "compare", "slow_motion", "lessons")
+            "share", "replay", "own_data", "compare", "slow_motion", "lessons", "callouts")
 # Settings that suit a data set better than the general defaults: the digits' 64
 # inputs need a wider network (the 4-2 tanh default reaches 63 % test accuracy,
 # 32 ReLU with Adam over 95 %). The URL leaves out what equals its data set's defaults.

@@ -31,6 +31,7 @@ import torch
 
 from playground.engine import tfplayground
 from playground.engine.backprop import Net, backward, dropout_mask, forward
+from playground.engine.history import NEAR_ZERO
 from playground.engine.optimizers import OPTIMIZERS, Hyper, UpdateRule
 from playground.engine.training import Trainer
 
@@ -51,6 +52,8 @@ class Group:
         self.slots = self.parts[0][2]  # TF math's sums (it has one part)
         self.x_train = torch.stack([m.x_train for m in self.members])
         self.y_train = torch.stack([m.y_train for m in self.members])
+        self.x_val = torch.stack([m.x_val for m in self.members])
+        self.y_val = torch.stack([m.y_val for m in self.members])
         self.x_test = torch.stack([m.x_test for m in self.members])
         self.y_test = torch.stack([m.y_test for m in self.members])
         self.rows = torch.arange(len(self.members)).unsqueeze(1)
@@ -190,6 +193,15 @@ class Group:
         self.last_good.copy_(self.params)
         for m, row, ok in zip(self.members, rows, finite):
             m.finish_epoch(row if ok else None)
+        restored = [(i, best) for i, m in enumerate(self.members)
+                    if (best := m.best_weights_due()) is not None]
+        if restored:  # early stopping put the best epoch's weights back: measure them
+            for i, best in restored:
+                self.params[i].copy_(best)
+                self.last_good[i].copy_(best)
+            rows, _ = self.measure()
+            for i, _ in restored:
+                self.members[i].history.last = rows[i] | {"epoch": self.members[i].epoch}
 
     def measure(self, ahead: int = 0) -> tuple[list[dict], list[bool]]:
         """Each member's metrics on its whole training and test sets (a history row for
@@ -200,6 +212,10 @@ class Group:
             train_loss = self.objective.value(fp.output, self.y_train)
             test_out = forward(self.net, self.x_test).output
             test_loss = self.objective.value(test_out, self.y_test)
+            val_loss = (self.objective.value(forward(self.net, self.x_val).output, self.y_val)
+                        .tolist() if self.x_val.shape[1] else [None] * size)
+            near_zero = (torch.cat([w.flatten(1) for w in self.net.weights], dim=1).abs()
+                         < NEAR_ZERO).double().mean(dim=1).tolist()
             finite = (torch.isfinite(train_loss) & torch.isfinite(test_loss)
                       & torch.isfinite(self.params).all(dim=1)).tolist()
             grads = backward(self.net, fp, self.objective.grad(fp.output, self.y_train))
@@ -218,6 +234,7 @@ class Group:
         layers = len(self.net.weights)
         rows = [{"epoch": m.epoch + ahead, "train_loss": values[0], "test_loss": values[1],
                  "train_metric": values[2], "test_metric": values[3],
-                 "weight_norms": values[4:4 + layers], "grad_norms": values[4 + layers:]}
-                for m, values in zip(self.members, columns)]
+                 "weight_norms": values[4:4 + layers], "grad_norms": values[4 + layers:],
+                 "val_loss": val, "near_zero": near}
+                for m, values, val, near in zip(self.members, columns, val_loss, near_zero)]
         return rows, finite

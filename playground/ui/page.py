@@ -12,6 +12,7 @@ import streamlit as st
 
 from playground.engine.datasets import DATASETS
 from playground.engine.edits import apply_edit
+from playground.engine.lessons import LESSONS
 from playground.engine.own_data import URL_MAX_POINTS, count_points, fits_in_link
 from playground.engine.tfplayground import config_from_hash
 from playground.engine.training import pack
@@ -143,7 +144,7 @@ def data_column() -> None:
     st.session_state["task"] = config.task
     st.selectbox("Problem type", list(TASK_TITLES), key="task", on_change=_set_task,
                  format_func=TASK_TITLES.get)
-    st.caption("DATA · which data set?")
+    st.caption("DATA · which data set do you want to use?")
     names = [name for name, spec in DATASETS.items() if spec.task == config.task]
     components.dataset_picker(config, names, on_pick=_on_pick)
     st.caption(DATASETS[config.dataset].title)
@@ -226,11 +227,32 @@ def experiment(config) -> None:
     with st.container(key="slow_motion"):
         slow_motion_section(config, runner.last_state if runner else None, _use_tiny_network)
     if lesson is None:
-        with st.container(key="lessons"), st.expander("Lessons: nine guided experiments"):
+        with st.container(key="lessons"), st.expander(
+                f"Lessons: {len(LESSONS)} guided experiments"):
             lessons_menu(None, session.open_lesson)
     with st.container(key="share"):
         share_section()
         exports_section(config, runner, on_config=session.commit, on_weights=_import_weights)
+
+
+FIRST_LESSON = "01-neuron"
+
+
+def intro_line() -> None:
+    """What this page is, in one line, and where a newcomer starts."""
+    with st.container(key="intro"):
+        st.markdown(f"**Neural network playground**: tinker with a real neural network, "
+                    f"trained live by PyTorch. New here? [Start with the lessons]"
+                    f"(?lesson={FIRST_LESSON}), or pick data and press ▶.")
+
+
+def unknown_lesson_notice() -> None:
+    """A link named a lesson that does not exist: say so, and name the lessons."""
+    sentence = st.session_state.get("unknown_lesson")
+    if sentence:
+        with st.container(key="unknown_lesson"):
+            st.warning(sentence + " Open one from “Lessons” at the foot of the page.",
+                       icon=":material/school:")
 
 
 def main() -> None:
@@ -248,6 +270,9 @@ def main() -> None:
     st.session_state.pop("rerun_page", None)
     lesson = session.lesson()
     if lesson is None:
+        unknown_lesson_notice()
+        if not config.presenter and not config.hide:
+            intro_line()
         experiment(config)
     else:  # the lesson beside the experiment, always in view
         side, body = st.columns([1.25, 4], gap="medium")

@@ -16,6 +16,7 @@ export const LIVE_VIEW_HTML = `
       <div class="pg-main">
         <div class="pg-network"></div>
         <div class="pg-output">
+          <div class="pg-col-head">Output <span>· what does the network answer, all over the plane?</span></div>
           <div class="pg-boundary-wrap"><img class="pg-boundary-img" alt="">
             <div class="pg-boundary"></div>
             <div class="pg-hover-label" data-testid="pg-hover-label" hidden></div></div>

@@ -19,7 +19,7 @@ from playground.engine.own_data import summary_params
 from playground.engine.study import Study
 from playground.server import protocol as p
 from playground.server.frames import FrameBuilder, picture_key, pictures
-from playground.server.hosted import snapshot_due
+from playground.server.hosted import MAX_CREDIT, snapshot_due
 
 
 class HostedStudy:
@@ -37,6 +37,8 @@ class HostedStudy:
             self.cohort.restore(spec["state"])
         self.playing = bool(spec.get("playing")) and not self.cohort.done
         self.owed = 0  # rounds asked for by Step, trained within the worker's time slices
+        # a narrating speed (epochs a second) holds the race to it, as it does one network
+        self.speed, self.credit, self.last_tick = base.speed, 0.0, time.perf_counter()
         self.dirty, self.next_frame = True, 0.0
         self.snapshot_at, self.snapshot_epoch = 0.0, -1
 
@@ -51,6 +53,7 @@ class HostedStudy:
     # -- commands ----------------------------------------------------------------------
     def play(self) -> None:
         self.playing = not self.cohort.done
+        self.credit, self.last_tick = 0.0, time.perf_counter()
 
     def pause(self) -> None:
         self.playing, self.owed = False, 0
@@ -71,7 +74,18 @@ class HostedStudy:
     def train(self, budget: float) -> None:
         """Train for this share of the worker's slice: a round may span several slices,
         so a study of many shapes never holds the worker (and its other sessions)."""
-        rounds = self.cohort.run_for(budget, max_rounds=None if self.playing else self.owed)
+        limit = None if self.playing else self.owed
+        paced = self.playing and self.speed > 0
+        if paced:
+            now = time.perf_counter()
+            self.credit = min(self.credit + (now - self.last_tick) * self.speed, MAX_CREDIT)
+            self.last_tick = now
+            limit = int(self.credit)
+            if limit <= 0:
+                return
+        rounds = self.cohort.run_for(budget, max_rounds=limit)
+        if paced:
+            self.credit -= rounds
         self.dirty = True
         if not self.playing:
             self.owed -= rounds

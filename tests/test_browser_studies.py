@@ -129,7 +129,7 @@ def test_a_lesson_from_its_file_name_walks_its_do_it_buttons(chromium, server): 
     page.wait_for_url(lambda url: "hidden=8%2C8%2C8" in url or "hidden=8,8,8" in url,
                       timeout=20_000)
     page.locator(".st-key-lesson_step_2 button", has_text="Do it").first.click()
-    page.wait_for_url(lambda url: "activation=" not in url, timeout=20_000)  # tanh: default
+    page.wait_for_url(lambda url: "activation=tanh" in url, timeout=20_000)
     page.locator('[data-testid="pg-play"]').click()
     wait_until(lambda: page.evaluate(LESSON_MARKS)[1] == "check_circle", TIMEOUT,
                "the tanh step's check turned green")

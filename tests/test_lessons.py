@@ -407,6 +407,19 @@ def test_the_panel_watches_a_step_once_its_settings_are_in_effect_and_from_then_
     assert progress.reached == {0, 1}
 
 
+def test_a_page_without_a_trainer_yet_starts_no_watch():
+    lesson = LESSONS["backprop"]  # its first check compares with the run before it
+    progress = Progress(lesson.id)
+    advance(lesson, progress, [], lesson_config(lesson))
+    assert progress.since == {} and progress.before == {}
+    start = [(history([0.7]), None)]
+    advance(lesson, progress, start, lesson_config(lesson))
+    assert progress.before[2] == start
+    trained = [(history([0.7] + [0.4] * 10), None)]
+    advance(lesson, progress, trained, lesson_config(lesson))
+    assert progress.reached == {2}
+
+
 def test_a_then_check_waits_for_the_one_before_it():
     lesson = LESSONS["neuron"]
     walk = Walk(lesson)

@@ -94,7 +94,10 @@ def begin_watch(progress: Progress, index: int, runs: Sequence[Run]) -> None:
 def advance(lesson: Lesson, progress: Progress, runs: Sequence[Run],
             config: Config | None = None) -> None:
     """Tick every check that is now met, step by step, stopping at the first step whose
-    checks are not all met; then the challenge's."""
+    checks are not all met; then the challenge's. Without runs (no trainer yet) nothing
+    is watched: a step's "before" must be a run."""
+    if not runs:
+        return
     for index, step in enumerate(lesson.steps):
         if not step.checks or index in progress.reached:
             continue

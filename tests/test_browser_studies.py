@@ -110,28 +110,47 @@ def test_the_race_panel_starts_a_race_of_the_current_experiment(chromium, server
 
 
 LESSON_MARKS = """() => [...document.querySelectorAll('.st-key-lesson_panel [role="img"]')]
-  .map((icon) => icon.textContent)"""
+  .map((icon) => icon.textContent)
+  .filter((name) => name === "check_circle" || name === "radio_button_unchecked")"""
 
 
-def test_a_lesson_from_its_url_checks_its_steps_live(chromium, server):  # noqa: F811
-    page, errors = open_at(chromium, server, "/?lesson=nonlinear&presenter=1")
+def test_a_lesson_from_its_file_name_walks_its_do_it_buttons(chromium, server):  # noqa: F811
+    page, errors = open_at(chromium, server, "/?lesson=02-nonlinear&presenter=1")
     panel = page.locator(".st-key-lesson_panel")
     panel.wait_for()
     assert "non-linear" in panel.inner_text().lower()
     assert "presenter=1" in page.url and "lesson=nonlinear" in page.url
     marks = page.evaluate(LESSON_MARKS)
     assert marks and all(m == "radio_button_unchecked" for m in marks)
+    step1 = page.locator(".st-key-lesson_step_0")
+    outcome = "the whole network computes z = w₁x₁ + w₂x₂ + b"
+    assert outcome not in step1.inner_text()  # nothing told before the experiment
+    step1.get_by_text("Only a straight line").click()  # the learner predicts first
     page.locator('[data-testid="pg-play"]').click()
     wait_until(lambda: page.evaluate(LESSON_MARKS)[0] == "check_circle", TIMEOUT,
                "the first step's check turned green")
-    # the next step's "Do it" applies its settings: the check of that step follows
-    page.locator(".st-key-lesson_panel button", has_text="Do it").first.click()
+    wait_until(lambda: outcome in step1.inner_text(), TIMEOUT, "the answer was revealed")
+    assert "your prediction was right" in step1.inner_text()
+    # "Do it" of step 2 (deeper, still linear), then of step 3 (tanh): its check follows
+    page.locator(".st-key-lesson_step_1 button", has_text="Do it").first.click()
     page.wait_for_url(lambda url: "hidden=8%2C8%2C8" in url or "hidden=8,8,8" in url,
                       timeout=20_000)
+    page.locator(".st-key-lesson_step_2 button", has_text="Do it").first.click()
+    page.wait_for_url(lambda url: "activation=tanh" in url, timeout=20_000)
     page.locator('[data-testid="pg-play"]').click()
     wait_until(lambda: page.evaluate(LESSON_MARKS)[1] == "check_circle", TIMEOUT,
-               "the second step's check turned green")
+               "the tanh step's check turned green")
     assert not_wider_than_the_window(page)
+    assert errors == []
+    page.context.close()
+
+
+def test_an_unknown_lesson_names_the_lessons(chromium, server):  # noqa: F811
+    page, errors = open_at(chromium, server, "/?lesson=nonexistent")
+    notice = page.locator(".st-key-unknown_lesson")
+    notice.wait_for()
+    assert "There is no lesson called" in notice.inner_text()
+    assert "01-neuron" in page.locator(".st-key-intro a").get_attribute("href")
     assert errors == []
     page.context.close()
 

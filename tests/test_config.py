@@ -63,6 +63,8 @@ def valid_configs(draw):
         values["momentum"] = draw(st.floats(0.01, 0.999))  # Nesterov needs momentum
     if DATASETS[dataset].n_classes > 2:
         values["tf_math"] = False  # TF math needs two classes or regression
+    if values["patience"] and not values["validation"]:
+        values["validation"] = draw(st.integers(1, 50))  # early stopping needs validation
     return Config(dataset=dataset, hidden=hidden,
                   activation=tuple(draw(st.lists(_scalar("activation"), min_size=n,
                                                  max_size=n))),

@@ -37,7 +37,8 @@ CONFIGS = [
                         "optimizer": "adam", "learning_rate": 0.003, "dropout": (0.1, 0.2, 0.0),
                         "features": ("x1", "x2", "sinx1"), "regularization": "l2",
                         "reg_rate": 0.001, "lr_schedule": "cosine", "hide": ("loss",)}),
-    Config.defaults_for("digits").replace(n_points=300, patience=20, show_test=True),
+    Config.defaults_for("digits").replace(n_points=300, patience=20, validation=20,
+                                             show_test=True),
     Config(dataset="plane", tf_math=True, batch_size=1, noise=25, data_seed=123),
     Config(dataset="spiral3", hidden=(), activation=(), dropout=(), init="he"),
 ]

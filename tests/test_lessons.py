@@ -1,7 +1,10 @@
-"""Lessons: every file loads and every Config in it validates; following a lesson's own
-steps, trained headless, reaches each step's check; the change a step asks for is what
-makes its check pass; each check kind is false where it must be; the classical models
-fit the same points and draw what geometry says; the panel ticks and applies steps."""
+"""Lessons: every file loads and every Config in it validates; each check needs its step
+(left out, the check is not met within its bound; done, it is met), walked as a learner
+walks the page; each check kind is false where it must be; questions, answers and
+challenges are in every lesson; the classical models fit the same points and draw what
+geometry says; the panel ticks, reveals and applies steps."""
+
+import copy
 
 import numpy as np
 import pytest
@@ -17,12 +20,14 @@ from playground.engine.teaching.lessons import (
     LESSON_DIR,
     LESSONS,
     LessonError,
+    find_lesson,
     lesson_config,
     lesson_params,
+    lessons_sentence,
     parse_lesson,
 )
 from playground.engine.teaching.study import race_configs
-from playground.engine.train.group import train_epochs
+from playground.engine.train.group import Group, train_epochs
 from playground.engine.train.history import HISTORY_KEYS, History
 from playground.engine.train.trainer import Trainer
 from playground.ui.lesson_panel import (
@@ -30,75 +35,145 @@ from playground.ui.lesson_panel import (
     WAITING,
     Progress,
     advance,
-    latest_epoch,
-    restarts_training,
+    begin_watch,
+    how_long,
+    press_do_it,
+    watch_checks,
 )
 
-CHUNK = 10  # epochs between looks at the check, as the page looks every second
-SEEDS = (0, 1)  # a lesson must not hinge on one lucky initialisation
-STEPS = [(lesson.id, i) for lesson in LESSONS.values()
-         for i, step in enumerate(lesson.steps) if step.check]
-# The change each step teaches: with these settings instead, its check must stay false
-# for the step's whole bound (the linear net stays stuck, the small rate never diverges).
-TEACHES = [
-    ("neuron", 2, {"hidden": "8"}),
-    ("neuron", 3, {"hidden": ""}),
-    ("nonlinear", 0, {"activation": "tanh"}),
-    ("nonlinear", 2, {"activation": "linear"}),
-    ("nonlinear", 3, {"activation": "linear"}),
-    ("features", 1, {"features": "x1,x2"}),
-    ("features", 2, {"hidden": ""}),
-    ("learning-rate", 0, {"learning_rate": "0.03"}),
-    ("learning-rate", 1, {"learning_rate": "0.0003"}),
-    ("learning-rate", 2, {"learning_rate": "0.03"}),
-    ("learning-rate", 3, {"learning_rate": "10"}),
-    ("not-converging", 0, {"learning_rate": "0.03"}),
-    ("not-converging", 1, {"hidden": "4,2"}),
-    ("not-converging", 2, {"activation": "tanh"}),
-    ("not-converging", 3, {"activation": "sigmoid"}),
-    ("activations", 0, {"activation": "sigmoid"}),
-    ("overfitting", 1, {"regularization": "none", "reg_rate": "0"}),
-    ("overfitting", 2, {"regularization": "none", "reg_rate": "0"}),
-    ("overfitting", 3, {"dropout": "0"}),
-    ("overfitting", 5, {"n_points": "60"}),
-    ("optimizers", 0, {"optimizer": "sgd"}),
-    ("optimizers", 1, {"learning_rate": "0.01"}),
-]
+CHUNK = 10  # epochs between looks at the checks, as the page looks every second
 
 
-def members(lesson, params: dict[str, str], seed: int = 0) -> list[Config]:
-    """The runs of a step as the page has them: the race's members, or one network (also
-    when the settings pin the knob the race varies)."""
-    config, warnings = Config.from_params(params)
-    assert not warnings
-    config = config.replace(init_seed=seed, data_seed=seed)
-    knob = lesson.race.partition(":")[0] if lesson.race else None
-    return race_configs(config, lesson.race) if knob and knob not in params else [config]
+class Walk:
+    """A learner on the page, headless: the lesson's runs (one per race member), trained
+    in lockstep, and the panel's own bookkeeping of the checks."""
+
+    def __init__(self, lesson, seed: int = 0) -> None:
+        self.lesson, self.progress = lesson, Progress(lesson.id)
+        self.config = lesson_config(lesson).replace(init_seed=seed, data_seed=seed)
+        self.trainers = [Trainer(c) for c in self.members(self.config)]
+
+    def members(self, config: Config) -> list[Config]:
+        return race_configs(config, self.lesson.race) if self.lesson.race else [config]
+
+    @property
+    def runs(self):
+        """Copies, as the page's session hands them out (a step's "before" must not grow)."""
+        return [(t.history.copy(), t.stopped) for t in self.trainers]
+
+    def fork(self) -> "Walk":
+        """The same runs and bookkeeping, to try another way from here."""
+        other = copy.copy(self)
+        other.progress = copy.deepcopy(self.progress)
+        other.trainers = []
+        for t in self.trainers:
+            twin = Trainer(t.config)
+            twin.restore(t.state())
+            twin.history, twin.stopped = t.history.copy(), t.stopped
+            other.trainers.append(twin)
+        return other
+
+    def do(self, index: int) -> None:
+        """The step as the learner does it: "Do it" (its settings, a restart), then by
+        hand what the step asks for."""
+        step = self.lesson.steps[index]
+        if step.set or step.reset:
+            press_do_it(self.progress, index, step, self.runs)
+            self.apply(step.set, step.reset)
+        self.look(index)
+        for edit in step.by_hand:
+            for t in self.trainers:
+                weights, biases = t.layout.split(t.params)
+                now = (weights[edit.layer][edit.to, edit.frm] if edit.kind == "weight"
+                       else biases[edit.layer][edit.to])
+                t.set_param(edit.kind, edit.layer, edit.to, edit.frm, float(now) * edit.scale)
+            self.look(index)
+
+    def skip(self, index: int) -> bool:
+        """The step with its idea left out: its ``without`` settings (none by default)
+        and its restart, no edits by hand. Whether anything was left out (a step that
+        only asks to train is skipped by not training)."""
+        step = self.lesson.steps[index]
+        if step.without or step.reset:
+            press_do_it(self.progress, index, step, self.runs)
+            self.apply(step.without or {}, step.reset)
+        return bool(step.set or step.reset or step.by_hand)
+
+    def apply(self, changes, reset: bool) -> None:
+        """Settings on top of the current ones, to every run (a restart where they or the
+        step ask for one), as the page's "Do it" does."""
+        self.config = Config.from_params({**self.config.to_params(), **changes})[0]
+        for trainer, member in zip(self.trainers, self.members(self.config)):
+            trainer.apply_config(member)
+            if reset:
+                trainer.reset()
+
+    def look(self, index: int | None = None) -> None:
+        if index is None:
+            advance(self.lesson, self.progress, self.runs, self.config)
+        else:  # this step is watched, whether its settings are in effect or not
+            begin_watch(self.progress, index, self.runs)
+            if watch_checks(self.lesson.steps[index].checks, index, self.progress, self.runs):
+                self.progress.reached.add(index)
+
+    def train_until(self, index: int, epochs: int) -> int | None:
+        """Train up to ``epochs`` more epochs, looking every CHUNK; the epochs it took
+        for the step's checks to be met, or None."""
+        for done in range(0, epochs + 1, CHUNK):
+            self.look(index)
+            if index in self.progress.reached:
+                return done
+            if done == epochs or all(t.stopped for t in self.trainers):
+                return None
+            train(self.trainers, min(CHUNK, epochs - done))
+        return None
 
 
-def first_pass(configs: list[Config], check: Check) -> int | None:
-    """Train every run in lockstep chunks up to the check's bound; the epoch at which the
-    check first held, or None. (A check of one race member needs only that member.)"""
-    if check.member is not None and len(configs) > 1:
-        configs = configs[check.member:check.member + 1]
-    trainers = [Trainer(c) for c in configs]
-    while active := [t for t in trainers if t.epoch < check.within and not t.stopped]:
+def train(trainers: list[Trainer], epochs: int) -> None:
+    """Train each trainer ``epochs`` more epochs (fewer once it stops); same-shaped ones as
+    one group, as the server does (a race of optimizers costs about one run)."""
+    target = {id(t): t.epoch + epochs for t in trainers}
+    while active := [t for t in trainers if not t.stopped and t.epoch < target[id(t)]]:
+        shapes: dict[tuple, list[Trainer]] = {}
         for t in active:
-            train_epochs(t, min(CHUNK, check.within - t.epoch))
-        if check_passed(check, [(t.history, t.stopped) for t in trainers]):
-            return max(t.epoch for t in trainers)
-    return None
+            shapes.setdefault(t.group_key, []).append(t)
+        for members in shapes.values():
+            with Group(members) as group:
+                group.run_epochs(min(target[id(m)] - m.epoch for m in members))
+
+
+def walk_lesson(lesson, seed: int = 0, without: bool = True) -> list[str]:
+    """Walk the lesson step by step; before each step with checks, a fork that leaves
+    the step out (its settings, its restart and its edits by hand; for a step that only
+    asks to train, the training) must not meet them within their bound; then the step,
+    done, must meet them. Returns what went wrong, one line per step."""
+    walk, problems = Walk(lesson, seed), []
+    for index, step in enumerate(lesson.steps):
+        if not step.checks:
+            walk.do(index)
+            continue
+        name = f"{lesson.id} step {index + 1} ({step.checks[0].text})"
+        if without:
+            fork = walk.fork()
+            skipped = fork.skip(index)
+            if fork.train_until(index, step.within if skipped else 0) is not None:
+                problems.append(f"{name}: met without the step")
+        walk.do(index)
+        if walk.train_until(index, step.within) is None:
+            problems.append(f"{name}: not met with the step within {step.within} epochs")
+            break
+    return problems
 
 
 # -- the files ---------------------------------------------------------------------------------
 def test_every_lesson_file_loads_with_its_text_and_a_check():
     files = sorted(LESSON_DIR.glob("*.toml"))
-    assert len(LESSONS) == len(files) >= 9
+    assert len(LESSONS) == len(files) >= 14
     assert [lesson.number for lesson in LESSONS.values()] == sorted(
         lesson.number for lesson in LESSONS.values())
     for lesson in LESSONS.values():
         assert lesson.title and 2 <= len(lesson.paragraphs) <= 3
-        assert any(step.check for step in lesson.steps), lesson.id
+        assert any(step.checks for step in lesson.steps), lesson.id
         assert all(step.text for step in lesson.steps)
     assert sum(lesson.classical for lesson in LESSONS.values()) == 1
 
@@ -122,22 +197,18 @@ def test_a_step_applies_its_settings_on_top_of_the_earlier_ones():
     assert lesson_config(lesson, 2).activation == ("tanh",) * 3
 
 
-# -- following the steps reaches the checks ----------------------------------------------------
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize(("lesson_id", "step"), STEPS)
-def test_following_the_steps_reaches_the_check(lesson_id, step, seed):
-    lesson = LESSONS[lesson_id]
-    check = lesson.steps[step].check
-    reached = first_pass(members(lesson, lesson_params(lesson, step), seed), check)
-    assert reached is not None, f"{lesson_id} step {step + 1}: '{check.text}' not reached"
+# -- each check needs its step ----------------------------------------------------------------
+@pytest.mark.parametrize("lesson_id", LESSONS)
+def test_each_check_is_met_with_its_step_and_not_without_step(lesson_id):
+    """For each step with checks: the lesson walked with the step left out does not meet
+    them within their bound; walked with it, it does (the learner's own page, headless)."""
+    assert walk_lesson(LESSONS[lesson_id]) == []
 
 
-@pytest.mark.parametrize(("lesson_id", "step", "instead"), TEACHES)
-def test_without_the_change_the_check_stays_false(lesson_id, step, instead):
-    lesson = LESSONS[lesson_id]
-    check = lesson.steps[step].check
-    params = {**lesson_params(lesson, step), **instead}
-    assert first_pass(members(lesson, params), check) is None, f"{lesson_id} step {step + 1}"
+@pytest.mark.parametrize("lesson_id", ["neuron", "learning-rate", "overfitting"])
+def test_another_seed_also_meets_every_check(lesson_id):
+    """A lesson must not hinge on one lucky start ("rerun with another seed")."""
+    assert walk_lesson(LESSONS[lesson_id], seed=1, without=False) == []
 
 
 def test_a_trainer_that_gives_up_on_infinite_numbers_counts_as_diverged():
@@ -148,11 +219,13 @@ def test_a_trainer_that_gives_up_on_infinite_numbers_counts_as_diverged():
 
 
 # -- each check kind, on hand-made histories ---------------------------------------------------
-def history(train_loss, test_loss=None, test_metric=None, grad_norms=None, first_epoch=1):
+def history(train_loss, test_loss=None, test_metric=None, grad_norms=None, first_epoch=1,
+            val_loss=None, near_zero=None):
     """A History whose rows hold these values (missing columns: harmless constants)."""
     n = len(train_loss)
     columns = {"train_loss": train_loss, "test_loss": test_loss or [0.5] * n,
                "test_metric": test_metric or [0.5] * n, "train_metric": [0.5] * n,
+               "val_loss": val_loss or [None] * n, "near_zero": near_zero or [0.0] * n,
                "weight_norms": [(1.0, 1.0)] * n, "grad_norms": grad_norms or [(1.0, 1.0)] * n,
                "epoch": list(range(first_epoch, first_epoch + n))}
     h = History()
@@ -167,8 +240,11 @@ def passes(kind, h, stopped=None, **args):
 
 def test_every_check_kind_is_tested_below():
     assert set(CHECKS) == {"metric_at_least", "loss_below", "metric_stays_below",
-                           "loss_stays_above", "diverged", "overfitting", "near_best_test_loss",
-                           "vanishing_gradients", "stopped_early"}
+                           "loss_stays_above", "loss_settled", "diverged", "overfitting",
+                           "near_best_test_loss", "vanishing_gradients", "stopped_early",
+                           "weights_near_zero", "loss_below_before", "metric_above_before",
+                           "metric_below_before",
+                           "member_last", "member_best", "member_noisiest"}
 
 
 def test_metric_and_loss_thresholds():
@@ -232,11 +308,66 @@ def test_vanishing_gradients_needs_a_stuck_loss_and_a_starved_first_layer():
     assert not passes("vanishing_gradients", history([0.69] * 3, grad_norms=even))
 
 
-def test_stopped_early_is_the_trainers_early_stop_only():
-    h = history([0.5] * 3)
-    assert passes("stopped_early", h, "Stopped early at epoch 3: no better test loss.")
-    assert not passes("stopped_early", h, None)
-    assert not passes("stopped_early", h, "Diverged at epoch 3: the loss became infinite.")
+def test_stopped_early_needs_the_trainers_early_stop_and_the_best_weights_back():
+    restored = history([0.5] * 4, val_loss=[0.6, 0.4, 0.5, 0.55])
+    restored.last = {**restored.last, "val_loss": 0.4}  # the best epoch's weights
+    stop = "Stopped early at epoch 4: the validation loss has not improved for 2 epochs."
+    assert passes("stopped_early", restored, stop)
+    assert not passes("stopped_early", restored, None)
+    assert not passes("stopped_early", restored, "Diverged at epoch 3: the loss became infinite.")
+    kept_last = history([0.5] * 4, val_loss=[0.6, 0.4, 0.5, 0.55])  # stopped, not restored
+    assert not passes("stopped_early", kept_last, stop)
+
+
+def test_loss_settled_needs_a_flat_loss_over_its_window():
+    flat = history([0.8 - 0.3 * min(e, 100) / 100 for e in range(300)])  # falls, then flat
+    assert passes("loss_settled", flat, epochs=300)
+    assert not passes("loss_settled", history([0.5] * 299), epochs=300)  # too early
+    falling = history([1.0 - 0.002 * e for e in range(300)])
+    assert not passes("loss_settled", falling, epochs=300)
+
+
+def test_weights_near_zero_reads_the_share_of_small_weights():
+    assert passes("weights_near_zero", history([0.5] * 3, near_zero=[0.0, 0.2, 0.5]), share=0.3)
+    assert not passes("weights_near_zero", history([0.5] * 3, near_zero=[0.5, 0.2, 0.1]),
+                      share=0.3)
+
+
+def test_comparisons_with_the_run_before_the_step_are_at_the_same_epoch():
+    before = history([0.5] * 300, test_loss=[0.3 + 0.001 * e for e in range(300)],
+                     test_metric=[0.8] * 300)
+    cured = history([0.5] * 300, test_loss=[0.3] * 300, test_metric=[0.9] * 300)
+
+    def compare(kind, now, **args):
+        return check_passed(Check(kind, "", args), [(now, None)], [(before, None)])
+
+    assert compare("loss_below_before", cured, epochs=200, margin=0.2)  # 0.3 < 0.8 * 0.6
+    assert not compare("loss_below_before", cured, epochs=400)  # not yet 400 epochs
+    assert not compare("loss_below_before", before)  # the same run is not below itself
+    early = history([0.5] * 50, test_loss=[0.3] * 50)
+    assert not compare("loss_below_before", early, margin=0.2)  # 0.3 vs 0.8 × 0.35 at epoch 50
+    assert compare("metric_above_before", cured, margin=0.05)
+    assert not compare("metric_above_before", before)
+    assert compare("metric_below_before", before, margin=0.0) is False  # not below itself
+    assert check_passed(Check("metric_below_before", "", {"margin": 0.05}), [(before, None)],
+                        [(cured, None)])
+    # without a run before the step, there is nothing to compare with: not met
+    assert not check_passed(Check("loss_below_before", "", {}), [(cured, None)])
+
+
+def test_race_checks_compare_the_members():
+    def run(loss, steps=100):
+        return (history([loss + (0.05 if e % 2 else 0.0) * steps / 100 for e in range(100)],
+                        test_loss=[loss] * 100), None)
+
+    runs = [run(0.6, 0), run(0.1, 100), run(0.2, 10)]
+    assert check_passed(Check("member_last", "", {"epochs": 50}, member=0), runs)
+    assert not check_passed(Check("member_last", "", {"epochs": 50}, member=2), runs)
+    assert not check_passed(Check("member_last", "", {"epochs": 200}, member=0), runs)
+    assert check_passed(Check("member_best", "", {}, member=1), runs)
+    assert not check_passed(Check("member_best", "", {}, member=0), runs)
+    assert check_passed(Check("member_noisiest", "", {}, member=1), runs)
+    assert not check_passed(Check("member_noisiest", "", {}, member=2), runs)
 
 
 def test_a_race_passes_with_any_member_unless_every_one_or_one_member_is_asked():
@@ -258,51 +389,94 @@ def test_runs_since_keeps_a_steps_epochs_or_a_restarted_run_whole():
 
 
 # -- the panel's order of checks ---------------------------------------------------------------
-def test_the_panel_watches_one_check_at_a_time_once_its_settings_are_in_effect():
-    lesson = LESSONS["nonlinear"]
-    stuck = [(history([0.69] * 200, test_metric=[0.55] * 200), None)]
+def test_the_panel_watches_a_step_once_its_settings_are_in_effect_and_from_then_on():
+    lesson = LESSONS["learning-rate"]
+    crawling = [(history([0.69] * 300, test_metric=[0.55] * 300), None)]
     progress = Progress(lesson.id)
-    advance(lesson, progress, stuck, lesson_config(lesson))
-    assert progress.reached == {0}  # step 2 waits for its deeper network
-    advance(lesson, progress, stuck, lesson_config(lesson, 1))
-    assert progress.reached == {0}  # watched from epoch 200 on: nothing new yet
-    more = [(history([0.69] * 400, test_metric=[0.55] * 400), None)]
-    advance(lesson, progress, more, lesson_config(lesson, 1))
+    advance(lesson, progress, crawling, lesson_config(lesson))
+    assert progress.reached == {0}
+    longer = [(history([0.69] * 310, test_metric=[0.55] * 310), None)]
+    advance(lesson, progress, longer, lesson_config(lesson))
+    assert progress.reached == {0}  # the rate is still 0.0003: step 2 is not watched
+    assert progress.before[1] == longer  # the run it will be measured against
+    advance(lesson, progress, longer, lesson_config(lesson, 1))
+    assert progress.since[1] == 310 and progress.reached == {0}  # from epoch 310 on
+    solved = [(history([0.69] * 310 + [0.1] * 10, test_metric=[0.55] * 310 + [0.99] * 10),
+               None)]
+    advance(lesson, progress, solved, lesson_config(lesson, 1))
     assert progress.reached == {0, 1}
-    advance(lesson, progress, more, lesson_config(lesson, 2))
-    assert progress.reached == {0, 1}  # tanh's check is not met by a linear curve
 
 
-@pytest.mark.parametrize("lesson_id", LESSONS)
-def test_a_learner_pressing_do_it_after_each_green_check_finishes_the_lesson(lesson_id):
-    """One session as the page runs it: changes go to the running trainers (a restart
-    only where the settings or the step's ``reset`` ask for one), and the panel's own
-    bookkeeping decides when each check turns green."""
-    lesson = LESSONS[lesson_id]
-    config = lesson_config(lesson)
-    race = (lambda c: race_configs(c, lesson.race)) if lesson.race else (lambda c: [c])
-    trainers = [Trainer(c) for c in race(config)]
+def test_a_page_without_a_trainer_yet_starts_no_watch():
+    lesson = LESSONS["backprop"]  # its first check compares with the run before it
     progress = Progress(lesson.id)
-    for index, step in enumerate(lesson.steps):
-        runs = [(t.history, t.stopped) for t in trainers]
-        if step.set or step.reset:  # "Do it", as lesson_panel's button does it
-            progress.done.add(index)
-            restart = step.reset or restarts_training(step)
-            progress.since[index] = 0 if restart else latest_epoch(runs)
-            config = Config.from_params({**config.to_params(), **step.set})[0]
-            for trainer, member in zip(trainers, race(config)):
-                trainer.apply_config(member)
-                if step.reset:
-                    trainer.reset()
-        if step.check is None:
-            continue
-        for _ in range(0, step.check.within, CHUNK):
-            for trainer in trainers:
-                train_epochs(trainer, CHUNK)
-            advance(lesson, progress, [(t.history, t.stopped) for t in trainers], config)
-            if index in progress.reached:
-                break
-        assert index in progress.reached, f"{lesson_id} step {index + 1}: {step.check.text}"
+    advance(lesson, progress, [], lesson_config(lesson))
+    assert progress.since == {} and progress.before == {}
+    start = [(history([0.7]), None)]
+    advance(lesson, progress, start, lesson_config(lesson))
+    assert progress.before[2] == start
+    trained = [(history([0.7] + [0.4] * 10), None)]
+    advance(lesson, progress, trained, lesson_config(lesson))
+    assert progress.reached == {2}
+
+
+def test_a_then_check_waits_for_the_one_before_it():
+    lesson = LESSONS["neuron"]
+    walk = Walk(lesson)
+    assert walk.train_until(0, 100) is not None
+    walk.look(1)
+    assert (1, 0) not in walk.progress.met  # nothing fell yet
+    walk.do(1)  # the learner flips w1 by hand: the accuracy falls at once
+    assert (1, 0) in walk.progress.met and (1, 1) not in walk.progress.met
+    assert walk.train_until(1, 100) is not None  # and training brings it back
+
+
+def test_how_long_a_check_may_take_in_epochs_and_at_a_narrating_speed():
+    assert how_long(300, 0.0) == "may take up to 300 epochs"
+    assert how_long(300, 10.0) == "may take up to 300 epochs, about 30 s at 10 epochs/s"
+    assert how_long(1000, 1.0) == "may take up to 1,000 epochs, about 17 min at 1 epochs/s"
+
+
+# -- what every lesson holds -------------------------------------------------------------------
+def test_every_lesson_asks_a_question_and_ends_with_an_open_challenge():
+    assert len(LESSONS) >= 14
+    for lesson in LESSONS.values():
+        questions = [step.question for step in lesson.steps if step.question]
+        assert questions, lesson.id
+        for q in questions:
+            assert 2 <= len(q.choices) <= 4 and 0 <= q.answer < len(q.choices)
+        assert all(step.outcome for step in lesson.steps if step.question), lesson.id
+        assert lesson.challenge and lesson.challenge.text, lesson.id
+
+
+def test_narrated_lessons_and_races_set_a_speed():
+    for lesson_id in ("neuron", "activations", "optimizers", "backprop"):
+        assert lesson_config(LESSONS[lesson_id]).speed > 0, lesson_id
+    for lesson in LESSONS.values():
+        if lesson.race:
+            assert lesson_config(lesson).speed > 0, lesson.id
+
+
+def test_no_step_hides_a_control_it_sets():
+    controls = {"learning_rate": "learning_rate", "optimizer": "optimizer",
+                "activation": "activation", "regularization": "regularization",
+                "reg_rate": "regularization", "loss": "loss", "batch_size": "batch",
+                "noise": "noise", "dataset": "data"}
+    for lesson in LESSONS.values():
+        for index, step in enumerate(lesson.steps):
+            hidden = lesson_config(lesson, index).hide
+            for name in step.set:
+                assert controls.get(name) not in hidden, f"{lesson.id} step {index + 1}: {name}"
+
+
+def test_a_lesson_is_found_by_its_id_or_its_file_name_and_an_unknown_one_lists_them():
+    assert find_lesson("neuron") is LESSONS["neuron"]
+    assert find_lesson("01-neuron") is LESSONS["neuron"]
+    assert find_lesson("01-Neuron.toml") is LESSONS["neuron"]
+    assert find_lesson("nonexistent") is None and find_lesson(None) is None
+    sentence = lessons_sentence()
+    assert sentence.startswith("The lessons are ") and sentence.endswith(".")
+    assert all(lesson.id in sentence for lesson in LESSONS.values())
 
 
 # -- loading errors ----------------------------------------------------------------------------
@@ -324,6 +498,11 @@ check = {CHECK}
     ('{ kind = "metric_stays_below", value = 0.7, epochs = 500, within = 100, text = "x" }',
      "within"),
     ('{ kind = "metric_at_least", value = 0.9, member = "adam", text = "x" }', "race"),
+    ('{ kind = "member_last", text = "x" }', "name one with member"),
+    ('{ kind = "loss_below_before", against = 2, text = "x" }', "against names an earlier"),
+    ('{ kind = "metric_at_least", value = 0.9, against = 1, text = "x" }',
+     "against names an earlier"),
+    ('{ kind = "metric_at_least", value = 0.9, then = true, text = "x" }', "previous one"),
 ])
 def test_a_broken_lesson_file_is_named_in_one_sentence(tmp_path, check, why):
     path = tmp_path / "01-demo.toml"
@@ -334,6 +513,29 @@ def test_a_broken_lesson_file_is_named_in_one_sentence(tmp_path, check, why):
     with pytest.raises(LessonError, match=why) as error:
         parse_lesson(path)
     assert "01-demo.toml" in str(error.value)
+
+
+@pytest.mark.parametrize(("question", "why"), [
+    ('question = "Q?"\nchoices = ["a", "b"]\nanswer = 2\noutcome = "o"', None),
+    ('question = "Q?"\nchoices = ["a"]\nanswer = 1', "2 to 4 choices"),
+    ('question = "Q?"\nchoices = ["a", "b", "c", "d", "e"]\nanswer = 1', "2 to 4 choices"),
+    ('question = "Q?"\nchoices = ["a", "b"]\nanswer = 3', "number of the right choice"),
+    ('question = "Q?"\nchoices = ["a", "b"]\nanswer = true', "number of the right choice"),
+    ('choices = ["a", "b"]\nanswer = 1', "need a question"),
+    ('by_hand = [{ kind = "weight", to = 0 }]', "names its layer"),
+    ('by_hand = [{ kind = "neuron", layer = 0, to = 0 }]', "a weight or a bias"),
+])
+def test_a_questions_choices_and_answer_are_checked_when_the_file_loads(tmp_path, question, why):
+    path = tmp_path / "01-demo.toml"
+    check = '{ kind = "metric_at_least", value = 0.9, text = "ok" }'
+    path.write_text(GOOD.replace("check = {CHECK}", f"check = {check}\n{question}"),
+                    encoding="utf-8")
+    if why is None:
+        step = parse_lesson(path).steps[0]
+        assert step.question.answer == 1 and step.outcome == "o"
+        return
+    with pytest.raises(LessonError, match=why):
+        parse_lesson(path)
 
 
 def test_a_lesson_with_a_bad_setting_is_refused(tmp_path):
@@ -362,8 +564,11 @@ def test_a_line_cannot_hold_a_circle_and_a_polynomial_can():
     assert np.allclose(circle["logistic"].probabilities.sum(axis=0), 1.0)
 
 
-def test_on_the_spiral_neither_classical_model_reaches_the_networks_95_percent():
-    assert all(fit.test_accuracy < 0.8 for fit in fits(Config(dataset="spiral")).values())
+@pytest.mark.parametrize("seed", [0, 1])
+def test_on_the_spiral_logistic_regression_fails_and_nearest_neighbours_match_the_network(seed):
+    spiral = fits(Config(dataset="spiral", data_seed=seed))
+    assert spiral["logistic"].test_accuracy < 0.8 and spiral["polynomial"].test_accuracy < 0.8
+    assert spiral["knn"].test_accuracy >= 0.95  # what lesson 9 says: not every model loses
 
 
 def test_the_classical_models_see_the_trainers_own_split():
@@ -426,7 +631,7 @@ def test_the_panel_ticks_reached_checks_applies_steps_and_opens_lessons():
     text = " ".join(m.value for m in at.markdown)
     assert "Why networks need non-linear activations" in text
     assert f"{REACHED} Stuck: test accuracy below 70 %" in text
-    assert f"{WAITING} Still stuck below 70 %" in text
+    assert f"{WAITING} Test accuracy ≥ 95 %" in text
     assert at.selectbox(key="lesson_menu").value == "nonlinear"
     at.button(key="lesson_do_nonlinear_1").click().run()
     assert not at.exception, at.exception
@@ -436,7 +641,27 @@ def test_the_panel_ticks_reached_checks_applies_steps_and_opens_lessons():
     assert at.session_state["opened"] == "features"
 
 
-def test_a_step_that_starts_again_restarts_and_the_classical_lesson_draws_both_models():
+def test_answers_and_outcomes_show_once_the_check_is_met_or_on_show_me():
+    at = AppTest.from_function(panel_script, default_timeout=30)
+    at.session_state["current"] = "nonlinear"
+    at.run()
+    first, third = LESSONS["nonlinear"].steps[0], LESSONS["nonlinear"].steps[2]
+    infos = " ".join(i.value for i in at.info)
+    assert first.outcome in infos  # its check is met: the answer and outcome show
+    assert third.outcome not in infos  # not yet met: the answer stays hidden
+    radios = {r.key: r for r in at.radio}
+    assert radios["lesson_pick_nonlinear_2"].value is None  # the learner picks first
+    radios["lesson_pick_nonlinear_2"].set_value(0).run()
+    assert "**Answer:**" not in " ".join(m.value for m in at.markdown
+                                         if third.question.choices[1] in m.value)
+    at.button(key="lesson_show_nonlinear_2").click().run()
+    assert third.outcome in " ".join(i.value for i in at.info)
+    text = " ".join(m.value for m in at.markdown)
+    assert f"not what you predicted. **Answer:** {third.question.choices[1]}" in text
+    assert "may take up to 300 epochs" in text  # the current step says how long
+
+
+def test_a_step_that_starts_again_restarts_and_the_classical_lesson_draws_its_models():
     at = AppTest.from_function(panel_script, default_timeout=30)
     at.session_state["lesson"] = "learning-rate"
     at.run()
@@ -451,3 +676,18 @@ def test_a_step_that_starts_again_restarts_and_the_classical_lesson_draws_both_m
     text = " ".join(m.value for m in at.markdown)
     assert "Logistic regression: test accuracy" in text
     assert "polynomial features (degree 3): test accuracy **100%**" in text
+    assert "k-nearest neighbours (k = 5): test accuracy" in text
+
+
+# -- what the lessons say is what their experiments show ---------------------------------------
+def test_lesson_1_negating_one_weight_turns_the_line_and_all_three_swap_the_colours():
+    walk = Walk(LESSONS["neuron"])
+    walk.train_until(0, 100)
+    trainer = walk.trainers[0]
+    (w1, w2), = trainer.weights()[0].tolist()
+    assert abs(w1 - w2) < 0.2 * abs(w1)  # the two weights about equal: hence "about 50 %"
+    trainer.set_param("weight", 0, 0, 0, -w1)
+    assert 0.35 <= trainer.history.last["test_metric"] <= 0.65  # through both blobs
+    trainer.set_param("weight", 0, 0, 1, -w2)
+    trainer.set_param("bias", 0, 0, 0, -trainer.biases()[0].item())
+    assert trainer.history.last["test_metric"] < 0.05  # the colours swapped

@@ -210,3 +210,35 @@ def test_every_hideable_part_has_its_selector():
     from playground.ui.page_style import HIDE_SELECTORS
 
     assert set(HIDE_SELECTORS) == set(HIDEABLE)
+
+
+def test_a_lesson_link_may_use_the_files_name(app):
+    run(app, lesson="01-neuron")
+    assert app.session_state["lesson"] == "neuron"
+    assert config(app).dataset == "gauss"  # the lesson's own start
+    assert "lesson=neuron" in "&".join(f"{k}={v}" for k, v in app.query_params.items())
+
+
+def test_an_unknown_lesson_gets_a_sentence_naming_the_lessons(app):
+    from playground.engine.teaching.lessons import LESSONS
+
+    run(app, lesson="nonexistent")
+    warning = " ".join(w.value for w in app.warning)
+    assert "There is no lesson called “nonexistent”." in warning
+    assert all(lesson.id in warning for lesson in LESSONS.values())
+    assert app.selectbox(key="lesson_menu").value is None  # the menu at the foot
+
+
+def test_the_first_screen_says_what_this_is_and_links_the_lessons(app):
+    run(app)
+    intro = " ".join(m.value for m in app.markdown)
+    assert "Neural network playground" in intro and "(?lesson=01-neuron)" in intro
+    projector = run(AppTest.from_file(PAGE, default_timeout=30), presenter="1")
+    assert "(?lesson=01-neuron)" not in " ".join(m.value for m in projector.markdown)
+
+
+def test_turning_on_early_stopping_holds_out_validation_points(app):
+    run(app)
+    app.number_input(key="cfg_patience").set_value(30).run()
+    assert (config(app).patience, config(app).validation) == (30, 20)
+    assert "validation" in " ".join(t.value for t in app.toast)

@@ -106,11 +106,14 @@ def test_more_settings_in_process(changes, capsys):
 
 def test_early_stopping_stops_where_the_trainer_stops(capsys):
     config = Config(dataset="gauss", n_points=100, noise=40, optimizer="adam",
-                    learning_rate=0.03, patience=3)
+                    learning_rate=0.03, patience=3, validation=20)
     trainer, expected = trainer_numbers(config, 60)
-    assert trainer.epoch == 16  # stopped by itself, well before 60
-    _, out = run_in_process(config, 60, capsys)
-    assert "stopped early at epoch 16" in out
+    assert trainer.epoch < 40  # stopped by itself, well before 60
+    namespace, out = run_in_process(config, 60, capsys)
+    assert torch.equal(torch.tensor(namespace["X_VAL"]), trainer.x_val)
+    assert f"stopped early at epoch {trainer.epoch}" in out
+    best = trainer.stopped.split("back to epoch ")[1].split("'")[0]
+    assert f"the weights are back to epoch {best}'s" in out
     assert final_numbers(out)["test_loss"] == pytest.approx(expected["test_loss"], abs=1e-4)
 
 

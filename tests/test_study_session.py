@@ -118,3 +118,21 @@ def test_a_bad_study_spec_fails_only_its_session(capsys):
     here.send_bytes(json.dumps(["s2", [["open", [{"params": BASE.to_params()}]]]]).encode())
     worker.receive()
     assert "s2" in worker.hosted
+
+
+def test_a_race_keeps_to_its_narrating_speed():
+    """A lesson's race at 20 epochs a second must not end in a second (as one network)."""
+    import time
+
+    study = race("optimizer:sgd,adam")
+    worker = Worker(None)
+    worker.open("s", {"params": BASE.replace(speed=20.0).to_params(),
+                      "study": study.to_params()})
+    host = worker.hosted["s"]
+    worker.command("s", p.PLAY, [])
+    start = time.perf_counter()
+    while time.perf_counter() - start < 0.5:
+        worker.train()
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - start
+    assert 1 <= host.epoch <= 20 * elapsed + 1

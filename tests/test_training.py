@@ -222,12 +222,41 @@ def test_divergence_stops_with_a_message_and_finite_weights():
     assert train_epochs(trainer, 5) == 0
 
 
-def test_early_stopping():
-    trainer = Trainer(Config(dataset="gauss", noise=50, hidden=(8, 8), patience=5,
-                             optimizer="adam", learning_rate=0.1))
+def test_early_stopping_watches_the_validation_loss_and_restores_the_best_weights():
+    config = Config(dataset="gauss", noise=50, hidden=(8, 8), patience=5, validation=20,
+                    optimizer="adam", learning_rate=0.1)
+    trainer = Trainer(config)
+    assert (len(trainer.x_train), len(trainer.x_val)) == (200, 50)  # 20 % of 250 held out
     train_epochs(trainer, 500)
     assert trainer.stopped and trainer.stopped.startswith("Stopped early")
     assert trainer.epoch < 500
+    val = trainer.history.val_loss
+    best_epoch = trainer.history.epoch[val.index(min(val))]
+    assert f"back to epoch {best_epoch}'s" in trainer.stopped
+    # the weights now are that epoch's: a fresh run to it gives them bit for bit
+    again = Trainer(config.replace(patience=0))
+    train_epochs(again, best_epoch)
+    assert torch.equal(trainer.params, again.params)
+    assert trainer.history.last["val_loss"] == pytest.approx(min(val))
+    assert trainer.history.last["epoch"] == trainer.epoch
+
+
+def test_the_validation_points_are_training_points_the_network_never_fits():
+    trainer = Trainer(Config(validation=30, data_seed=4))
+    whole = Trainer(Config(data_seed=4))
+    together = torch.cat([trainer.x_train, trainer.x_val])
+    assert sorted(map(tuple, together.tolist())) == sorted(map(tuple, whole.x_train.tolist()))
+    assert torch.equal(trainer.x_test, whole.x_test)  # the test points are untouched
+    assert len(trainer.x_val) == 75
+    assert trainer.history.last["val_loss"] is not None
+    assert whole.history.last["val_loss"] is None
+
+
+def test_early_stopping_without_a_validation_share_is_refused_in_one_sentence():
+    config, warnings = Config.from_params({"patience": "30"})
+    assert config.patience == 0
+    assert warnings == ["Ignored patience: early stopping watches the validation loss: hold "
+                        "out a validation share of the training points first."]
 
 
 def test_live_changes_keep_progress_and_structural_changes_restart():

@@ -291,6 +291,8 @@ class FrameBuilder:
                 "test_metric": _round(rows["test_metric"]),
                 "weight_norms": [_round(v) for v in rows["weight_norms"]],
                 "grad_norms": [_round(v, 8) for v in rows["grad_norms"]],
+                "val_loss": [None if v is None else round(v, 5) for v in rows["val_loss"]],
+                "near_zero": _round(rows["near_zero"]),
             },
         }
         if (trainer.dataset is not self.sent_dataset

@@ -84,8 +84,9 @@ class Hosted:
 
     @property
     def speed(self) -> float:
-        """Epochs per second the Config asks for; 0: as fast as its share allows."""
-        return 0.0 if self.level else self.members[0].config.speed
+        """Epochs per second the Config asks for (a study's too: a race in a lesson is
+        narrated); 0: as fast as its share allows."""
+        return self.members[0].config.speed
 
     @property
     def epoch(self) -> int:
@@ -180,14 +181,28 @@ class Hosted:
         spent (at least one group's epoch): a study of many shapes never holds its worker
         longer than that. Returns whether its groups must form anew (a member stopped,
         or a Step is done)."""
-        deadline = time.perf_counter() + seconds
+        now = time.perf_counter()
+        deadline, paced = now + seconds, self.playing and self.speed > 0
+        start = min(t.epoch for g in groups for t in g.members)
+        target = None
+        if paced:  # a narrating speed holds the study to it, as it does one network
+            self.credit = min(self.credit + (now - self.last_tick) * self.speed, MAX_CREDIT)
+            self.last_tick = now
+            target = start + int(self.credit)
+        regroup = False
         while True:
             behind = min(groups, key=lambda g: min(t.epoch for t in g.members))
+            if target is not None and min(t.epoch for t in behind.members) >= target:
+                break  # the rounds this speed owes are done
             behind.run_epochs(1)
             if not all(self.trains(t) for t in behind.members):
-                return True
+                regroup = True
+                break
             if time.perf_counter() >= deadline:
-                return False
+                break
+        if paced:
+            self.credit -= min(t.epoch for g in groups for t in g.members) - start
+        return regroup
 
     def even_out(self) -> None:
         """Every running member at the session's epoch again (a study paused mid-round)."""

@@ -65,6 +65,8 @@ class HistoryRows(TypedDict):
     test_metric: list[float]
     weight_norms: list[list[float]]
     grad_norms: list[list[float]]
+    val_loss: list[float | None]  # None: no validation share
+    near_zero: list[float]  # share of the weights within 0.01 of zero
 
 
 class Picture(TypedDict, total=False):

@@ -73,9 +73,12 @@ def live_view_data(config: Config, token: str | None, edit_seq: int = 0,
     shape = _layout(config.dataset, config.features, config.hidden, config.activation)
     return {
         **shape,
-        "layout_key": f"{shape['layout_key']}|{int(config.presenter)}",
+        "layout_key": f"{shape['layout_key']}|{int(config.presenter)}|{int(bool(config.hide))}",
         **_stream_data(token),
         "presenter": config.presenter,
+        # a first visit's notes on the drawing: not on a projector, nor in a teacher's
+        # link that hides parts of the page (a lesson shows its own text)
+        "callouts": not config.presenter and not config.hide,
         "show_test": config.show_test,
         "discretize": config.discretize,
         "edit_seq": edit_seq,  # the last edit the page applied: the view sends the next

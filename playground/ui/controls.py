@@ -32,15 +32,26 @@ TITLES: dict[str, dict[str, str]] = {
     "lr_schedule": {"constant": "Constant", "step": "Step (halve every period)",
                     "exponential": "Exponential (half-life = period)",
                     "cosine": "Cosine (period)"},
-    "init": {"xavier": "Xavier / Glorot", "he": "He / Kaiming", "uniform": "Uniform ±0.5"},
+    "init": {"xavier": "Xavier / Glorot", "he": "He / Kaiming", "uniform": "Uniform ±0.5",
+             "zeros": "All zero (no symmetry breaking)"},
     "speed": {0.0: "max", 1.0: "1 epoch/s", 10.0: "10/s", 100.0: "100/s"},
 }
 Widget = Callable[..., object]
 
 
+DEFAULT_VALIDATION = 20  # percent held out when early stopping is turned on without a share
+
+
 def _on_change(field: str, to_config: Callable[[object], object]) -> None:
     value = to_config(st.session_state[f"cfg_{field}"])
-    visit.commit(visit.config().replace(**{field: value}))
+    changes = {field: value}
+    if field == "patience" and value and not visit.config().validation:
+        # early stopping watches a validation loss: it needs points to watch
+        changes["validation"] = DEFAULT_VALIDATION
+        visit.note(f"Early stopping watches the validation loss: {DEFAULT_VALIDATION} % of "
+                     "the training points are now held out for it (the test points stay "
+                     "unseen), and training starts again.")
+    visit.commit(visit.config().replace(**changes))
 
 
 def bind(widget: Widget, field: str, label: str, *, to_widget: Callable = lambda v: v,

@@ -15,6 +15,7 @@ from playground.engine.data.edits import apply_edit
 from playground.engine.data.own_points import URL_MAX_POINTS, count_points
 from playground.engine.data.points import fits_in_link
 from playground.engine.formats.tfplayground import config_from_hash
+from playground.engine.teaching.lessons import LESSONS
 from playground.engine.train.trainer import pack
 from playground.ui import components, controls, room_page, study_page, visit
 from playground.ui.exports_panel import exports_section, share_link
@@ -170,7 +171,7 @@ def data_column() -> None:
     st.session_state["task"] = config.task
     st.selectbox("Problem type", list(TASK_TITLES), key="task", on_change=_set_task,
                  format_func=TASK_TITLES.get)
-    st.caption("DATA · which data set?")
+    st.caption("DATA · which data set do you want to use?")
     names = [name for name, spec in DATASETS.items() if spec.task == config.task]
     components.dataset_picker(config, names, on_pick=_on_pick)
     st.caption(DATASETS[config.dataset].title)
@@ -263,11 +264,32 @@ def experiment(config) -> None:
     with st.container(key="slow_motion"):
         slow_motion_section(config, session.view().state if session else None, _use_tiny_network)
     if lesson is None:
-        with st.container(key="lessons"), st.expander("Lessons: nine guided experiments"):
+        with st.container(key="lessons"), st.expander(
+                f"Lessons: {len(LESSONS)} guided experiments"):
             lessons_menu(None, visit.open_lesson)
     with st.container(key="share"):
         share_section()
         exports_section(config, session, on_config=visit.commit, on_weights=_import_weights)
+
+
+FIRST_LESSON = "01-neuron"
+
+
+def intro_line() -> None:
+    """What this page is, in one line, and where a newcomer starts."""
+    with st.container(key="intro"):
+        st.markdown(f"**Neural network playground**: tinker with a real neural network, "
+                    f"trained live by PyTorch. New here? [Start with the lessons]"
+                    f"(?lesson={FIRST_LESSON}), or pick data and press ▶.")
+
+
+def unknown_lesson_notice() -> None:
+    """A link named a lesson that does not exist: say so, and name the lessons."""
+    sentence = st.session_state.get("unknown_lesson")
+    if sentence:
+        with st.container(key="unknown_lesson"):
+            st.warning(sentence + " Open one from “Lessons” at the foot of the page.",
+                       icon=":material/school:")
 
 
 def main() -> None:
@@ -298,6 +320,9 @@ def experiment_page(config) -> None:
     st.session_state.pop("rerun_page", None)
     lesson = visit.lesson()
     if lesson is None:
+        unknown_lesson_notice()
+        if not config.presenter and not config.hide:
+            intro_line()
         experiment(config)
     else:  # the lesson beside the experiment, always in view
         side, body = st.columns([1.25, 4], gap="medium")

@@ -31,7 +31,8 @@ HIDE_SELECTORS = {
     "own_data": ".st-key-own_data, .pg-draw",
     "compare": ".st-key-compare",
     "slow_motion": ".st-key-slow_motion",
-    "lessons": ".st-key-lessons",
+    "lessons": ".st-key-lessons, .st-key-intro",
+    "callouts": ".pg-callout",
 }
 # a projector at 1024x768: every label at least 16 px, the key plots bigger
 PRESENTER_CSS = """<style>

@@ -14,7 +14,14 @@ from playground.engine.config.config import Config, ConfigError
 from playground.engine.config.limits import LIMITS, Limits
 from playground.engine.config.text import format_value, shorten
 from playground.engine.data.points import link_params
-from playground.engine.teaching.lessons import LESSONS, Lesson, lesson_config, lesson_params
+from playground.engine.teaching.lessons import (
+    LESSONS,
+    Lesson,
+    find_lesson,
+    lesson_config,
+    lesson_params,
+    lessons_sentence,
+)
 from playground.engine.teaching.study import Study, split_params
 from playground.server.session import ServerBusy, Session, start_session
 
@@ -48,11 +55,13 @@ def start(params: dict[str, str | list[str]]) -> None:
     params = dict(params)
     lesson_id = params.pop("lesson", None)
     lesson_id = lesson_id[-1] if isinstance(lesson_id, list) else lesson_id
-    if lesson_id in LESSONS:
-        st.session_state["lesson"] = lesson_id
-        params = {**_lesson_start(LESSONS[lesson_id]), **params}
+    found = find_lesson(lesson_id)  # its id or its file's name (01-neuron)
+    if found is not None:
+        st.session_state["lesson"] = found.id
+        params = {**_lesson_start(found), **params}
     elif lesson_id:
-        note(f"Ignored lesson={shorten(lesson_id)}: there is no such lesson.")
+        st.session_state["unknown_lesson"] = (f"There is no lesson called "
+                                              f"“{shorten(lesson_id)}”. {lessons_sentence()}")
     config_params, study_params = split_params(params)
     config_, warnings = Config.from_params(config_params, limits())
     st.session_state["config"] = config_
@@ -73,6 +82,7 @@ def open_lesson(lesson_id: str | None) -> None:
     """Start a lesson from its own settings (None: leave the lesson, keep the settings
     but show every part of the page again)."""
     st.session_state["lesson"] = lesson_id
+    st.session_state.pop("unknown_lesson", None)
     presenter = config().presenter  # a projector stays a projector
     if lesson_id not in LESSONS:
         st.session_state["config"] = config().replace(hide=())

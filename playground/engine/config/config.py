@@ -44,7 +44,7 @@ REGULARIZATIONS = ("none", "l1", "l2")
 HIDEABLE = ("learning_rate", "activation", "regularization", "optimizer", "loss", "speed",
             "problem", "data", "noise", "batch", "features", "layers", "transport",
             "toggles", "numbers", "curves", "histograms", "norms", "confusion", "settings",
-            "share", "replay", "own_data", "compare", "slow_motion", "lessons")
+            "share", "replay", "own_data", "compare", "slow_motion", "lessons", "callouts")
 MAX_SEED = 2**31 - 1
 Bound = float | Callable[[Limits], float] | None
 
@@ -89,6 +89,8 @@ class Config:
     noise: int = knob(0, "noise in percent", "restart", lo=0, hi=50)
     train_ratio: int = knob(50, "share of points used for training, in percent", "restart",
                             lo=10, hi=90)
+    validation: int = knob(0, "share of the training points held out for validation, in "
+                           "percent: early stopping watches their loss", "restart", lo=0, hi=50)
     n_points: int = knob(500, "number of points (TF math on regression data: 1,200)", "restart",
                          lo=20,
                          hi=lambda lim: lim.max_points)
@@ -123,8 +125,11 @@ class Config:
                             choices=tuple(SCHEDULES))
     schedule_epochs: int = knob(200, "schedule period in epochs (step, half-life, cosine)",
                                 "live", lo=1, hi=100_000)
-    patience: int = knob(0, "early stopping: epochs without a better test loss (0: off)",
-                         "live", lo=0, hi=100_000)
+    # early stopping watches the validation loss, never the test loss: choosing when to
+    # stop is choosing a model, and a test set that chose the model no longer tests it
+    patience: int = knob(0, "early stopping: epochs without a better validation loss (0: "
+                         "off); the weights go back to the best epoch's", "live", lo=0,
+                         hi=100_000)
     speed: float = knob(0.0, "epochs per second, slow enough to narrate (0: as fast as it goes)",
                         "live", lo=0.0, hi=1000.0)
     # replaces loss, optimizer, init and the number of regression points (tfplayground.py)
@@ -376,6 +381,9 @@ def cross_problems(config: Config, limits: Limits) -> dict[str, str]:
     if config.tf_math and DATASETS[config.dataset].n_classes > 2:
         problems["tf_math"] = ("TensorFlow Playground math needs a two-class or regression "
                                "data set")
+    if config.patience and not config.validation:
+        problems["patience"] = ("early stopping watches the validation loss: hold out a "
+                                "validation share of the training points first")
     if why := dataset_problem(config.data, config.dataset):
         problems["data"] = why
     return problems

@@ -31,6 +31,7 @@ from playground.engine.data.features import feature_matrix
 from playground.engine.data.points import points_dataset
 from playground.engine.nn.activations import ACTIVATIONS
 from playground.engine.nn.losses import HEADS, LOSSES, head_name
+from playground.engine.train.trainer import validation_rows
 
 CHECK_EPOCHS = 50  # the stability check trains at most this many epochs (twice)
 NUDGE = 1e-6  # the check's change to every initial weight: a few float32 roundings
@@ -44,6 +45,8 @@ INIT_CODE = {
           "nn.init.zeros_(layer.bias)",
     "uniform": "nn.init.uniform_(layer.weight, -0.5, 0.5, generator=generator)\n"
                "nn.init.constant_(layer.bias, 0.1)",
+    "zeros": "nn.init.zeros_(layer.weight)\n"
+             "nn.init.zeros_(layer.bias)",
 }
 # (loss, head) as losses.OBJECTIVES: the mean over the batch of ``output`` against ``target``
 LOSS_CODE = {
@@ -104,6 +107,7 @@ To start from weights the playground saved (.safetensors), after `initialize(mod
     model.load_state_dict(load_file("weights.safetensors"))
 """
 
+import copy
 import math
 
 import torch
@@ -188,12 +192,16 @@ def main() -> None:
               "(see the top of this file)")
     x_train, y_train = torch.tensor(X_TRAIN, dtype=torch.float32), targets(Y_TRAIN)
     x_test, y_test = torch.tensor(X_TEST, dtype=torch.float32), targets(Y_TEST)
+    # validation points: training points held out, never fitted; early stopping watches
+    # their loss (never the test loss: the test points must stay unseen by every choice)
+    x_val = torch.tensor(X_VAL, dtype=torch.float32).reshape(len(X_VAL), x_train.shape[1])
+    y_val = targets(Y_VAL)
     shuffling = torch.Generator().manual_seed(INIT_SEED + 1)
     model = MLP(shuffling)
     initialize(model)
     optimizer = $optimizer
     n = len(x_train)
-    best_test_loss, best_epoch = math.inf, 0
+    best_val_loss, best_epoch, best_weights = math.inf, 0, None
     for epoch in range(EPOCHS):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(epoch)
@@ -212,11 +220,16 @@ def main() -> None:
             break
         if (epoch + 1) % max(1, EPOCHS // 10) == 0:
             print(f"epoch {epoch + 1:>6}  train_loss {train_loss:.6f}  test_loss {test_loss:.6f}")
-        if test_loss < best_test_loss:
-            best_test_loss, best_epoch = test_loss, epoch + 1
-        if PATIENCE and epoch + 1 - best_epoch >= PATIENCE:
-            print(f"stopped early at epoch {epoch + 1}: no better test loss for {PATIENCE} epochs")
-            break
+        if PATIENCE:
+            val_loss, _ = evaluate(model, x_val, y_val)
+            if val_loss < best_val_loss:
+                best_val_loss, best_epoch = val_loss, epoch + 1
+                best_weights = copy.deepcopy(model.state_dict())
+            elif epoch + 1 - best_epoch >= PATIENCE:
+                model.load_state_dict(best_weights)  # as Keras's restore_best_weights
+                print(f"stopped early at epoch {epoch + 1}: no better validation loss for "
+                      f"{PATIENCE} epochs; the weights are back to epoch {best_epoch}'s")
+                break
     train_loss, train_metric = evaluate(model, x_train, y_train)
     test_loss, test_metric = evaluate(model, x_test, y_test)
     print(f"final train_loss={train_loss!r} test_loss={test_loss!r} "
@@ -228,6 +241,8 @@ X_TRAIN = $x_train
 Y_TRAIN = $y_train
 X_TEST = $x_test
 Y_TEST = $y_test
+X_VAL = $x_val
+Y_VAL = $y_val
 
 if __name__ == "__main__":
     main()
@@ -329,6 +344,8 @@ def pytorch_script(config: Config, epochs: int) -> str:
     data = points_dataset(c)
     x_train = feature_matrix(data.x_train, c.features)
     x_test = feature_matrix(data.x_test, c.features)
+    fit, held = validation_rows(len(x_train), c.validation, c.data_seed)
+    y_train = np.asarray(data.y_train)
     head = head_name(data.task, data.n_classes)
     sizes = [x_train.shape[1], *c.hidden, HEADS[head].n_outputs(data.n_classes)]
     inputs = ", ".join(c.features) if data.x_train.shape[1] == 2 else f"{sizes[0]} columns"
@@ -366,5 +383,6 @@ def pytorch_script(config: Config, epochs: int) -> str:
         optimizer=OPTIMIZER_CODE[c.optimizer],
         batch_loss="loss_fn(model(x_train[batch]), y_train[batch])"
                    + (" + penalty(model)" if penalty else ""),
-        x_train=_matrix_code(x_train), y_train=_labels_code(np.asarray(data.y_train)),
-        x_test=_matrix_code(x_test), y_test=_labels_code(np.asarray(data.y_test)))
+        x_train=_matrix_code(x_train[fit]), y_train=_labels_code(y_train[fit]),
+        x_test=_matrix_code(x_test), y_test=_labels_code(np.asarray(data.y_test)),
+        x_val=_matrix_code(x_train[held]), y_val=_labels_code(y_train[held]))

@@ -35,10 +35,18 @@ def _he(weight: torch.Tensor, bias: torch.Tensor, gen: torch.Generator) -> None:
     nn.init.zeros_(bias)
 
 
+def _zeros(weight: torch.Tensor, bias: torch.Tensor, gen: torch.Generator) -> None:
+    # a lesson's counter-example: every neuron of a layer starts equal and gets an equal
+    # gradient, so nothing tells them apart (with tanh the gradients are all zero)
+    nn.init.zeros_(weight)
+    nn.init.zeros_(bias)
+
+
 INITIALIZERS: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Generator], None]] = {
     "xavier": _xavier,
     "he": _he,
     "uniform": _uniform_small,
+    "zeros": _zeros,
 }
 
 

@@ -52,6 +52,8 @@ class Group:
         self.slots = self.parts[0][2]  # TF math's sums (it has one part)
         self.x_train = torch.stack([m.x_train for m in self.members])
         self.y_train = torch.stack([m.y_train for m in self.members])
+        self.x_val = torch.stack([m.x_val for m in self.members])
+        self.y_val = torch.stack([m.y_val for m in self.members])
         self.x_test = torch.stack([m.x_test for m in self.members])
         self.y_test = torch.stack([m.y_test for m in self.members])
         self.rows = torch.arange(len(self.members)).unsqueeze(1)
@@ -191,12 +193,22 @@ class Group:
         self.last_good.copy_(self.params)
         for m, row, ok in zip(self.members, rows, finite):
             m.finish_epoch(row if ok else None)
+        restored = [(i, best) for i, m in enumerate(self.members)
+                    if (best := m.best_weights_due()) is not None]
+        if restored:  # early stopping put the best epoch's weights back: measure them
+            for i, best in restored:
+                self.params[i].copy_(best)
+                self.last_good[i].copy_(best)
+            rows, _ = self.measure()
+            for i, _ in restored:
+                self.members[i].history.last = rows[i] | {"epoch": self.members[i].epoch}
 
     def measure(self, ahead: int = 0) -> tuple[list[dict], list[bool]]:
         """Each member's metrics on its whole training and test sets (a history row for
         epoch + ahead), whether they are finite, and its full-set gradient."""
         return measure_stack(self.members, self.net, self.params, self.full_grad,
-                             (self.x_train, self.y_train, self.x_test, self.y_test),
+                             (self.x_train, self.y_train, self.x_test, self.y_test, self.x_val,
+                              self.y_val),
                              self.objective, self.head, ahead)
 
 

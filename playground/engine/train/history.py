@@ -9,7 +9,10 @@ from __future__ import annotations
 from bisect import bisect_right
 
 HISTORY_KEYS = ("epoch", "train_loss", "test_loss", "train_metric", "test_metric",
-                "weight_norms", "grad_norms")
+                "weight_norms", "grad_norms", "val_loss", "near_zero")
+# val_loss: the loss on the held-out validation points (None without a validation share);
+# near_zero: the share of the weights within NEAR_ZERO of zero (what an L1 penalty does)
+NEAR_ZERO = 0.01
 MAX_ROWS = 2000  # as many points as a curve can show; a long run keeps every 2nd, 4th, ...
 
 

@@ -32,14 +32,25 @@ from playground.engine.train.history import History
 from playground.engine.train.metrics import measure_stack
 
 torch.set_num_threads(1)  # faster than several threads for nets this small (measured)
-DATA_FIELDS = ("dataset", "noise", "train_ratio", "n_points", "data_seed", "features",
-               "tf_math", "data")  # TF math has its own number of regression points
+DATA_FIELDS = ("dataset", "noise", "train_ratio", "validation", "n_points", "data_seed",
+               "features", "tf_math", "data")  # TF math has its own number of regression points
 
 
 def prepare_inputs(config: Config, dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     """Feature matrices (train, test) for the network's input layer."""
     return (torch.from_numpy(feature_matrix(dataset.x_train, config.features)),
             torch.from_numpy(feature_matrix(dataset.x_test, config.features)))
+
+
+def validation_rows(n_train: int, percent: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows fitted, rows held out for validation) of the training points: ``percent`` of
+    them (at least one when asked, one left to fit), picked by a generator of their own
+    seeded by the data seed; both in their original order."""
+    n_val = min(max(round(n_train * percent / 100), 1), n_train - 1) if percent else 0
+    held = np.zeros(n_train, dtype=bool)
+    if n_val > 0:
+        held[np.random.default_rng([seed, 1]).permutation(n_train)[:n_val]] = True
+    return np.flatnonzero(~held), np.flatnonzero(held)
 
 
 def pack(tensor: torch.Tensor) -> str:
@@ -84,8 +95,9 @@ class Trainer:
         self.epoch = 0
         self.history = History()
         self.stopped: str | None = None  # why training stopped by itself, for the page
-        self._best_test_loss = math.inf
+        self._best_val_loss = math.inf
         self._best_epoch = 0
+        self._best_params: torch.Tensor | None = None  # early stopping goes back to these
         self._apply_training_settings(new_optimizer=True)
         if measure:
             self._measure_now()
@@ -94,16 +106,22 @@ class Trainer:
         """The Config's points (own or generated) as the network's inputs and targets."""
         c = self.config
         self.dataset = self._custom_dataset or points_dataset(c)
-        self.x_train, self.x_test = prepare_inputs(c, self.dataset)
+        x_train, self.x_test = prepare_inputs(c, self.dataset)
         self.head_name = head_name(self.dataset.task, self.dataset.n_classes)
         self.head = HEADS[self.head_name]
-        self.y_train = self.head.target(self.dataset.y_train)
+        y_train = self.head.target(self.dataset.y_train)
         self.y_test = self.head.target(self.dataset.y_test)
+        # the validation points come out of the training points: the network never fits
+        # them, and the test points stay unseen by every choice made while training
+        fit, held = (torch.from_numpy(rows) for rows in
+                     validation_rows(len(x_train), c.validation, c.data_seed))
+        self.x_train, self.y_train = x_train[fit], y_train[fit]
+        self.x_val, self.y_val = x_train[held], y_train[held]
 
     def _measure_now(self) -> None:
         """The metrics of the weights as they are (shown before the next epoch; not a
         history row): at epoch 0, or after a restore."""
-        data = (self.x_train, self.y_train, self.x_test, self.y_test)
+        data = (self.x_train, self.y_train, self.x_test, self.y_test, self.x_val, self.y_val)
         params = self.params.unsqueeze(0)  # a stack of one: views of this network's tensors
         weights, biases = self.layout.split(params)
         rows, finite = measure_stack([self], Net(weights, biases, self.config.activation), params,
@@ -155,8 +173,8 @@ class Trainer:
         c = self.config
         return (self.layout.sizes, c.activation, tuple(rate > 0 for rate in c.dropout),
                 self.head_name, self.objective, c.tf_math, c.regularization,
-                self.x_train.shape[0], self.x_test.shape[0], min(c.batch_size,
-                                                                   self.x_train.shape[0]))
+                self.x_train.shape[0], self.x_val.shape[0], self.x_test.shape[0],
+                min(c.batch_size, self.x_train.shape[0]))
 
     def net(self) -> Net:
         weights, biases = self.layout.split(self.params)
@@ -207,7 +225,7 @@ class Trainer:
             self.slots["dead"].zero_()  # the links L1 killed come back with another penalty
         # new settings deserve a new chance; after a divergence, from the last finite weights
         self.stopped = None
-        self._best_test_loss, self._best_epoch = math.inf, self.epoch
+        self._best_val_loss, self._best_epoch, self._best_params = math.inf, self.epoch, None
         self._check_epoch_limit()
         return False
 
@@ -222,14 +240,25 @@ class Trainer:
             return
         self.epoch = row["epoch"]
         self.history.append(row)
-        test_loss = row["test_loss"]
-        if test_loss < self._best_test_loss:
-            self._best_test_loss, self._best_epoch = test_loss, self.epoch
-        patience = self.config.patience
-        if patience and self.epoch - self._best_epoch >= patience:
-            self.stopped = (f"Stopped early at epoch {self.epoch}: the test loss has not "
-                            f"improved for {patience} epochs (best at epoch {self._best_epoch}).")
+        patience, val_loss = self.config.patience, row["val_loss"]
+        if patience and val_loss is not None:
+            if val_loss < self._best_val_loss:
+                self._best_val_loss, self._best_epoch = val_loss, self.epoch
+                self._best_params = self.params.clone()
+            elif self.epoch - self._best_epoch >= patience:
+                self.stopped = (f"Stopped early at epoch {self.epoch}: the validation loss "
+                                f"has not improved for {patience} epochs. The weights are back "
+                                f"to epoch {self._best_epoch}'s, where it was lowest.")
         self._check_epoch_limit()
+
+    def best_weights_due(self) -> torch.Tensor | None:
+        """The weights early stopping goes back to, once it has just stopped (as Keras's
+        ``restore_best_weights``); None otherwise. The group puts them in place."""
+        if self.stopped and self.stopped.startswith("Stopped early") and \
+                self._best_params is not None:
+            best, self._best_params = self._best_params, None
+            return best
+        return None
 
     def _check_epoch_limit(self) -> None:
         if self.max_epochs is not None and self.epoch >= self.max_epochs:
@@ -240,13 +269,15 @@ class Trainer:
     def state(self) -> dict:
         """Everything needed to continue exactly: weights, optimizer state, generator,
         epoch (JSON-safe text, never a pickle)."""
-        best = self._best_test_loss
+        best = self._best_val_loss
         return {"epoch": self.epoch, "config": self.config.to_params(),
                 "params": pack(self.params),
                 "slots": {name: pack(value) for name, value in self.slots.items()},
                 "steps": float(self.steps.item()),
                 "generator": pack(self.generator.get_state()),
-                "best": [best if math.isfinite(best) else None, self._best_epoch]}
+                "best": [best if math.isfinite(best) else None, self._best_epoch],
+                **({"best_params": pack(self._best_params)}
+                   if self._best_params is not None else {})}
 
     def restore(self, state: dict) -> None:
         """Continue from a ``state()``; shapes must match this Config's network."""
@@ -266,7 +297,9 @@ class Trainer:
             self.generator.set_state(torch.frombuffer(bytearray(raw), dtype=torch.uint8))
         self.epoch = int(state["epoch"])
         best, best_epoch = state.get("best", [None, self.epoch])
-        self._best_test_loss = math.inf if best is None else float(best)
+        self._best_val_loss = math.inf if best is None else float(best)
         self._best_epoch = int(best_epoch)
+        self._best_params = (unpack(state["best_params"], size) if "best_params" in state
+                             else None)
         self.history.truncate_after(self.epoch)
         self._measure_now()

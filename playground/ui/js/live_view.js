@@ -174,6 +174,7 @@ class LiveView {
     this.slowKey = null;
     this.clearHistory();
     if (this.points) this.drawPoints(this.points);
+    this.network.callouts = Boolean(data.callouts);
     this.network.build(data.network);
     if (this.picture) { this.pictureDirty = true; this.schedule(); }
   }

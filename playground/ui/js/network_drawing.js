@@ -5,6 +5,30 @@ import { NEGATIVE, POSITIVE, SVG, el } from "./dom.js";
 import { paintPicture } from "./pixels.js";
 
 const INPUT_X = 44; // room left of the input nodes for their labels
+// first-visit notes on the drawing; a dismissed one stays dismissed in this browser
+const CALLOUTS_KEY = "pg-callouts-dismissed";
+const CALLOUTS = {
+  neuron: "This is the output from one neuron. Hover to see it larger.",
+  weights: "The outputs are mixed with varying weights, shown by the thickness of the lines. Click one to type its value.",
+};
+
+function dismissed() {
+  try {
+    return new Set(JSON.parse(window.localStorage.getItem(CALLOUTS_KEY) || "[]"));
+  } catch {
+    return new Set(); // storage blocked: show the notes, forget the dismissal
+  }
+}
+
+function dismiss(name) {
+  const names = dismissed();
+  names.add(name);
+  try {
+    window.localStorage.setItem(CALLOUTS_KEY, JSON.stringify([...names]));
+  } catch {
+    // storage blocked: dismissed for this page only
+  }
+}
 
 export class NetworkDrawing {
   constructor(box, trigger) {
@@ -17,6 +41,9 @@ export class NetworkDrawing {
     const box = this.box;
     box.innerHTML = "";
     const head = el("div", { class: "pg-net-head" }, box);
+    const features = el("div", { class: "pg-col-head pg-features-head" }, head);
+    // one line with the hidden layers' buttons after it: the drawing keeps its height
+    features.innerHTML = "Features <span>· which properties do you want to feed in?</span>";
     const mk = (label, edit, title) => {
       const b = el("button", { class: "pg-btn", title }, head);
       b.textContent = label;
@@ -25,7 +52,7 @@ export class NetworkDrawing {
     };
     mk("+", { op: "add_layer" }, "add a hidden layer");
     mk("−", { op: "remove_layer" }, "remove the last hidden layer");
-    el("span", { class: "pg-net-title" }, head).textContent =
+    el("span", { class: "pg-net-title pg-col-head" }, head).textContent =
       `${net.hidden.length} hidden layer${net.hidden.length === 1 ? "" : "s"}`;
     const width = box.clientWidth || 560;
     const layers = net.hidden.length;
@@ -157,6 +184,30 @@ export class NetworkDrawing {
       this.neuronImages.push(images);
       this.nodeTitles.push(titles);
     }
+    if (this.callouts && net.hidden.length && !net.wide_input) {
+      // an svg has no offsetTop: measure where it sits in the (relative) drawing box
+      const top = svg.getBoundingClientRect().top - this.box.getBoundingClientRect().top;
+      const first = pos[1][0];
+      this.callout("neuron", first.x + node + 6, top + first.y);
+      const from = sources[0].find(Boolean) || pos[0][0];
+      this.callout("weights", (from.x + node + first.x) / 2 - 40,
+        top + Math.max(...pos[0].map((p) => p.y)) + node + 8);
+    }
+  }
+
+  callout(name, x, y) {
+    if (dismissed().has(name)) return;
+    const note = el("div", { class: "pg-callout", "data-testid": `pg-callout-${name}` }, this.box);
+    note.style.left = `${x}px`;
+    note.style.top = `${y}px`;
+    el("span", {}, note).textContent = CALLOUTS[name];
+    const close = el("button", { class: "pg-callout-close", title: "got it: hide this note",
+      "aria-label": "hide this note" }, note);
+    close.textContent = "×";
+    close.onclick = () => {
+      dismiss(name);
+      note.remove();
+    };
   }
 
   // the pixels' node has one link to each first-layer neuron: as thick as the mean size

@@ -17,6 +17,7 @@ export const LIVE_VIEW_HTML = `
         <div class="pg-network-col"><div class="pg-network"></div>
           <div class="pg-under-network"></div></div>
         <div class="pg-output">
+          <div class="pg-col-head">Output <span>· what does the network answer, all over the plane?</span></div>
           <div class="pg-boundary-wrap"><canvas class="pg-boundary-img" aria-hidden="true"></canvas>
             <div class="pg-boundary"></div>
             <div class="pg-hover-label" data-testid="pg-hover-label" hidden></div></div>

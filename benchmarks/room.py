@@ -25,6 +25,7 @@ from benchmarks.student import endpoints, first_run_message
 
 STUDENTS = 30
 ROOM_VIEW_KEY = "room_view"  # the key the teacher page mounts the room's view with
+ROOM_GO_KEY = "room_go"  # ... and the page that only passes on to another address
 
 
 class TeacherClient:
@@ -38,17 +39,29 @@ class TeacherClient:
 
     async def open(self) -> None:
         base, prefix, origin = endpoints(self.url)
-        self.page = await connect(f"{base}{prefix}/_stcore/stream", subprotocols=["streamlit"],
-                                  origin=origin, proxy=None, max_size=None)
-        await self.page.send(first_run_message(self.url, self.query))
-        data = None
+        data, query = None, self.query
         async with asyncio.timeout(60):
             while data is None:
-                msg = ForwardMsg.FromString(await self.page.recv())
-                component = msg.delta.new_element.bidi_component
-                if component.id.endswith(f"-{ROOM_VIEW_KEY}"):
+                # ?room=new picks a code and sends the page on to ?room=CODE&open=1 (a new
+                # page load, which a load balancer routes by the code): follow it
+                self.page = await connect(f"{base}{prefix}/_stcore/stream",
+                                          subprotocols=["streamlit"], origin=origin,
+                                          proxy=None, max_size=None)
+                await self.page.send(first_run_message(self.url, query))
+                while True:
+                    msg = ForwardMsg.FromString(await self.page.recv())
+                    component = msg.delta.new_element.bidi_component
+                    key = component.id.rsplit("-", 1)[-1]
+                    if key not in (ROOM_VIEW_KEY, ROOM_GO_KEY):
+                        continue
                     kind = component.WhichOneof("data")
-                    data = json.loads(component.json if kind == "json" else component.mixed.json)
+                    found = json.loads(component.json if kind == "json" else component.mixed.json)
+                    if key == ROOM_VIEW_KEY:
+                        data = found
+                    else:
+                        query = found["url"].lstrip("?")
+                        await self.page.close()
+                    break
         self.key, self.code = data["key"], data["code"]
         self.tasks.append(asyncio.create_task(self._drain(self.page)))
         self.live = await connect(f"{base}{prefix}/live/{self.key}", origin=origin, proxy=None,

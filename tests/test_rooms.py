@@ -262,3 +262,20 @@ def test_the_teacher_stream_sends_only_changed_tiles_and_new_pictures():
     assert "picture" in room_stream.teacher_message(room, sent)["tiles"][0]
     # the seats (a student's secret) never reach the teacher view
     assert not any(seat in json.dumps(first) for seat in room.members)
+
+
+def test_a_room_opens_under_the_code_its_page_picked_and_only_a_free_one():
+    """?room=new picks a code and reloads on it (the balancer routes by the code): the
+    replica it reaches opens the room under exactly that code, if it is free there."""
+    code = rooms.fresh_code()
+    assert rooms.is_room_code(code)
+    room = rooms.open_room(Config(), Limits(), code)
+    assert room.code == code and rooms.find_room(code, "t") is room
+    with pytest.raises(rooms.CodeTaken):
+        rooms.open_room(Config(), Limits(), code)  # an old opening link: not the room's key
+    for wrong in ("abcde", "ABC0E", "AB;CD", "ABCDEF"):
+        with pytest.raises(rooms.CodeTaken):
+            rooms.open_room(Config(), Limits(), wrong)
+    rooms.teacher_command(room.teacher_key, "close", {})
+    with pytest.raises(rooms.CodeTaken):
+        rooms.open_room(Config(), Limits(), code)  # a closed room's code stays closed

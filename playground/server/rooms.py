@@ -50,6 +50,10 @@ class RoomError(ValueError):
     """A sentence for the visitor: no such room, the room is full, too many tries."""
 
 
+class CodeTaken(RoomError):
+    """A room was to open under a code that is not free here."""
+
+
 def clean_text(raw: object, limit: int) -> str:
     """Visitor text as one plain line: control characters out, spaces collapsed, at most
     limit characters ("" when nothing is left). Pages show it as text, never as markup."""
@@ -566,14 +570,22 @@ _registry_lock = threading.Lock()
 _janitor: threading.Thread | None = None
 
 
-def open_room(config: Config, limits: Limits = LIMITS) -> Room:
-    """A new room on config; RoomError when the server holds all the rooms it may."""
+def open_room(config: Config, limits: Limits = LIMITS, code: str | None = None) -> Room:
+    """A new room on config, under code when given (a fresh one otherwise); RoomError when
+    the server holds all the rooms it may, or the code is not a free room code here.
+
+    Behind a load balancer that routes by room, the page that asked for a new room picks
+    the code (fresh_code) and reloads with it, so the balancer sends that request to the
+    replica the code hashes to, and the room opens there (see room_page)."""
     global _janitor
     with _registry_lock:
         if len(_rooms) >= limits.max_rooms:
             raise RoomError(f"This server already holds {limits.max_rooms} rooms; close one "
                             "or try again later.")
-        code = _new_code()
+        if code is None:
+            code = _new_code()
+        elif not is_room_code(code) or code in _rooms or code in _closed_codes:
+            raise CodeTaken(f"The code {code[:8]} is taken; open a new room instead.")
         room = _rooms[code] = Room(code, config, limits)
         if _janitor is None:
             _janitor = threading.Thread(target=_sweep_forever, daemon=True)
@@ -583,9 +595,21 @@ def open_room(config: Config, limits: Limits = LIMITS) -> Room:
 
 def _new_code() -> str:
     while True:
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        code = fresh_code()
         if code not in _rooms and code not in _closed_codes:
             return code
+
+
+def fresh_code() -> str:
+    """A random room code (no look-alikes). 29^5 = 20 million of them: two rooms of one
+    server, or of two replicas, meet by chance about never; open_room checks anyway."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def is_room_code(text: str) -> bool:
+    """Whether text is spelt as this server spells room codes (the load balancer routes
+    by exactly this spelling: a lower-case copy would hash elsewhere)."""
+    return len(text) == CODE_LENGTH and all(ch in CODE_ALPHABET for ch in text)
 
 
 def normal_code(raw: object) -> str:

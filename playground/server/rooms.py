@@ -21,7 +21,7 @@ import threading
 import time
 import unicodedata
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from playground.engine.config.config import HIDEABLE, Config
@@ -433,6 +433,54 @@ def _loss_at(runner: Runner, target: int, seen: float) -> float:
         if epoch >= target and loss is not None:
             return loss
     return seen
+
+
+# -- a lesson's questions, for the teacher to pose ------------------------------------------
+@dataclass(frozen=True)
+class LessonQuestion:
+    """A question of a lesson's step, as a room asks it (the teacher may edit it first)."""
+
+    lesson: str  # the lesson's title
+    text: str
+    choices: tuple[str, ...]
+    correct: int | None  # the index of the right choice; None: the lesson names none
+
+    @property
+    def label(self) -> str:
+        return f"{self.lesson}: {self.text}"
+
+
+def lesson_questions(lessons: Mapping[str, object] | None = None) -> list[LessonQuestion]:
+    """Every lesson step's question that a room can ask: a ``question`` with 2-4
+    ``choices``. Read defensively (lessons gain these fields in their own time): a step
+    without them, or with something else in them, is left out; ``answer`` may be the
+    choice's number as the lesson files write it (1 = the first), its index from 0 when
+    0, or the choice's text."""
+    if lessons is None:
+        from playground.engine.teaching.lessons import LESSONS as lessons  # noqa: N811
+    found = []
+    for lesson in lessons.values():
+        title = clean_text(getattr(lesson, "title", ""), 60) or "A lesson"
+        for step in getattr(lesson, "steps", ()):
+            text = clean_text(getattr(step, "question", None), QUESTION_MAX)
+            raw = getattr(step, "choices", None)
+            if not text or not isinstance(raw, (list, tuple)):
+                continue
+            choices = tuple(c for c in (clean_text(c, CHOICE_MAX) for c in raw) if c)
+            if len(choices) != len(raw) or not CHOICES[0] <= len(choices) <= CHOICES[1]:
+                continue
+            found.append(LessonQuestion(title, text, choices,
+                                        _answer_index(getattr(step, "answer", None), raw)))
+    return found
+
+
+def _answer_index(answer: object, choices: list | tuple) -> int | None:
+    if isinstance(answer, str):
+        return next((i for i, c in enumerate(choices) if c == answer), None)
+    if isinstance(answer, int) and not isinstance(answer, bool):
+        index = answer - 1 if answer >= 1 else answer
+        return index if 0 <= index < len(choices) else None
+    return None
 
 
 # -- the actions, by name (protocol.ROOM_ACTIONS) --------------------------------------------

@@ -346,8 +346,35 @@ def _teacher_controls(room: Room) -> None:
                      index=names.index(room.challenge),
                      format_func=lambda n: "No challenge" if n is None else CHALLENGES[n].title,
                      on_change=lambda: _act("challenge", name=st.session_state["room_challenge"]))
-    with cols[2].popover("Ask a question", use_container_width=True), \
-            st.form("room_question_form", clear_on_submit=False):
+    with cols[2].popover("Ask a question", use_container_width=True):
+        _lesson_question_picker()
+        _question_form()
+
+
+def _lesson_question_picker() -> None:
+    """One of the lessons' questions fills the form below (the teacher may edit it)."""
+    asked = rooms.lesson_questions()
+    if not asked:
+        st.caption("No lesson has a question with choices yet: type one below.")
+        return
+    st.selectbox("From a lesson", [None, *range(len(asked))], key="room_q_lesson",
+                 format_func=lambda i: "Type my own question" if i is None else asked[i].label,
+                 on_change=_fill_question, args=(asked,))
+
+
+def _fill_question(asked: list) -> None:
+    index = st.session_state.get("room_q_lesson")
+    question = asked[index] if index is not None else None
+    st.session_state["room_q_text"] = question.text if question else ""
+    for k in range(CHOICES[1]):
+        choices = question.choices if question else ()
+        st.session_state[f"room_q_choice_{k}"] = choices[k] if k < len(choices) else ""
+    correct = question.correct if question else None
+    st.session_state["room_q_correct"] = None if correct is None else correct + 1
+
+
+def _question_form() -> None:
+    with st.form("room_question_form", clear_on_submit=False):
         text = st.text_input("Question", max_chars=rooms.QUESTION_MAX, key="room_q_text")
         choices = [st.text_input(f"Choice {k + 1}", max_chars=rooms.CHOICE_MAX,
                                  key=f"room_q_choice_{k}") for k in range(CHOICES[1])]

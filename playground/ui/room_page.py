@@ -328,8 +328,11 @@ def teacher_view(experiment: Callable[[Config], None]) -> None:
     data = {**components._stream_data(room.teacher_key), "key": room.teacher_key,
             "code": room.code, "presenter": True, "js_path": components._js_path("room_view.js")}
     _room_view(key="room_view", data=data, on_open_change=_on_open_tile)
-    st.markdown("#### Your experiment — change it here, then *Send my experiment* in the room")
-    experiment(session.config())
+    # below the grid, which fills the first screen (a projector shows the class first)
+    with st.container(key="room_mine"):
+        st.markdown("#### Your experiment — change it here, then *Send my experiment* "
+                    "in the room")
+        experiment(session.config())
     room.teacher_runner = session.runner()
 
 

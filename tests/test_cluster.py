@@ -151,5 +151,11 @@ def test_a_room_spans_visitors_of_both_replicas_and_lives_on_one():
         teacher.get_by_test_id("room-code").wait_for(timeout=60_000)
         assert teacher.get_by_test_id("room-code").inner_text().strip() == code
         wait_until(lambda: len(tiles()) == 4, 30, "the tiles back after the reload")
+        # a code typed in lower case (hashed elsewhere) is sent on to its own spelling
+        late = page_with_cookie(routes[1 - home] if 1 - home in routes else routes[0])
+        late.goto(f"{cluster.url}/?room={code.lower()}&name=Late", timeout=60_000)
+        late.locator('[data-testid="pg-epoch"]').wait_for(timeout=60_000)
+        assert f"room={code}" in late.url and cookie(late) == f"room.{code}"
+        wait_until(lambda: "Late" in tiles(), 30, "the late student's tile")
         assert not errors
         chromium.close()

@@ -1,10 +1,12 @@
 """Entry point: `streamlit run app.py` serves the page plus the live stream (ASGI mode)."""
 
 import gc
+import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import streamlit as st
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
@@ -14,6 +16,7 @@ from streamlit.web.server.starlette.starlette_websocket import _is_origin_allowe
 
 from playground.server.live import ASSET_PREFIX, routes
 from playground.server.pool import close_pool, get_pool
+from playground.server.route_cookie import RouteCookie
 from playground.server.session import close_all
 
 
@@ -41,5 +44,10 @@ async def page_js(request: Request) -> Response:
     return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
+# Behind a balancer that hashes on the route cookie but cannot set it (ingress-nginx,
+# deploy/k8s), the app sets it: PLAYGROUND_ROUTE_COOKIE names it. Unset (one replica, or
+# deploy/nginx.conf, which sets it itself), no cookie.
+ROUTE_COOKIE = os.environ.get("PLAYGROUND_ROUTE_COOKIE", "")
 app = st.App("playground/ui/page.py", lifespan=lifespan, routes=[
-    *routes(_is_origin_allowed), Route(f"{ASSET_PREFIX}/js/{{name}}", page_js)])
+    *routes(_is_origin_allowed), Route(f"{ASSET_PREFIX}/js/{{name}}", page_js)],
+    middleware=[Middleware(RouteCookie, name=ROUTE_COOKIE)] if ROUTE_COOKIE else None)

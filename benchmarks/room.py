@@ -7,14 +7,17 @@ largest gap between two updates of any tile in the teacher's stream (target <= 1
 the time from the teacher's "send my experiment" to the last student's notice
 (target <= 2 s).
 
-    python -m benchmarks.room --url http://127.0.0.1:8501
+    python -m benchmarks.room            # starts a server; writes results/room.{json,md}
+    python -m benchmarks.room --url http://127.0.0.1:8501 --n 30   # one figure, printed
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import json
+import os
 import time
 
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -24,7 +27,9 @@ from benchmarks.classroom import open_students
 from benchmarks.student import endpoints, first_run_message
 
 STUDENTS = 30
+MANY = 100  # the room's limit: it must still work
 ROOM_VIEW_KEY = "room_view"  # the key the teacher page mounts the room's view with
+ROOM_GO_KEY = "room_go"  # ... and the page that only passes on to another address
 
 
 class TeacherClient:
@@ -38,17 +43,29 @@ class TeacherClient:
 
     async def open(self) -> None:
         base, prefix, origin = endpoints(self.url)
-        self.page = await connect(f"{base}{prefix}/_stcore/stream", subprotocols=["streamlit"],
-                                  origin=origin, proxy=None, max_size=None)
-        await self.page.send(first_run_message(self.url, self.query))
-        data = None
+        data, query = None, self.query
         async with asyncio.timeout(60):
             while data is None:
-                msg = ForwardMsg.FromString(await self.page.recv())
-                component = msg.delta.new_element.bidi_component
-                if component.id.endswith(f"-{ROOM_VIEW_KEY}"):
+                # ?room=new picks a code and sends the page on to ?room=CODE&open=1 (a new
+                # page load, which a load balancer routes by the code): follow it
+                self.page = await connect(f"{base}{prefix}/_stcore/stream",
+                                          subprotocols=["streamlit"], origin=origin,
+                                          proxy=None, max_size=None)
+                await self.page.send(first_run_message(self.url, query))
+                while True:
+                    msg = ForwardMsg.FromString(await self.page.recv())
+                    component = msg.delta.new_element.bidi_component
+                    key = component.id.rsplit("-", 1)[-1]
+                    if key not in (ROOM_VIEW_KEY, ROOM_GO_KEY):
+                        continue
                     kind = component.WhichOneof("data")
-                    data = json.loads(component.json if kind == "json" else component.mixed.json)
+                    found = json.loads(component.json if kind == "json" else component.mixed.json)
+                    if key == ROOM_VIEW_KEY:
+                        data = found
+                    else:
+                        query = found["url"].lstrip("?")
+                        await self.page.close()
+                    break
         self.key, self.code = data["key"], data["code"]
         self.tasks.append(asyncio.create_task(self._drain(self.page)))
         self.live = await connect(f"{base}{prefix}/live/{self.key}", origin=origin, proxy=None,
@@ -137,17 +154,59 @@ async def measure(url: str, count: int = STUDENTS, seconds: float = 10.0,
             "push_reached_all_s": round(max(reached), 2), "problems": problems}
 
 
-def run(server) -> dict:
-    return asyncio.run(measure(server.url))
+async def warm_up(url: str, count: int = STUDENTS, seconds: float = 8.0) -> None:
+    """A fresh server's first students pay for its workers' start (torch, the first
+    groups): play a class once, unmeasured, so "alone" is not the cold run."""
+    students, _ = await open_students(url, count, "dataset=xor")
+    try:
+        await asyncio.gather(*(s.play() for s in students))
+        await asyncio.sleep(seconds)
+    finally:
+        await asyncio.gather(*(s.close() for s in students), return_exceptions=True)
+    await asyncio.sleep(3)
+
+
+def run(server, warm: bool = False) -> dict:
+    """The room of 30 against the same 30 alone, then a room of 100 (does it still work:
+    every tile there, a push reaches everyone)."""
+    if warm:
+        asyncio.run(warm_up(server.url))
+    figures = {STUDENTS: asyncio.run(measure(server.url))}
+    time.sleep(3)  # the 30's sessions leave the workers
+    figures[MANY] = asyncio.run(measure(server.url, MANY, seconds=10.0, warmup=5.0))
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8501")
-    parser.add_argument("--n", type=int, default=STUDENTS)
+    parser.add_argument("--url", default=None,
+                        help="a running server (default: start one, as make bench does)")
+    parser.add_argument("--n", type=int, default=None, help="only this many students")
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(measure(args.url, args.n, args.seconds)), indent=1))
+    if args.url and args.n:
+        print(json.dumps(asyncio.run(measure(args.url, args.n, args.seconds)), indent=1))
+        return
+    from benchmarks.__main__ import cpu_model
+    from benchmarks.common import browser
+    from benchmarks.report import RESULTS, markdown
+    from benchmarks.targets import room_rows
+
+    load_before, started = [round(x, 2) for x in os.getloadavg()], time.monotonic()
+    if args.url:
+        figures = run(type("Server", (), {"url": args.url})())
+    else:
+        with browser.running_app() as server:
+            figures = run(server, warm=True)
+    meta = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "cpu_count": os.cpu_count(), "cpu_model": cpu_model(),
+            "load_avg_start": load_before, "wall_s": time.monotonic() - started,
+            "load_avg_end": [round(x, 2) for x in os.getloadavg()]}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "room.json").write_text(json.dumps({**meta, "room": figures}, indent=1))
+    table = markdown(room_rows({"room": figures}), meta)
+    (RESULTS / "room.md").write_text(table)
+    print(table)
 
 
 if __name__ == "__main__":

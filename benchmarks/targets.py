@@ -86,6 +86,8 @@ def rows(f: dict) -> list[Row]:
     out.append(info("Server memory (PSS), idle with its workers",
                     dig(f, "class", "idle_memory_mib", "pss"), "MiB"))
 
+    out.extend(room_rows(f))
+
     out.append(info("10 students playing, no attack: health check p99",
                     dig(f, "attacks", "baseline", "health", "p99_ms"), "ms"))
     for name, label in (("flood_messages", "100,000 messages/s on one stream"),
@@ -110,3 +112,30 @@ def _during_before(rates: dict | None) -> float | None:
     """Mean epochs/s during an attack as a share of before it."""
     during, before = dig(rates, "during", "mean"), dig(rates, "before", "mean")
     return during / before if during is not None and before else None
+
+
+def room_rows(f: dict) -> list[Row]:
+    """The class room's figures (benchmarks/room.py): 30 students, then 100."""
+    out: list[Row] = []
+    for count in (30, 100):
+        run = dig(f, "room", count, default={})
+        name = f"Room of {count}"
+        if count == 30:
+            out.append(at_least(f"{name}: students' epochs/s in the room ÷ without",
+                                dig(run, "ratio"), "", 0.9))
+        else:
+            out.append(info(f"{name}: students' epochs/s in the room ÷ without",
+                            dig(run, "ratio"), ""))
+        out.append(at_least(f"{name}: tiles in the teacher's stream", dig(run, "tiles"), "",
+                            count, f"all {count}"))
+        gap = dig(run, "largest_tile_gap_s")
+        if count == 30:
+            out.append(below(f"{name}: longest a tile went without an update", gap, "s", 1.01,
+                             "≤ 1"))
+            out.append(below(f"{name}: a push reaches every student", dig(
+                run, "push_reached_all_s"), "s", 2))
+        else:
+            out.append(info(f"{name}: longest a tile went without an update", gap, "s"))
+            out.append(below(f"{name}: a push reaches every student", dig(
+                run, "push_reached_all_s"), "s", 10, "< 10 (it works)"))
+    return out

@@ -197,7 +197,8 @@ def test_lock_hides_controls_on_every_student_page(room):
 def test_a_challenge_ranks_the_students_and_each_sees_their_rank(room):
     _teacher_command(room, "challenge", name="lowest_loss_300")
     board = room.teacher.get_by_test_id("room-board")
-    wait_until(lambda: board.locator("li").count() == 3, 30, "three students ranked")
+    wait_until(lambda: board.locator("li").count() == 3, 30,
+               lambda: f"three students ranked; tiles {tiles(room)}")
     for student in room.students:
         wait_until(lambda s=student: "You are" in s.locator(".st-key-room_banner").inner_text(),
                    10, "the student's own rank")

@@ -3,7 +3,7 @@
 - ``deploy/k8s/``: every object validates (strictly, offline) against the
   Kubernetes API schemas that kubernetes-validate ships, and the objects fit
   the app and each other: probes on Streamlit's health route, the Service and
-  Ingress reach the container's port, sticky cookie and WebSocket timeouts on
+  Ingress reach the container's port, routing by room and WebSocket timeouts on
   the Ingress, the autoscaler on the Deployment.
 - ``deploy/nginx.conf``: run for real in front of a stub replica, it keeps the
   live stream's token out of its logs and sends the security headers; its
@@ -285,11 +285,10 @@ def test_ingresses_are_sticky_and_keep_websockets_open(objects):
         notes = {k.removeprefix(ANNOTATION): v for k, v in
                  ingress["metadata"]["annotations"].items()}
         name = ingress["metadata"]["name"]
-        assert notes["affinity"] == "cookie", name
-        assert notes["affinity-mode"] == "persistent", name
-        assert notes["session-cookie-name"], name
-        assert notes["session-cookie-path"] == "/", name
-        assert int(notes["session-cookie-max-age"]) >= 3600, name
+        # sticky by route (a room's code, else the cookie): no cookie affinity, which
+        # ingress-nginx would apply instead of the hash
+        assert notes["upstream-hash-by"] == "$playground_route", name
+        assert "affinity" not in notes, name
         assert int(notes["proxy-read-timeout"]) >= 3600, name
         assert int(notes["proxy-send-timeout"]) >= 3600, name
         assert notes["proxy-buffering"] == "off", name
@@ -301,7 +300,7 @@ def test_ingresses_are_sticky_and_keep_websockets_open(objects):
 
 
 def test_ingresses_agree_and_the_live_stream_is_not_logged(objects):
-    """One Service, so ingress-nginx applies one affinity setting to it: the
+    """One Service, so ingress-nginx applies one balancing setting to it: the
     objects must not differ in anything but the access log."""
     ingresses = objects["Ingress"]
     assert len(ingresses) == 2
@@ -319,8 +318,36 @@ def test_ingresses_agree_and_the_live_stream_is_not_logged(objects):
             assert paths == ["/live/"] and logged == "false"
         else:
             assert logged is None
-    cookie = ingresses[0]["metadata"]["annotations"][ANNOTATION + "session-cookie-name"]
-    assert f"$cookie_{cookie}" in NGINX_CONF.read_text(), "same cookie as deploy/nginx.conf"
+
+
+def route_maps(text: str) -> list[str]:
+    """The `map` blocks that make the route, whitespace-normalised."""
+    blocks = re.findall(r"map \$\w+ \$playground_\w+ \{.*?\n\s*\}", text, re.S)
+    return [" ".join(block.split()) for block in blocks]
+
+
+def test_ingress_nginx_routes_as_deploy_nginx_conf_does(objects):
+    """The controller's maps are nginx.conf's; the app sets the cookie they read."""
+    snippets = [cm["data"]["http-snippet"] for cm in objects["ConfigMap"]
+                if cm["metadata"]["name"] == "ingress-nginx-controller"]
+    assert len(snippets) == 1
+    assert len(route_maps(snippets[0])) == 2
+    assert route_maps(snippets[0]) == route_maps(NGINX_CONF.read_text())
+    env = {e["name"]: e.get("value") for e in container(objects)["env"]}
+    assert f"$cookie_{env['PLAYGROUND_ROUTE_COOKIE']}" in snippets[0]
+    assert "add_header Set-Cookie \"pgroute=$playground_route;" in NGINX_CONF.read_text()
+
+
+def test_nginx_routes_a_room_code_and_nothing_else():
+    """The maps' pattern for a room's code is exactly the app's spelling of codes."""
+    from playground.server.rooms import CODE_ALPHABET, CODE_LENGTH, fresh_code
+
+    pattern = re.search(r'"~(\^\[[^"]+)"', NGINX_CONF.read_text()).group(1)
+    room = re.compile(pattern)
+    assert all(room.match(fresh_code()) for _ in range(200))
+    for wrong in ("new", "abcde", "ABCD", "ABCDEF", "ABC0E", "ABCIE", "AB;CD", "AB CD"):
+        assert not room.match(wrong), wrong
+    assert all(room.match(ch * CODE_LENGTH) for ch in CODE_ALPHABET)
 
 
 def test_autoscaler_scales_the_deployment_and_slowly_down(objects):

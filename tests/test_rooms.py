@@ -265,3 +265,51 @@ def test_the_teacher_stream_sends_only_changed_tiles_and_new_pictures():
     assert (sent_picture["w"], sent_picture["h"]) == (2, 2)  # a tile is a thumbnail
     # the seats (a student's secret) never reach the teacher view
     assert not any(seat in json.dumps(first) for seat in room.members)
+
+
+def test_a_room_opens_under_the_code_its_page_picked_and_only_a_free_one():
+    """?room=new picks a code and reloads on it (the balancer routes by the code): the
+    replica it reaches opens the room under exactly that code, if it is free there."""
+    code = rooms.fresh_code()
+    assert rooms.is_room_code(code)
+    room = rooms.open_room(Config(), Limits(), code)
+    assert room.code == code and rooms.find_room(code, "t") is room
+    with pytest.raises(rooms.CodeTaken):
+        rooms.open_room(Config(), Limits(), code)  # an old opening link: not the room's key
+    for wrong in ("abcde", "ABC0E", "AB;CD", "ABCDEF"):
+        with pytest.raises(rooms.CodeTaken):
+            rooms.open_room(Config(), Limits(), wrong)
+    rooms.teacher_command(room.teacher_key, "close", {})
+    with pytest.raises(rooms.CodeTaken):
+        rooms.open_room(Config(), Limits(), code)  # a closed room's code stays closed
+
+
+def test_lesson_questions_offer_steps_with_a_question_and_choices_read_defensively():
+    from types import SimpleNamespace as Step
+
+    lesson = Step(title="Nonlinear", steps=(
+        Step(text="no question here"),
+        Step(question="One line?", choices=["50 %", "100 %", "75 %"], answer=2),
+        Step(question="Which is right?", choices=["a", "b"], answer="b"),
+        Step(question="Index from 0?", choices=["a", "b"], answer=0),
+        Step(question="No answer named", choices=["a", "b", "c", "d"]),
+        Step(question="Five choices", choices=list("abcde"), answer=1),  # a room asks 2-4
+        Step(question="One choice", choices=["a"], answer=1),
+        Step(question="Choices as text", choices="a,b", answer=1),
+        Step(question="An empty choice", choices=["a", " "], answer=1),
+        Step(question="Out of range", choices=["a", "b"], answer=7),
+        Step(question="", choices=["a", "b"], answer=1),
+    ))
+    asked = rooms.lesson_questions({"nonlinear": lesson, "broken": Step(title="No steps")})
+    assert [(q.text, q.choices, q.correct) for q in asked] == [
+        ("One line?", ("50 %", "100 %", "75 %"), 1),
+        ("Which is right?", ("a", "b"), 1),
+        ("Index from 0?", ("a", "b"), 0),
+        ("No answer named", ("a", "b", "c", "d"), None),
+        ("Out of range", ("a", "b"), None),
+    ]
+    assert asked[0].label == "Nonlinear: One line?"
+    # the lessons as shipped read without error, and each offered one fits a room's form
+    for question in rooms.lesson_questions():
+        assert 2 <= len(question.choices) <= 4 and question.text
+

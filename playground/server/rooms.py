@@ -21,7 +21,7 @@ import threading
 import time
 import unicodedata
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from playground.engine.config.config import HIDEABLE, Config
@@ -48,6 +48,10 @@ SHORT_NAMES = {"learning_rate": "lr", "activation": "act", "regularization": "re
 
 class RoomError(ValueError):
     """A sentence for the visitor: no such room, the room is full, too many tries."""
+
+
+class CodeTaken(RoomError):
+    """A room was to open under a code that is not free here."""
 
 
 def clean_text(raw: object, limit: int) -> str:
@@ -431,6 +435,54 @@ def _loss_at(session: Session, target: int, seen: float) -> float:
     return seen
 
 
+# -- a lesson's questions, for the teacher to pose ------------------------------------------
+@dataclass(frozen=True)
+class LessonQuestion:
+    """A question of a lesson's step, as a room asks it (the teacher may edit it first)."""
+
+    lesson: str  # the lesson's title
+    text: str
+    choices: tuple[str, ...]
+    correct: int | None  # the index of the right choice; None: the lesson names none
+
+    @property
+    def label(self) -> str:
+        return f"{self.lesson}: {self.text}"
+
+
+def lesson_questions(lessons: Mapping[str, object] | None = None) -> list[LessonQuestion]:
+    """Every lesson step's question that a room can ask: a ``question`` with 2-4
+    ``choices``. Read defensively (lessons gain these fields in their own time): a step
+    without them, or with something else in them, is left out; ``answer`` may be the
+    choice's number as the lesson files write it (1 = the first), its index from 0 when
+    0, or the choice's text."""
+    if lessons is None:
+        from playground.engine.teaching.lessons import LESSONS as lessons  # noqa: N811
+    found = []
+    for lesson in lessons.values():
+        title = clean_text(getattr(lesson, "title", ""), 60) or "A lesson"
+        for step in getattr(lesson, "steps", ()):
+            text = clean_text(getattr(step, "question", None), QUESTION_MAX)
+            raw = getattr(step, "choices", None)
+            if not text or not isinstance(raw, (list, tuple)):
+                continue
+            choices = tuple(c for c in (clean_text(c, CHOICE_MAX) for c in raw) if c)
+            if len(choices) != len(raw) or not CHOICES[0] <= len(choices) <= CHOICES[1]:
+                continue
+            found.append(LessonQuestion(title, text, choices,
+                                        _answer_index(getattr(step, "answer", None), raw)))
+    return found
+
+
+def _answer_index(answer: object, choices: list | tuple) -> int | None:
+    if isinstance(answer, str):
+        return next((i for i, c in enumerate(choices) if c == answer), None)
+    if isinstance(answer, int) and not isinstance(answer, bool):
+        index = answer - 1 if answer >= 1 else answer
+        return index if 0 <= index < len(choices) else None
+    return None
+
+
 # -- the actions, by name (protocol.ROOM_ACTIONS) --------------------------------------------
 def _push(room: Room, fields: dict) -> str | None:
     mine = room.teacher_session
@@ -566,14 +618,22 @@ _registry_lock = threading.Lock()
 _janitor: threading.Thread | None = None
 
 
-def open_room(config: Config, limits: Limits = LIMITS) -> Room:
-    """A new room on config; RoomError when the server holds all the rooms it may."""
+def open_room(config: Config, limits: Limits = LIMITS, code: str | None = None) -> Room:
+    """A new room on config, under code when given (a fresh one otherwise); RoomError when
+    the server holds all the rooms it may, or the code is not a free room code here.
+
+    Behind a load balancer that routes by room, the page that asked for a new room picks
+    the code (fresh_code) and reloads with it, so the balancer sends that request to the
+    replica the code hashes to, and the room opens there (see room_page)."""
     global _janitor
     with _registry_lock:
         if len(_rooms) >= limits.max_rooms:
             raise RoomError(f"This server already holds {limits.max_rooms} rooms; close one "
                             "or try again later.")
-        code = _new_code()
+        if code is None:
+            code = _new_code()
+        elif not is_room_code(code) or code in _rooms or code in _closed_codes:
+            raise CodeTaken(f"The code {code[:8]} is taken; open a new room instead.")
         room = _rooms[code] = Room(code, config, limits)
         if _janitor is None:
             _janitor = threading.Thread(target=_sweep_forever, daemon=True)
@@ -583,9 +643,21 @@ def open_room(config: Config, limits: Limits = LIMITS) -> Room:
 
 def _new_code() -> str:
     while True:
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        code = fresh_code()
         if code not in _rooms and code not in _closed_codes:
             return code
+
+
+def fresh_code() -> str:
+    """A random room code (no look-alikes). 29^5 = 20 million of them: two rooms of one
+    server, or of two replicas, meet by chance about never; open_room checks anyway."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def is_room_code(text: str) -> bool:
+    """Whether text is spelt as this server spells room codes (the load balancer routes
+    by exactly this spelling: a lower-case copy would hash elsewhere)."""
+    return len(text) == CODE_LENGTH and all(ch in CODE_ALPHABET for ch in text)
 
 
 def normal_code(raw: object) -> str:

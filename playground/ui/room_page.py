@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import segno
 import streamlit as st
@@ -22,8 +22,12 @@ from playground.server.rooms import CHALLENGES, CHOICES, Room, RoomError
 from playground.ui import components, visit
 from playground.ui.text import plain
 
-ROOM_PARAMS = ("room", "teacher", "seat", "name")
+ROOM_PARAMS = ("room", "teacher", "seat", "name", "open")
 HERE = components.HERE
+# a new page load at data.url (replace: the way back skips the page that only passed on)
+_room_go = st.components.v2.component(
+    "playground_room_go", js="export default function (component) {\n"
+    "  window.location.replace(component.data.url);\n}\n", isolate_styles=False)
 _room_view = st.components.v2.component(
     "playground_room_view", js=components.ENTRY_JS,
     css=components.LIVE_VIEW_CSS + (HERE / "room_view.css").read_text(), isolate_styles=False)
@@ -44,8 +48,12 @@ def _address() -> str:
 
 def main(experiment: Callable[[Config], None]) -> None:
     """The room's page: resolve who this is on the first run, then draw their view."""
-    if "room_role" not in st.session_state:
+    if "room_role" not in st.session_state and "room_go" not in st.session_state:
         _resolve(st.query_params.to_dict())
+    if "room_go" in st.session_state:
+        st.text("Opening the room…")
+        _room_go(key="room_go", data={"url": st.session_state["room_go"]})
+        return
     role = st.session_state.get("room_role")
     if role == "teacher":
         teacher_view(experiment)
@@ -58,21 +66,25 @@ def main(experiment: Callable[[Config], None]) -> None:
 
 
 def _resolve(params: dict) -> None:
-    code = _first(params.pop("room", ""))
+    raw = _first(params.get("room", ""))
+    if raw.lower() == "new":
+        # The room opens where the load balancer sends its code, not here: this page picks
+        # the code and reloads on it (one replica: the same server, one cheap reload).
+        _go({**params, "room": rooms.fresh_code(), "open": "1"})
+        return
+    code = rooms.normal_code(raw)
+    if code != raw and rooms.is_room_code(code):
+        _go({**params, "room": code})  # the balancer routes by the code as it is spelt
+        return
+    params.pop("room", None)
     key, seat = _first(params.pop("teacher", "")), _first(params.pop("seat", ""))
     name = params.pop("name", None)
-    if code.lower() == "new":
-        visit.start(params)
-        try:
-            room = rooms.open_room(visit.config(), visit.limits())
-        except RoomError as error:
-            _leave_room(str(error))
-            return
-        _become_teacher(room)
+    if params.pop("open", None) is not None:
+        _open(code, params)
         return
     if key:
         room = rooms.find_teacher(key)
-        if room is None or room.code != rooms.normal_code(code):
+        if room is None or room.code != code:
             _leave_room("This teacher link's room is closed; open a new room to go on.")
             return
         visit.start(room.params)
@@ -82,7 +94,7 @@ def _resolve(params: dict) -> None:
         room = _find(code)
     except RoomError as error:
         st.session_state["room_problem"] = str(error)
-        st.session_state["room_code"] = rooms.normal_code(code)
+        st.session_state["room_code"] = code
         return
     member = room.member(seat) if seat else None
     if member is None and name is not None:
@@ -96,6 +108,27 @@ def _resolve(params: dict) -> None:
         st.session_state["room_code"] = room.code
         return
     _become_student(room, member.seat)
+
+
+def _open(code: str, params: dict) -> None:
+    """Open the room under the code this page came with (see ?room=new)."""
+    visit.start(params)
+    try:
+        room = rooms.open_room(visit.config(), visit.limits(), code)
+    except rooms.CodeTaken:  # an old opening link, or a very unlikely draw: a fresh code
+        _go({**params, "room": rooms.fresh_code(), "open": "1"})
+        return
+    except RoomError as error:
+        _leave_room(str(error))
+        return
+    _become_teacher(room)
+
+
+def _go(params: dict) -> None:
+    """Load the page again at ?params: a new request, which the load balancer routes by its
+    room code (a rerun would stay on this replica's WebSocket)."""
+    st.session_state["room_go"] = "?" + urlencode(
+        {k: _first(v) for k, v in params.items()})
 
 
 def _find(code: str) -> Room:
@@ -156,15 +189,10 @@ def join_form() -> None:
 
 
 def _join(code: str, name: str) -> None:
+    """Join on a new page load at the room's own link: the room may live on another
+    replica than this form's page (the balancer routes by the code in the address)."""
     st.session_state.pop("room_problem", None)
-    try:
-        room = _find(code)
-        member = room.join(name)
-    except RoomError as error:
-        st.session_state["room_problem"] = str(error)
-        st.session_state["room_code"] = rooms.normal_code(code)[:12]
-        return
-    _become_student(room, member.seat)
+    _go({"room": rooms.normal_code(code)[:12], "name": name})
 
 
 # -- the student's view ------------------------------------------------------------------
@@ -300,8 +328,11 @@ def teacher_view(experiment: Callable[[Config], None]) -> None:
     data = {**components._stream_data(room.teacher_key), "key": room.teacher_key,
             "code": room.code, "presenter": True, "js_path": components._js_path("room_view.js")}
     _room_view(key="room_view", data=data, on_open_change=_on_open_tile)
-    st.markdown("#### Your experiment — change it here, then *Send my experiment* in the room")
-    experiment(visit.config())
+    # below the grid, which fills the first screen (a projector shows the class first)
+    with st.container(key="room_mine"):
+        st.markdown("#### Your experiment — change it here, then *Send my experiment* "
+                    "in the room")
+        experiment(visit.config())
     room.teacher_session = visit.session()
 
 
@@ -318,8 +349,35 @@ def _teacher_controls(room: Room) -> None:
                      index=names.index(room.challenge),
                      format_func=lambda n: "No challenge" if n is None else CHALLENGES[n].title,
                      on_change=lambda: _act("challenge", name=st.session_state["room_challenge"]))
-    with cols[2].popover("Ask a question", use_container_width=True), \
-            st.form("room_question_form", clear_on_submit=False):
+    with cols[2].popover("Ask a question", use_container_width=True):
+        _lesson_question_picker()
+        _question_form()
+
+
+def _lesson_question_picker() -> None:
+    """One of the lessons' questions fills the form below (the teacher may edit it)."""
+    asked = rooms.lesson_questions()
+    if not asked:
+        st.caption("No lesson has a question with choices yet: type one below.")
+        return
+    st.selectbox("From a lesson", [None, *range(len(asked))], key="room_q_lesson",
+                 format_func=lambda i: "Type my own question" if i is None else asked[i].label,
+                 on_change=_fill_question, args=(asked,))
+
+
+def _fill_question(asked: list) -> None:
+    index = st.session_state.get("room_q_lesson")
+    question = asked[index] if index is not None else None
+    st.session_state["room_q_text"] = question.text if question else ""
+    for k in range(CHOICES[1]):
+        choices = question.choices if question else ()
+        st.session_state[f"room_q_choice_{k}"] = choices[k] if k < len(choices) else ""
+    correct = question.correct if question else None
+    st.session_state["room_q_correct"] = None if correct is None else correct + 1
+
+
+def _question_form() -> None:
+    with st.form("room_question_form", clear_on_submit=False):
         text = st.text_input("Question", max_chars=rooms.QUESTION_MAX, key="room_q_text")
         choices = [st.text_input(f"Choice {k + 1}", max_chars=rooms.CHOICE_MAX,
                                  key=f"room_q_choice_{k}") for k in range(CHOICES[1])]

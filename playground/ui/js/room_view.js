@@ -10,7 +10,10 @@ import { el } from "./dom.js";
 import { pictureURL, usePalettes } from "./pixels.js";
 import { LiveStream, mountView, stats } from "./stream.js";
 
-const MANY_TILES = 30; // past this the tiles shrink so a class of 100 fits
+// Tiles shrink as the class grows, so on a projector (1024x768) the grid fills the first
+// screen: two rows up to 6 students, three of 12 up to 20, four of 9 up to 30; past that
+// the smallest tiles, and a class of 100 scrolls.
+const TILE_SIZES = [[6, ""], [20, "pg-some"], [Infinity, "pg-many"]];
 
 function percent(value) {
   return value === null || value === undefined ? "–" : `${(value * 100).toFixed(1)}%`;
@@ -48,6 +51,11 @@ class RoomView {
       ["play_all", "Play everyone", "room-play-all"],
       ["close", "Close the room", "room-close"],
     ];
+    const mine = el("button", { class: "pg-room-btn pg-room-mine", "data-testid": "room-mine" },
+      bar);
+    mine.textContent = "My experiment ↓"; // below the grid, which fills the first screen
+    mine.onclick = () => document.querySelector(".st-key-room_mine")?.scrollIntoView(
+      { behavior: "smooth" });
     for (const [action, label, testid] of actions) {
       const b = el("button", { class: `pg-room-btn pg-room-${action}`, "data-testid": testid },
         bar);
@@ -145,7 +153,8 @@ class RoomView {
     entries.forEach((e, i) => {
       if (this.grid.children[i] !== e.node) this.grid.insertBefore(e.node, this.grid.children[i] || null);
     });
-    this.grid.classList.toggle("pg-many", entries.length > MANY_TILES);
+    const size = TILE_SIZES.find(([most]) => entries.length <= most)[1];
+    for (const [, name] of TILE_SIZES) if (name) this.grid.classList.toggle(name, name === size);
     this.sortButtons();
   }
 
@@ -158,7 +167,7 @@ class RoomView {
   // -- the room's state ----------------------------------------------------------------
   drawRoom(room) {
     if (room.closed) { this.showClosed(); return; }
-    this.counts.textContent = `Room ${room.code}: ${room.joined} joined · ${room.playing} playing`
+    this.counts.textContent = `${room.joined} joined · ${room.playing} playing`
       + (room.locked.length ? ` · locked: ${room.locked.join(", ").replaceAll("_", " ")}` : "");
     const ranks = new Map(room.board.map((row) => [row.tile, row.rank]));
     for (const [id, entry] of this.tiles) {

@@ -111,3 +111,9 @@ def test_figures_survive_a_json_round_trip():
     for fig in figures:
         text = to_json(fig)
         assert json.loads(text)["layout"]["font"]["family"].startswith("Helvetica")
+
+
+def test_curves_with_a_validation_share_draw_the_validation_loss_too():
+    fig = plots.curves_figure("accuracy", validation=True)
+    assert [t.name for t in fig.data][-1] == "validation loss"
+    assert fig.data[-1].yaxis == "y" and len(fig.data) == 5

@@ -241,6 +241,26 @@ def test_early_stopping_watches_the_validation_loss_and_restores_the_best_weight
     assert trainer.history.last["epoch"] == trainer.epoch
 
 
+def test_early_stopping_keeps_its_best_epoch_when_the_same_settings_or_a_speed_arrive():
+    """The page sends its Config again (a rerun, a slower speed): that is no new start for
+    early stopping, or it would stop 'patience' epochs after any click."""
+    config = Config(dataset="gauss", noise=50, hidden=(8, 8), patience=5, validation=20,
+                    optimizer="adam", learning_rate=0.1)
+    alone, poked = Trainer(config), Trainer(config)
+    train_epochs(alone, 500)
+    for _ in range(100):
+        if poked.stopped:
+            break
+        train_epochs(poked, 3)
+        poked.apply_config(config)
+        poked.apply_config(config.replace(speed=10.0))
+        poked.apply_config(config)
+    assert poked.stopped == alone.stopped and poked.epoch == alone.epoch
+    assert torch.equal(poked.params, alone.params)
+    poked.apply_config(config.replace(learning_rate=0.01))  # a new setting: a new chance
+    assert poked.stopped is None
+
+
 def test_the_validation_points_are_training_points_the_network_never_fits():
     trainer = Trainer(Config(validation=30, data_seed=4))
     whole = Trainer(Config(data_seed=4))

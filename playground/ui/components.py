@@ -70,7 +70,8 @@ def _stream_data(token: str | None) -> dict:
 
 def live_view_data(config: Config, token: str | None, edit_seq: int = 0,
                    draw_note: str = "") -> dict:
-    shape = _layout(config.dataset, config.features, config.hidden, config.activation)
+    shape = _layout(config.dataset, config.features, config.hidden, config.activation,
+                    config.validation > 0)
     return {
         **shape,
         "layout_key": f"{shape['layout_key']}|{int(config.presenter)}|{int(bool(config.hide))}",
@@ -89,7 +90,7 @@ def live_view_data(config: Config, token: str | None, edit_seq: int = 0,
 
 @lru_cache(maxsize=64)
 def _layout(dataset: str, features: tuple[str, ...], hidden: tuple[int, ...],
-            activation: tuple[str, ...]) -> dict:
+            activation: tuple[str, ...], validation: bool = False) -> dict:
     """Figures and network shape: rebuilt in the browser only when these change.
 
     Cached because building Plotly figures costs ~50 ms, and every rerun (each
@@ -100,7 +101,7 @@ def _layout(dataset: str, features: tuple[str, ...], hidden: tuple[int, ...],
     n_layers = len(hidden) + 1
     figures = {
         "boundary": plots.boundary_figure().to_plotly_json(),
-        "curves": plots.curves_figure(HEADS[head].metric_name).to_plotly_json(),
+        "curves": plots.curves_figure(HEADS[head].metric_name, validation).to_plotly_json(),
         "hist_weights": plots.histograms_figure(n_layers, "weights").to_plotly_json(),
         "hist_grads": plots.histograms_figure(n_layers, "gradients").to_plotly_json(),
         "norms": plots.norms_figure(n_layers).to_plotly_json(),
@@ -122,7 +123,7 @@ def _layout(dataset: str, features: tuple[str, ...], hidden: tuple[int, ...],
                            for k in range(spec.n_classes)],
     }
     layout_key = "|".join([dataset, ",".join(features), ",".join(map(str, hidden)),
-                           ",".join(activation)])
+                           ",".join(activation), "val" if validation else ""])
     return {"figures": _plain(figures), "network": network, "layout_key": layout_key,
             "legend": _legend(spec, head, network), "draw_modes": _draw_modes(spec, network)}
 

@@ -74,12 +74,15 @@ def boundary_figure() -> go.Figure:
     return fig
 
 
-def curves_figure(metric: str) -> go.Figure:
-    """Train and test loss (left axis) and accuracy or R² (right axis) over epochs."""
+def curves_figure(metric: str, validation: bool = False) -> go.Figure:
+    """Train and test loss (left axis) and accuracy or R² (right axis) over epochs, and
+    with a validation share the validation loss (early stopping's curve) as a fifth."""
     fig = go.Figure()
     styles = (("train loss", "#555555", "solid", "y"), ("test loss", "#111111", "dot", "y"),
               (f"train {metric}", hex_colour(POSITIVE), "solid", "y2"),
               (f"test {metric}", hex_colour(POSITIVE), "dot", "y2"))
+    if validation:
+        styles += (("validation loss", "#9467bd", "dash", "y"),)
     for name, colour, dash, axis in styles:
         fig.add_trace(go.Scatter(x=[], y=[], name=name, mode="lines", yaxis=axis,
                                  line=dict(color=colour, dash=dash, width=1.5)))

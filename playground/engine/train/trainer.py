@@ -42,6 +42,9 @@ def prepare_inputs(config: Config, dataset: Dataset) -> tuple[torch.Tensor, torc
             torch.from_numpy(feature_matrix(dataset.x_test, config.features)))
 
 
+PACE_FIELDS = ("speed",)  # how fast to train, not how: no new run of early stopping
+
+
 def validation_rows(n_train: int, percent: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(rows fitted, rows held out for validation) of the training points: ``percent`` of
     them (at least one when asked, one left to fit), picked by a generator of their own
@@ -223,9 +226,14 @@ class Trainer:
             self._measure_now()
         if config.tf_math and old.regularization != config.regularization:
             self.slots["dead"].zero_()  # the links L1 killed come back with another penalty
-        # new settings deserve a new chance; after a divergence, from the last finite weights
-        self.stopped = None
-        self._best_val_loss, self._best_epoch, self._best_params = math.inf, self.epoch, None
+        # new training settings deserve a new chance (after a divergence, from the last
+        # finite weights); the same settings sent again, the speed or the picture do not:
+        # early stopping keeps its memory of the best epoch
+        if any(Config.__dataclass_fields__[name].metadata["effect"] == "live"
+               for name in old.changed_fields(config) if name not in PACE_FIELDS):
+            self.stopped = None
+            self._best_val_loss, self._best_epoch, self._best_params = (math.inf, self.epoch,
+                                                                        None)
         self._check_epoch_limit()
         return False
 

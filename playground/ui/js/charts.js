@@ -17,7 +17,8 @@ export class CurvesChart {
   reset() {
     this.stride = 1;
     this.upTo = 0;
-    if (this.div.data) Plotly.restyle(this.div, { x: [[], [], [], []], y: [[], [], [], []] });
+    const n = this.div.data ? this.div.data.length : 0;
+    if (n) Plotly.restyle(this.div, { x: Array(n).fill([]), y: Array(n).fill([]) });
   }
 
   draw(history) {
@@ -31,9 +32,11 @@ export class CurvesChart {
     if (!idx.length) return;
     const pick = (arr) => idx.map((i) => arr[i]);
     const xs = pick(history.epoch);
-    Plotly.extendTraces(this.div, { x: [xs, xs, xs, xs],
-      y: [pick(history.train_loss), pick(history.test_loss), pick(history.train_metric),
-        pick(history.test_metric)] }, [0, 1, 2, 3]);
+    const ys = [pick(history.train_loss), pick(history.test_loss), pick(history.train_metric),
+      pick(history.test_metric)];
+    // with a validation share, a fifth trace: the loss early stopping watches
+    if (this.div.data.length > 4 && history.val_loss) ys.push(pick(history.val_loss));
+    Plotly.extendTraces(this.div, { x: ys.map(() => xs), y: ys }, ys.map((_, i) => i));
   }
 }
 

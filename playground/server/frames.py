@@ -167,7 +167,7 @@ def _plane_pictures(trainers: Sequence[Trainer], net: Net, neurons: bool
         indices, palette = _quantize(shade, discretize), "diverging"
     boundary = indices.reshape(-1, res, res)
     thumbs: list[np.ndarray] = []
-    if neurons:  # every THUMBNAIL_STEP-th grid point, all layers' neurons quantized at once
+    if neurons and activations:  # every THUMBNAIL_STEP-th grid point, all layers at once
         step = THUMBNAIL_STEP
         layers = [a.numpy().reshape(a.shape[0], a.shape[1], res, res)[:, :, ::step, ::step]
                   for a in activations]

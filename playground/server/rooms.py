@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from playground.engine.config.config import HIDEABLE, Config
 from playground.engine.config.limits import LIMITS, Limits
+from playground.server.challenges import CHALLENGES, Progress, follow, ordinal
 from playground.server.session import Session
 
 # no 0/O, 1/I/l and no U/V pair read aloud alike: a code copied from a projector works
@@ -65,59 +66,6 @@ def clean_text(raw: object, limit: int) -> str:
 def clean_name(raw: object) -> str:
     """A student's name: plain text, at most NAME_MAX characters."""
     return clean_text(raw, NAME_MAX)
-
-
-# -- challenges: a goal and a ranking from the students' real runs --------------------------
-@dataclass
-class Progress:
-    """What the room has seen of one member's current run (reset when it restarts)."""
-
-    generation: int | None = None
-    neurons: int = 0
-    epoch: int = 0
-    test_loss: float | None = None
-    test_metric: float | None = None
-    reached_95_at: int | None = None  # first epoch seen with test accuracy >= 95 %
-    reached_90_at: int | None = None
-    loss_at_300: float | None = None  # test loss at the first epoch seen >= 300
-
-
-@dataclass(frozen=True)
-class Challenge:
-    title: str  # what the students are told
-    # lower sorts first; None: not (yet) in the ranking
-    score: Callable[[Progress], tuple | None]
-    show: Callable[[Progress], str]  # the score as the leaderboard says it
-
-
-def _accuracy_first(p: Progress) -> tuple | None:
-    return None if p.reached_95_at is None else (p.neurons, p.reached_95_at)
-
-
-def _loss_at_300(p: Progress) -> tuple | None:
-    return None if p.loss_at_300 is None else (p.loss_at_300,)
-
-
-def _fastest_to_90(p: Progress) -> tuple | None:
-    return None if p.reached_90_at is None else (p.reached_90_at,)
-
-
-CHALLENGES: dict[str, Challenge] = {
-    "fewest_neurons": Challenge(
-        "Test accuracy of at least 95 % with the fewest neurons", _accuracy_first,
-        lambda p: f"{p.neurons} neurons (95 % at epoch {p.reached_95_at:,})"),
-    "lowest_loss_300": Challenge(
-        "The lowest test loss after 300 epochs", _loss_at_300,
-        lambda p: f"test loss {p.loss_at_300:.4f}"),
-    "fastest_90": Challenge(
-        "Reach 90 % test accuracy in the fewest epochs", _fastest_to_90,
-        lambda p: f"90 % at epoch {p.reached_90_at:,}"),
-}
-
-
-def ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 # -- the room ---------------------------------------------------------------------------------
@@ -258,7 +206,7 @@ class Room:
                 continue
             snap = session.snapshot()
             busy = busy or snap["playing"]
-            _follow(member, session, snap)
+            member.progress = follow(member.progress, session, snap)
         if busy:
             self.last_activity = time.monotonic()
         self._tell_new_ranks()
@@ -395,44 +343,6 @@ class Room:
 
 def _experiment_params(config: Config) -> dict[str, str]:
     return {k: v for k, v in config.to_params().items() if k not in ("hide", "presenter")}
-
-
-def _follow(member: Member, session: Session, snap: dict) -> None:
-    progress = member.progress
-    if snap["generation"] != progress.generation or snap["epoch"] < progress.epoch:
-        config, _ = Config.from_params(snap.get("config") or {})
-        member.progress = progress = Progress(generation=snap["generation"],
-                                              neurons=sum(config.hidden))
-    last = snap.get("last") or {}
-    progress.epoch = snap["epoch"]
-    progress.test_loss, progress.test_metric = last.get("test_loss"), last.get("test_metric")
-    metric, epoch = progress.test_metric, last.get("epoch", snap["epoch"])
-    if progress.loss_at_300 is None and epoch >= 300 and progress.test_loss is not None:
-        progress.loss_at_300 = _loss_at(session, 300, progress.test_loss)
-    if metric is None or snap.get("metric") != "accuracy":
-        return  # the accuracy goals need a classification
-    if progress.reached_95_at is None and metric >= 0.95:
-        progress.reached_95_at = _first_epoch_at(session, 0.95, epoch)
-    if progress.reached_90_at is None and metric >= 0.90:
-        progress.reached_90_at = _first_epoch_at(session, 0.90, epoch)
-
-
-def _first_epoch_at(session: Session, level: float, seen: int) -> int:
-    """The first epoch of the run's kept history whose test accuracy reached level
-    (the room looks twice a second; the history has every kept epoch)."""
-    history, _ = session.runs()[0]
-    for epoch, metric in zip(history.epoch, history.test_metric):
-        if metric is not None and metric >= level:
-            return epoch
-    return seen
-
-
-def _loss_at(session: Session, target: int, seen: float) -> float:
-    history, _ = session.runs()[0]
-    for epoch, loss in zip(history.epoch, history.test_loss):
-        if epoch >= target and loss is not None:
-            return loss
-    return seen
 
 
 # -- a lesson's questions, for the teacher to pose ------------------------------------------

@@ -18,7 +18,8 @@ import streamlit as st
 
 from playground.engine.config.config import HIDEABLE, Config
 from playground.server import rooms
-from playground.server.rooms import CHALLENGES, CHOICES, Room, RoomError
+from playground.server.challenges import CHALLENGES
+from playground.server.rooms import CHOICES, Room, RoomError
 from playground.ui import components, visit
 from playground.ui.text import plain
 

@@ -147,9 +147,13 @@ def press_do_it(progress: Progress, index: int, step: Step, runs: list[Run]) -> 
 def _do_it(lesson: Lesson, index: int, hooks: Hooks) -> None:
     step = lesson.steps[index]
     press_do_it(_progress(lesson), index, step, hooks.runs())
+    before = hooks.config() if hooks.config else None
     if step.set:
         hooks.apply(dict(step.set))
-    if step.reset and hooks.restart is not None:
+    # new data or a new network has started training again already: a second restart
+    # right after it would only race the first one's frames
+    restarted = before is not None and "restart" in before.effects(hooks.config())
+    if step.reset and hooks.restart is not None and not restarted:
         hooks.restart()
 
 

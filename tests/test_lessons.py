@@ -407,6 +407,20 @@ def test_the_panel_watches_a_step_once_its_settings_are_in_effect_and_from_then_
     assert progress.reached == {0, 1}
 
 
+def test_a_later_steps_do_it_leaves_the_steps_before_it_behind():
+    """Lesson 1's steps 2 and 3 are done by hand; a learner who skips them and presses
+    step 4's "Do it" gets step 4 watched, not a check that waits for a typed weight."""
+    lesson = LESSONS["neuron"]
+    walk = Walk(lesson)
+    walk.train_until(0, 100)
+    walk.do(3)  # XOR: the accuracy falls, and that must not tick step 2's "fell" check
+    assert walk.progress.skipped == {1, 2}
+    for _ in range(25):
+        train(walk.trainers, 10)
+        walk.look()
+    assert 3 in walk.progress.reached and (1, 0) not in walk.progress.met
+
+
 def test_a_page_without_a_trainer_yet_starts_no_watch():
     lesson = LESSONS["backprop"]  # its first check compares with the run before it
     progress = Progress(lesson.id)

@@ -51,6 +51,7 @@ class Progress:
     before: dict[int, list[Run]] = field(default_factory=dict)
     done: set[int] = field(default_factory=set)  # steps whose "Do it" was pressed
     shown: set[int] = field(default_factory=set)  # steps whose answer was asked for
+    skipped: set[int] = field(default_factory=set)  # left behind by a later step's "Do it"
 
 
 def latest_epoch(runs: Sequence[Run]) -> int:
@@ -99,7 +100,7 @@ def advance(lesson: Lesson, progress: Progress, runs: Sequence[Run],
     if not runs:
         return
     for index, step in enumerate(lesson.steps):
-        if not step.checks or index in progress.reached:
+        if not step.checks or index in progress.reached or index in progress.skipped:
             continue
         if step.set:
             applied = (index in progress.done if config is None
@@ -135,7 +136,10 @@ def restarts_training(step: Step) -> bool:
 def press_do_it(progress: Progress, index: int, step: Step, runs: list[Run]) -> bool:
     """The bookkeeping of a step's "Do it": the runs now are what the step is measured
     against, and its watch begins now, or at epoch 0 when training starts again.
-    Returns whether it does."""
+    Returns whether it does. Earlier steps not yet reached are left behind: the learner
+    moved on, and a step done by hand (a weight typed in) must not hold up the rest."""
+    progress.skipped |= {i for i in range(index) if i not in progress.reached}
+    progress.skipped.discard(index)
     progress.done.add(index)
     restart = step.reset or restarts_training(step)
     progress.since[index] = 0 if restart else latest_epoch(runs)
@@ -146,9 +150,13 @@ def press_do_it(progress: Progress, index: int, step: Step, runs: list[Run]) -> 
 def _do_it(lesson: Lesson, index: int, hooks: Hooks) -> None:
     step = lesson.steps[index]
     press_do_it(_progress(lesson), index, step, hooks.runs())
+    before = hooks.config() if hooks.config else None
     if step.set:
         hooks.apply(dict(step.set))
-    if step.reset and hooks.restart is not None:
+    # new data or a new network has started training again already: a second restart
+    # right after it would only race the first one's frames
+    restarted = before is not None and "restart" in before.effects(hooks.config())
+    if step.reset and hooks.restart is not None and not restarted:
         hooks.restart()
 
 
@@ -195,9 +203,11 @@ def check_lines(checks: Sequence[Check], index: int, progress: Progress,
     for k, check in enumerate(checks):
         met = (index, k) in progress.met
         line = f"{REACHED if met else WAITING} {check.text}"
-        if current and not met:
+        if current and not met:  # the one watched now: its reading and how long it may take
             line += (_reading_text(check, runs, regression)
                      + f" · {how_long(check.within, speed)}")
+        elif not met:
+            line += f" · :gray[up to {check.within:,} epochs]"
         lines.append(line)
     return lines
 
@@ -220,8 +230,8 @@ def _question(lesson: Lesson, index: int, step: Step, revealed: bool) -> None:
 
 
 def _current(lesson: Lesson, progress: Progress) -> int | None:
-    return next((i for i, step in enumerate(lesson.steps)
-                 if step.checks and i not in progress.reached), None)
+    return next((i for i, step in enumerate(lesson.steps) if step.checks
+                 and i not in progress.reached and i not in progress.skipped), None)
 
 
 @st.fragment(run_every=CHECK_EVERY_S)

@@ -172,7 +172,14 @@ class LiveView {
     this.output.drawLegend(data.legend);
     this.drawTool.setup(data.draw_modes);
     this.slowKey = null;
-    this.clearHistory();
+    // new figures: draw the rows kept so far into them (a restart's message clears them;
+    // the rows of a run that began before this rebuild must not be lost)
+    if (!this.history) this.clearHistory();
+    else {
+      this.curves.reset();
+      this.norms.reset();
+      this.jobs.curves.dirty = true;
+    }
     if (this.points) this.drawPoints(this.points);
     this.network.callouts = Boolean(data.callouts);
     this.network.build(data.network);

@@ -129,8 +129,13 @@ class Student:
         # read (and drop) everything else the server says on this socket, or its
         # send queue fills up and it drops the session as an overwhelmed client
         self.tasks.append(asyncio.create_task(self._drain(self.page)))
+        await self.attach(timeout)
+
+    async def attach(self, timeout: float = 60.0) -> None:
+        """Open the live stream (again: a page that mounts its live view anew)."""
         base, _, origin = endpoints(self.url)
         path = f"{self.data.get('base_path', '')}/live/{self.data['token']}"
+        self.closed_code = None
         self.live = await connect(base + path, origin=origin, proxy=None, max_size=None,
                                   open_timeout=timeout)
         self.tasks.append(asyncio.create_task(self._read_live()))

@@ -90,11 +90,13 @@ def tiles(room: Room) -> dict[str, str]:
 
 
 def notice(page) -> str:
-    return page.get_by_test_id("pg-msg").inner_text()
+    """The live view's message line (both of them while a rerun mounts the view anew)."""
+    return " ".join(page.get_by_test_id("pg-msg").all_inner_texts())
 
 
 LIVE_VIEW = "Object.values(window.__pgViews).find((v) => v.network)"
 ROOM_VIEW = "Object.values(window.__pgViews).find((v) => v.tiles)"
+SUMMARY = f"() => JSON.stringify(({LIVE_VIEW}).summary)"
 
 
 def student_playing(page) -> bool:
@@ -188,7 +190,7 @@ def test_lock_hides_controls_on_every_student_page(room):
         wait_until(lambda s=student: not s.locator(".st-key-cfg_learning_rate").is_visible(),
                    RERUN_S, "learning rate hidden")
         assert not student.locator(".st-key-cfg_optimizer").is_visible()
-        assert "locked" in notice(student)
+        wait_until(lambda s=student: "locked" in notice(s), RERUN_S, "the lock notice")
     _teacher_command(room, "lock", names=[])
     wait_until(lambda: room.students[0].locator(".st-key-cfg_learning_rate").is_visible(),
                10, "unlocked")
@@ -198,7 +200,8 @@ def test_a_challenge_ranks_the_students_and_each_sees_their_rank(room):
     _teacher_command(room, "challenge", name="lowest_loss_300")
     board = room.teacher.get_by_test_id("room-board")
     wait_until(lambda: board.locator("li").count() == 3, 30,
-               lambda: f"three students ranked; tiles {tiles(room)}")
+               lambda: f"three students ranked; tiles {tiles(room)}; summaries "
+               f"{[s.evaluate(SUMMARY) for s in room.students]}")
     for student in room.students:
         wait_until(lambda s=student: "You are" in s.locator(".st-key-room_banner").inner_text(),
                    10, "the student's own rank")

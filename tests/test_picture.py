@@ -222,8 +222,8 @@ def test_presenter_mode_is_readable_on_a_projector(chromium, server):  # noqa: F
     boundary = page.locator(".pg-boundary-wrap").bounding_box()
     assert boundary["width"] >= 400  # the key plot, bigger than the usual 320
     # the neurons' pictures are larger than the usual 34 px
-    nodes = page.evaluate("() => [...document.querySelectorAll('g.pg-hidden image')]"
-                          ".map((i) => Number(i.getAttribute('width')))")
+    nodes = page.evaluate("() => [...document.querySelectorAll('g.pg-hidden canvas')]"
+                          ".map((c) => c.getBoundingClientRect().width)")
     assert nodes and min(nodes) > 34, nodes
     screenshot(page, "presenter-1024x768.png")  # for a person to look at (a scratch folder)
     assert errors == []

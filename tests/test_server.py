@@ -1,6 +1,7 @@
 """The server process as ``make run`` starts it, driven without a browser (simulated
 students from ``benchmarks.student``): a watched session outlives the idle timeout and
-an unwatched one does not, half-sent requests are closed, an idle kept-alive
+an unwatched one does not, a session pauses when nobody watches (not while its page
+mounts the live view anew), half-sent requests are closed, an idle kept-alive
 connection too, a dropped connection leaves no traceback in the log, a stopped worker
 is replaced and its page told so, and a killed forkserver leaves its workers in the
 server's process tree, where shutdown ends them.
@@ -31,9 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.student import Student, endpoints  # noqa: E402
 from playground.server.http_timeouts import KEEP_ALIVE_S  # noqa: E402
 from playground.server.pool import DEAD_AFTER_S  # noqa: E402
+from playground.server.protocol import DETACH_GRACE_S  # noqa: E402
 
 HEADER_TIMEOUT_S = 2.0
-IDLE_TIMEOUT_S = 3.0
+IDLE_TIMEOUT_S = 6.0  # longer than a detached session waits before it pauses
 SWEEP_S = 2.0  # the janitor's round
 
 
@@ -105,6 +107,38 @@ def test_a_watched_session_outlives_the_idle_timeout(server):
     student, epochs, code = asyncio.run(_watch_past_the_idle_timeout(server.url))
     assert epochs == sorted(epochs) and epochs[-1] > epochs[0] > 0  # never back to 0
     assert code == 4404  # unwatched past the timeout: closed (the page is told on return)
+
+
+async def _detach(student: Student, for_s: float) -> bool:
+    """Close the page's live stream, open it again after ``for_s`` s; whether the first
+    message on the new stream says playing."""
+    await student.live.close()
+    await asyncio.sleep(for_s)
+    count = len(student.arrivals)
+    await student.attach()
+    deadline = time.monotonic() + 10
+    while len(student.arrivals) == count and time.monotonic() < deadline:
+        await student._wait_news(deadline)
+    return student.flags[count]
+
+
+async def _remount_then_leave(url: str) -> tuple[bool, bool]:
+    student = Student(url)
+    await student.open()
+    await student.play()
+    remounted = await _detach(student, 0.2)  # a rerun mounting the live view anew
+    left = await _detach(student, DETACH_GRACE_S + 1.0)  # nobody watched a while
+    for task in student.tasks:
+        task.cancel()
+    await student.live.close()
+    await student.page.close()
+    return remounted, left
+
+
+def test_a_session_pauses_when_nobody_watches_but_not_while_its_view_remounts(server):
+    remounted, left = asyncio.run(_remount_then_leave(server.url))
+    assert remounted, "a stream closed and opened again at once paused the run"
+    assert not left, "a session nobody watched went on training"
 
 
 # -- HTTP: header and keep-alive timeouts --------------------------------------------------

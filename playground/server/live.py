@@ -161,9 +161,16 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
             if code == p.CLOSE_UNLOADED:
                 session.close(UNLOADED)  # the page went away for good: free its session now
             else:
-                session.pause()  # nobody watches: stop spending CPU until the page is back
+                # nobody watches: stop spending CPU until the page is back, unless the
+                # page mounts its view anew (a rerun that changed the layout) within moments
+                loop.call_later(p.DETACH_GRACE_S, _pause_if_unwatched, session)
     if not flooded:
         await _send_close(websocket)
+
+
+def _pause_if_unwatched(session: Session) -> None:
+    if session.attached == 0:
+        session.pause_unwatched()
 
 
 @lru_cache(maxsize=1)

@@ -44,6 +44,7 @@ PAGE_BURST = 40  # ... with this many at once (a visitor double-clicking is fine
 MAX_WATCHERS = 3  # live streams on one session (a second tab, a projector)
 FLOOD_COOLDOWN_S = 10.0  # after a flood, new streams on that session are refused this long
 FLOOD_TARPIT_S = 1.0  # ... each after this pause
+DETACH_GRACE_S = 3.0  # a session with no stream left pauses after this (a remount is quicker)
 
 # close codes of the live stream (4000-4999 are the application's own)
 CLOSE_UNKNOWN = 4404  # no such session, or it ended: the page starts a fresh one

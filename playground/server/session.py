@@ -130,6 +130,11 @@ class Session:
     def pause(self) -> None:
         self.command(p.PAUSE)
 
+    def pause_unwatched(self) -> None:
+        """Pause because no page watches: no contact from a page, so the idle clock runs on."""
+        if not self.closed:
+            self.link.send(self.sid, p.PAUSE, [])
+
     def step(self, epochs: int = 1) -> None:
         self.command(p.STEP, epochs)
 

@@ -2,10 +2,11 @@
 
 Order: raw trainer and group speed (no server); then one app server, started as
 ``make run`` starts it, for the page figures of one visitor in a real browser
-(epochs/s seen, redraws/s, pause latency, time to interactive against a bare
-Streamlit page), then a class of simulated students (1, 30, 100 at once), then
-the floods and a killed worker (``attacks.py``). A failing section is recorded and
-the rest still run; servers and the browser are always stopped.
+(epochs/s seen, redraws/s, pause latency, time to interactive and the first visit's
+bytes against a bare Streamlit page, a class of 30 real pages), then a class of
+simulated students (1, 30, 100 at once), a class room, then the floods and a killed
+worker (``attacks.py``). A failing section is recorded and the rest still run; servers
+and the browser are always stopped.
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ def run_on_server(sections, figures, page_errors, chromium, server) -> None:
         chromium, server, page_errors, keep_first_page=pause_20, pages=pages))
     figures["tti"] = sections.run("time to interactive",
                                   lambda: time_to_interactive(chromium, server))
+    figures["pages"] = sections.run("a class of 30 real pages", lambda: concurrency.
+                                    class_of_pages(chromium, server, page_errors))
 
 
 def main() -> int:

@@ -1,8 +1,9 @@
-"""One visitor in a real browser: epochs/s and redraws/s seen on the page, the CPU
-the server, its workers and the browser use, and the server's memory.
+"""Visitors in a real browser: one, with epochs/s and redraws/s seen on the page, the
+CPU the server, its workers and the browser use, and the server's memory; and a class
+of 30 real pages sharing the machine with the server (Plotly drawing in one of them).
 
-(Many visitors at once are simulated students, ``classroom.py``: a headless browser
-each would measure the browsers, which share these 2 cores, more than the server.)
+(The class figures of ``classroom.py`` come from simulated students: a headless
+browser each measures the browsers, which share these cores, as much as the server.)
 """
 
 from __future__ import annotations
@@ -37,6 +38,24 @@ def one_run(chromium, server, errors: list[str], keep_first_page=None,
         log(f"1 session: {rate}, cores used {result['cores_used']}")
         if keep_first_page:
             keep_first_page(pages[0], result)
+        pg.pause_all(pages)
+    finally:
+        pg.close_pages(pages)
+    return result
+
+
+def class_of_pages(chromium, server, errors: list[str], count: int = 30) -> dict:
+    """count real pages playing at once, Plotly stubbed in all but the first; the
+    epochs/s each page drew."""
+    pages = pg.open_pages(chromium, server.url + "/", count, errors, stub_plotly_after=1)
+    try:
+        measured = pg.measure_playing(pages)
+        rates = [r["epochs_per_s"] for r in measured["per_session"]]
+        redraws = [r["redraws_per_s"] for r in measured["per_session"]]
+        result = {"pages": count, "epochs_per_s": {"min": min(rates), "mean": sum(rates) / count,
+                                                   "plotly_page": rates[0], "all": rates},
+                  "redraws_per_s": {"min": min(redraws), "all": redraws}}
+        log(f"{count} pages: epochs/s {result['epochs_per_s']}")
         pg.pause_all(pages)
     finally:
         pg.close_pages(pages)

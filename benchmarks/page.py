@@ -43,17 +43,28 @@ PROBE_READ_JS = """() => { const p = window.__pgProbe;
           changes: p.changes.slice(-5)}; }"""
 
 
-def new_page(chromium, errors: list[str] | None = None):
+# Plotly that draws nothing: every call resolves at once (a page of a class whose charts
+# cost no CPU, so that many pages on one machine measure the server, not Plotly)
+PLOTLY_STUB = """window.Plotly = new Proxy({Icons: {camera: {}, disk: {}}}, {
+  get: (known, name) => name in known ? known[name] : () => Promise.resolve()});"""
+
+
+def new_page(chromium, errors: list[str] | None = None, stub_plotly: bool = False):
     context = chromium.new_context(viewport=browser.VIEWPORT)
     page = context.new_page()
     page.set_default_timeout(20_000)
+    if stub_plotly:
+        page.route("**/plotly.min.js*", lambda route: route.fulfill(
+            body=PLOTLY_STUB, content_type="text/javascript"))
     if errors is not None:
         page.on("pageerror", lambda error: errors.append(str(error)))
     return page
 
 
-def open_pages(chromium, url: str, count: int, errors: list[str]) -> list:
-    """Open count pages one after the other, each until its live stream is connected.
+def open_pages(chromium, url: str, count: int, errors: list[str],
+               stub_plotly_after: int | None = None) -> list:
+    """Open count pages one after the other, each until its live stream is connected;
+    pages from index stub_plotly_after on get a Plotly that draws nothing.
 
     One at a time on purpose: pages loading all at once on a small machine share its
     cores with the server, which would blur what one load costs. A page whose stream
@@ -61,8 +72,9 @@ def open_pages(chromium, url: str, count: int, errors: list[str]) -> list:
     epochs/s.
     """
     pages = []
-    for _ in range(count):
-        page = new_page(chromium, errors)
+    for k in range(count):
+        stub = stub_plotly_after is not None and k >= stub_plotly_after
+        page = new_page(chromium, errors, stub_plotly=stub)
         pages.append(page)
         page.goto(url, wait_until="commit", timeout=browser.LOAD_TIMEOUT_MS)
         playground_ready(page, timeout_ms=60_000)
@@ -204,12 +216,24 @@ def summarize_latencies(tries: list[dict | None]) -> dict:
 
 def load_once(chromium, url: str, ready) -> dict[str, float]:
     """One fresh load in a new context: ready(page, start) returns its milestones
-    (seconds since goto), "ready_s" being the time to interactive."""
+    (seconds since goto), "ready_s" being the time to interactive; and what the load
+    downloaded until the network went quiet after it: "bytes" (decoded, as the page
+    got them; the live stream's and Streamlit's WebSocket messages not counted) and
+    "requests"."""
     page = new_page(chromium)
+    received = {"bytes": 0, "requests": 0}
+    cdp = page.context.new_cdp_session(page)
+    cdp.on("Network.requestWillBeSent",
+           lambda event: received.__setitem__("requests", received["requests"] + 1))
+    cdp.on("Network.dataReceived",
+           lambda event: received.__setitem__("bytes", received["bytes"] + event["dataLength"]))
+    cdp.send("Network.enable")
     try:
         start = time.monotonic()
         page.goto(url, wait_until="commit", timeout=browser.LOAD_TIMEOUT_MS)
-        return ready(page, start)
+        marks = ready(page, start)
+        page.wait_for_load_state("networkidle", timeout=browser.LOAD_TIMEOUT_MS)
+        return {**marks, **received}
     finally:
         page.context.close()
 
@@ -236,6 +260,10 @@ def playground_ready(page, start: float | None = None,
         page.wait_for_function("() => (window.__pgStats || {}).messages > 0",
                                timeout=timeout_ms, polling=20)
         marks["first_frame_s"] = since()
+        # the first chart: the loss curves drawn by Plotly, once its bundle has loaded
+        page.locator(".pg-curves .main-svg").first.wait_for(state="attached",
+                                                            timeout=timeout_ms)
+        marks["chart_s"] = since()
     return marks
 
 

@@ -43,10 +43,21 @@ PROBE_READ_JS = """() => { const p = window.__pgProbe;
           changes: p.changes.slice(-5)}; }"""
 
 
-# Plotly that draws nothing: every call resolves at once (a page of a class whose charts
-# cost no CPU, so that many pages on one machine measure the server, not Plotly)
-PLOTLY_STUB = """window.Plotly = new Proxy({Icons: {camera: {}, disk: {}}}, {
-  get: (known, name) => name in known ? known[name] : () => Promise.resolve()});"""
+# Plotly that draws nothing: every call resolves at once, and a plot gets the fields and
+# event methods the live view uses (a page of a class whose charts cost no CPU, so that
+# many pages on one machine measure the server, not Plotly). It has no "then": a promise
+# resolved with a thenable would wait on it for ever.
+PLOTLY_STUB = """const draw = (div) => {
+  if (div instanceof Element && !div._fullLayout) {
+    div._fullLayout = {_size: {l: 40, t: 10, w: 280, h: 280}};
+    div.on = div.removeAllListeners = () => {};
+    div.data = [];
+    div.layout = {};
+  }
+  return Promise.resolve(div);
+};
+window.Plotly = new Proxy({Icons: {camera: {}, disk: {}}, then: undefined}, {
+  get: (known, name) => name in known ? known[name] : draw});"""
 
 
 def new_page(chromium, errors: list[str] | None = None, stub_plotly: bool = False):

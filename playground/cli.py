@@ -170,27 +170,11 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve_command(options: Sequence[str]) -> int:
-    """``streamlit run [APP] OPTIONS`` (APP: app.py unless the first option names one),
-    its uvicorn with ``http_timeouts.uvicorn_settings()`` on top of Streamlit's own."""
-    from streamlit.web import cli as streamlit_cli
-    from streamlit.web.server.starlette import starlette_server
-
-    from playground.server.http_timeouts import uvicorn_settings
-
-    options = list(options)
-    app = options.pop(0) if options and not options[0].startswith("-") else "app.py"
-    # Streamlit builds uvicorn's settings in this one function (Streamlit is pinned in
-    # pyproject.toml); tests/test_server.py checks that a server started so has them
-    streamlits = starlette_server._get_uvicorn_config_kwargs
-    starlette_server._get_uvicorn_config_kwargs = lambda: {**streamlits(), **uvicorn_settings()}
-    streamlit_cli.main(["run", app, *options], prog_name="streamlit")
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["serve"]:  # the rest is streamlit run's, its --help included
-        return serve_command(argv[1:])
+        from playground.ui.serve import serve  # Streamlit only when it serves
+
+        return serve(argv[1:])
     args = build_parser().parse_args(argv)
     return {"train": train_command}[args.command](args)

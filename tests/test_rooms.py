@@ -13,7 +13,7 @@ import pytest
 from playground.engine.config.config import Config
 from playground.engine.config.limits import Limits
 from playground.server import protocol as p
-from playground.server import room_stream, rooms
+from playground.server import room_actions, room_stream, rooms
 from playground.server.render import grid_picture
 from playground.server.rooms import CODE_ALPHABET, RoomError, clean_name
 
@@ -145,7 +145,7 @@ def test_wrong_codes_get_a_sentence_and_are_limited_per_address():
 
 def test_a_closed_room_says_so():
     room = rooms.open_room(Config())
-    assert rooms.teacher_command(room.teacher_key, "close", {}) is None
+    assert room_actions.teacher_command(room.teacher_key, "close", {}) is None
     with pytest.raises(RoomError, match=f"Room {room.code} was closed"):
         rooms.find_room(room.code, "1.2.3.4")
     assert rooms.find_teacher(room.teacher_key) is None
@@ -157,34 +157,35 @@ def test_every_teacher_command_without_the_key_is_refused_and_changes_nothing(ac
     tile = next(iter(room.members.values())).tile
     fields = {"names": ["learning_rate"], "name": "fastest_90", "text": "Why?",
               "choices": ["a", "b"], "correct": 0, "tile": tile}
-    rooms.teacher_command(room.teacher_key, "question", {"text": "Before?", "choices": ["x", "y"]})
+    room_actions.teacher_command(room.teacher_key, "question",
+                                 {"text": "Before?", "choices": ["x", "y"]})
     before = state_of(room, sessions)
     seat = next(iter(room.members))
     near_miss = room.teacher_key[:-1] + ("y" if room.teacher_key.endswith("x") else "x")
     for key in ("", room.code, seat, tile, near_miss, None, 7):
-        assert rooms.teacher_command(key, action, dict(fields)) == \
+        assert room_actions.teacher_command(key, action, dict(fields)) == \
             "Only the room's teacher can do that."
         # the same command as a student's stream sends it
         text = json.dumps({"cmd": p.ROOM_COMMAND, "action": action, "key": key, **fields})
         parsed = p.parse_room_command(text)
         if parsed is not None:
-            rooms.teacher_command(*parsed)
+            room_actions.teacher_command(*parsed)
     assert state_of(room, sessions) == before
     # ... and with the key it does something (the test above can fail)
-    assert rooms.teacher_command(room.teacher_key, action, dict(fields)) is None
+    assert room_actions.teacher_command(room.teacher_key, action, dict(fields)) is None
     assert state_of(room, sessions) != before
 
 
 def test_pause_play_and_push_reach_every_student_with_a_notice():
     room, sessions = room_with(3)
-    rooms.teacher_command(room.teacher_key, "play_all", {})
+    room_actions.teacher_command(room.teacher_key, "play_all", {})
     assert all(r.summary["playing"] for r in sessions)
-    rooms.teacher_command(room.teacher_key, "pause_all", {})
+    room_actions.teacher_command(room.teacher_key, "pause_all", {})
     assert all(r.calls[-1] == ("pause",) and "paused everyone" in r.notices[-1]
                for r in sessions)
     mine = FakeSession(Config(dataset="spiral", hidden=(4, 4)).to_params())
     room.teacher_session = mine
-    rooms.teacher_command(room.teacher_key, "push", {})
+    room_actions.teacher_command(room.teacher_key, "push", {})
     for session in sessions:
         assert session.params == mine.params and ("restart",) in session.calls
         assert "new experiment" in session.notices[-1] and session.room_version >= 3
@@ -193,27 +194,27 @@ def test_pause_play_and_push_reach_every_student_with_a_notice():
 
 def test_lock_hides_the_chosen_controls_and_keeps_unknown_names_out():
     room, sessions = room_with(1)
-    rooms.teacher_command(room.teacher_key, "lock", {"names": ["learning_rate", "bogus"]})
+    room_actions.teacher_command(room.teacher_key, "lock", {"names": ["learning_rate", "bogus"]})
     assert room.locked == ("learning_rate",)
     assert sessions[0].params["hide"] == "learning_rate"
     seat = next(iter(room.members))
     assert room.student_view(seat)["experiment"]["hide"] == "learning_rate"
-    assert rooms.teacher_command(room.teacher_key, "lock", {"names": "x"}) is not None
+    assert room_actions.teacher_command(room.teacher_key, "lock", {"names": "x"}) is not None
 
 
 def test_a_question_tallies_answers_and_refuses_bad_ones():
     room, _ = room_with(3)
     key = room.teacher_key
-    assert "2 to 4 choices" in rooms.teacher_command(key, "question",
+    assert "2 to 4 choices" in room_actions.teacher_command(key, "question",
                                                      {"text": "?", "choices": ["one"]})
-    rooms.teacher_command(key, "question", {"text": "Which?", "choices": ["a", "b", "c"],
+    room_actions.teacher_command(key, "question", {"text": "Which?", "choices": ["a", "b", "c"],
                                             "correct": 2})
     seats = list(room.members)
     room.answer(seats[0], 2), room.answer(seats[1], 0), room.answer(seats[2], 9)
     room.answer("not a seat", 1)
     assert room.teacher_state()["question"]["tally"] == [1, 0, 1]
     assert room.student_view(seats[0])["question"]["correct"] is None  # not yet revealed
-    rooms.teacher_command(key, "reveal", {})
+    room_actions.teacher_command(key, "reveal", {})
     assert room.student_view(seats[0])["question"]["correct"] == 2
     room.answer(seats[2], 1)  # too late
     assert room.teacher_state()["question"]["tally"] == [1, 0, 1]
@@ -221,7 +222,7 @@ def test_a_question_tallies_answers_and_refuses_bad_ones():
 
 def test_the_leaderboard_ranks_real_runs_and_each_student_sees_their_rank():
     room, sessions = room_with(3)
-    rooms.teacher_command(room.teacher_key, "challenge", {"name": "lowest_loss_300"})
+    room_actions.teacher_command(room.teacher_key, "challenge", {"name": "lowest_loss_300"})
     sessions[0].summary["metric"] = "r2"  # the loss goal holds for regressions too
     for session, loss in zip(sessions, (0.3, 0.1, None)):
         session.summary.update(epoch=320 if loss else 100, playing=True,
@@ -279,7 +280,7 @@ def test_a_room_opens_under_the_code_its_page_picked_and_only_a_free_one():
     for wrong in ("abcde", "ABC0E", "AB;CD", "ABCDEF"):
         with pytest.raises(rooms.CodeTaken):
             rooms.open_room(Config(), Limits(), wrong)
-    rooms.teacher_command(room.teacher_key, "close", {})
+    room_actions.teacher_command(room.teacher_key, "close", {})
     with pytest.raises(rooms.CodeTaken):
         rooms.open_room(Config(), Limits(), code)  # a closed room's code stays closed
 
@@ -300,7 +301,7 @@ def test_lesson_questions_offer_steps_with_a_question_and_choices_read_defensive
         Step(question="Out of range", choices=["a", "b"], answer=7),
         Step(question="", choices=["a", "b"], answer=1),
     ))
-    asked = rooms.lesson_questions({"nonlinear": lesson, "broken": Step(title="No steps")})
+    asked = room_actions.lesson_questions({"nonlinear": lesson, "broken": Step(title="No steps")})
     assert [(q.text, q.choices, q.correct) for q in asked] == [
         ("One line?", ("50 %", "100 %", "75 %"), 1),
         ("Which is right?", ("a", "b"), 1),
@@ -310,6 +311,6 @@ def test_lesson_questions_offer_steps_with_a_question_and_choices_read_defensive
     ]
     assert asked[0].label == "Nonlinear: One line?"
     # the lessons as shipped read without error, and each offered one fits a room's form
-    for question in rooms.lesson_questions():
+    for question in room_actions.lesson_questions():
         assert 2 <= len(question.choices) <= 4 and question.text
 

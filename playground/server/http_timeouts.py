@@ -1,4 +1,4 @@
-"""The HTTP server's timeouts, which ``python -m playground serve`` (``cli.py``) adds.
+"""The HTTP server's timeouts, which ``python -m playground serve`` (``ui/serve.py``) adds.
 
 Streamlit serves ``st.App`` through uvicorn and fixes the settings it passes to it; none
 of them bounds how long a request may take to arrive. So the server adds two of

@@ -33,7 +33,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from playground.server import protocol as p
-from playground.server import room_stream, rooms
+from playground.server import room_actions, room_stream, rooms
 from playground.server.pool import get_pool
 from playground.server.session import UNLOADED, Session, StreamState, active_sessions, find_session
 
@@ -81,7 +81,7 @@ async def _commands(websocket: WebSocket, session: Session) -> int | None:
             return p.CLOSE_FLOOD
         room_command = p.parse_room_command(text)  # room hook: rooms checks the key
         if room_command is not None:
-            rooms.teacher_command(*room_command)
+            room_actions.teacher_command(*room_command)
             continue
         command = p.parse_page_command(text)
         if command is not None:

@@ -29,7 +29,7 @@ LOAD = "load"  # imported weights (packed like Trainer.state's): training starts
 COMMANDS = (OPEN, CLOSE, PLAY, PAUSE, STEP, RESTART, CONFIG, SET_PARAM, LOAD)
 PAGE_COMMANDS = (PLAY, PAUSE, STEP, RESTART, SET_PARAM)  # what a page may say over its stream
 # -- room hook: a teacher's command, {"cmd": ROOM_COMMAND, "action": ..., "key": ...}; any
-# stream may send one, and rooms.teacher_command checks its key (never the stream it came on)
+# stream may send one, and room_actions.teacher_command checks its key (never the stream it came on)
 ROOM_COMMAND = "room"
 ROOM_ACTIONS = ("push", "pause_all", "play_all", "lock", "challenge", "question", "reveal",
                 "remove", "close")
@@ -152,15 +152,21 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def parse_page_command(text: str | None) -> tuple[str, list] | None:
-    """A page's command as (name, args), or None if it is not one."""
+def _page_message(text: str | None) -> dict | None:
+    """A message from a page as a JSON object, or None if it is too long or not one."""
     if not text or len(text) > MAX_PAGE_MESSAGE:
         return None
     try:
         message = json.loads(text)
     except ValueError:
         return None
-    if not isinstance(message, dict) or message.get("cmd") not in PAGE_COMMANDS:
+    return message if isinstance(message, dict) else None
+
+
+def parse_page_command(text: str | None) -> tuple[str, list] | None:
+    """A page's command as (name, args), or None if it is not one."""
+    message = _page_message(text)
+    if message is None or message.get("cmd") not in PAGE_COMMANDS:
         return None
     name = message["cmd"]
     if name == SET_PARAM:
@@ -175,14 +181,9 @@ def parse_page_command(text: str | None) -> tuple[str, list] | None:
 
 def parse_room_command(text: str | None) -> tuple[str, str, dict] | None:
     """A teacher's command as (key, action, its other fields), or None if it is not one.
-    Nothing here is trusted: rooms.teacher_command checks the key and every field."""
-    if not text or len(text) > MAX_PAGE_MESSAGE:
-        return None
-    try:
-        message = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(message, dict) or message.get("cmd") != ROOM_COMMAND:
+    Nothing here is trusted: room_actions.teacher_command checks the key and every field."""
+    message = _page_message(text)
+    if message is None or message.get("cmd") != ROOM_COMMAND:
         return None
     key, action = message.pop("key", None), message.pop("action", None)
     if not isinstance(key, str) or action not in ROOM_ACTIONS:

@@ -6,7 +6,7 @@ Each tile is sent when it changed, at most every ``TILE_INTERVAL_S``; its pictur
 the student's session's own latest output image (the same PNG their page gets), sent
 only when a newer one exists. A change to the room itself (a join, an answer, a
 command) is sent at once. Commands on this stream are teacher commands and, like
-those from any other stream, carry the key that ``rooms.teacher_command`` checks.
+those from any other stream, carry the key that ``room_actions.teacher_command`` checks.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import asyncio
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from playground.server import protocol as p
-from playground.server import rooms
+from playground.server import room_actions
 from playground.server.render import thumbnail
 from playground.server.rooms import Room
 
@@ -66,7 +66,7 @@ async def _teacher_commands(websocket: WebSocket) -> None:
             return
         command = p.parse_room_command(text)
         if command is not None:
-            rooms.teacher_command(*command)
+            room_actions.teacher_command(*command)
 
 
 async def teacher_stream(websocket: WebSocket, room: Room) -> None:

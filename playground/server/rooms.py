@@ -7,10 +7,9 @@ controls, a challenge, a question. Students train exactly as alone; the room onl
 reads what their sessions already compute (the latest summary and output picture)
 and, on a teacher's command, calls their sessions' public methods.
 
-Every teacher command goes through ``teacher_command(key, action, fields)``, which
-finds the room by its key: a command from anywhere else (a student's stream, a forged
-message) names no room and changes nothing. The registry is this process's: one
-replica holds its rooms (the README says how replicas route a room to one of them).
+The teacher's commands are ``room_actions.py``'s. The registry of rooms is this
+process's: one replica holds its rooms (the README says how replicas route a room to
+one of them).
 """
 
 from __future__ import annotations
@@ -21,10 +20,10 @@ import threading
 import time
 import unicodedata
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from playground.engine.config.config import HIDEABLE, Config
+from playground.engine.config.config import Config
 from playground.engine.config.limits import LIMITS, Limits
 from playground.server.challenges import CHALLENGES, Progress, follow, ordinal
 from playground.server.session import Session
@@ -34,9 +33,6 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTWXYZ23456789"
 CODE_LENGTH = 5
 NAME_MAX = 24  # characters of a student's name
 NAME_READ_MAX = 200  # a longer name is cut here before anything else looks at it
-QUESTION_MAX = 200  # characters of a question, and of each choice (a tenth of that)
-CHOICE_MAX = 60
-CHOICES = (2, 4)  # a question has this many choices, at least and at most
 WRONG_CODE_PAUSE_S = 1.0  # a wrong code's answer waits this long (sweeping codes is slow)
 CLOSED_KEPT_S = 6 * 3600.0  # a closed room's code still says "closed" this long
 # settings a student may change without it counting as "differs" on their tile
@@ -112,7 +108,7 @@ class Room:
         self.teacher_key = secrets.token_urlsafe(24)
         self.limits = limits
         self.lock = threading.RLock()
-        self.params = _experiment_params(config)  # the room's experiment
+        self.params = room_params(config)  # the room's experiment
         self.teacher_session: Session | None = None  # the teacher's own experiment ("push")
         self.experiment_version = 0
         self.locked: tuple[str, ...] = ()
@@ -139,7 +135,7 @@ class Room:
             member = Member(seat=secrets.token_urlsafe(12), tile=secrets.token_hex(6),
                             name=self._unique(name), away_since=time.monotonic())
             self.members[member.seat] = member
-            self._changed()
+            self.changed()
         return member
 
     def _unique(self, name: str) -> str:
@@ -166,7 +162,7 @@ class Room:
             member.session = session
             member.bound = member.bound or session is not None
             member.away_since = None if session is not None else time.monotonic()
-            self._changed()
+            self.changed()
 
     def answer(self, seat: str, choice: object) -> None:
         with self.lock:
@@ -175,7 +171,7 @@ class Room:
                     or not isinstance(choice, int) or not 0 <= choice < len(question.choices)):
                 return
             question.answers[seat] = choice
-            self._changed()
+            self.changed()
 
     def sweep(self, now: float | None = None) -> None:
         """Free the tiles of students who left (no live session for the grace time)."""
@@ -185,14 +181,14 @@ class Room:
                 session = member.session
                 if session is not None and session.closed:
                     member.session, member.away_since = None, now
-                    self._changed()
+                    self.changed()
                 # a student still on their first page load gets longer (a slow load)
                 grace = self.limits.room_leave_grace_s * (1 if member.bound else 4)
                 if member.away_since is not None and now - member.away_since > grace:
                     del self.members[seat]
                     if self.question is not None:
                         self.question.answers.pop(seat, None)
-                    self._changed()
+                    self.changed()
 
     # -- what the room reads of its students ---------------------------------------------
     def observe(self) -> None:
@@ -314,17 +310,6 @@ class Room:
             members = list(self.members.values())
         return [self.tile(m) for m in members]
 
-    # -- the teacher's actions (teacher_command checked the key) --------------------------
-    def act(self, action: str, fields: dict) -> str | None:
-        """Carry out a teacher's action; a sentence when it cannot be done."""
-        if self.closed:
-            return f"Room {self.code} is closed."
-        handler = ACTIONS[action]
-        why = handler(self, fields)
-        self.last_activity = time.monotonic()
-        self._changed()
-        return why
-
     def tell_all(self, text: str, change: Callable[[Session], None] | None = None) -> None:
         with self.lock:
             sessions = [m.session for m in self.members.values()
@@ -335,189 +320,15 @@ class Room:
             session.room_version += 1
             session.tell(text)
 
-    def _changed(self) -> None:
+    def changed(self) -> None:
         self.version += 1
         for listener in list(self.listeners):
             listener()
 
 
-def _experiment_params(config: Config) -> dict[str, str]:
+def room_params(config: Config) -> dict[str, str]:
+    """A Config's URL params as a room's experiment: without what only a page shows."""
     return {k: v for k, v in config.to_params().items() if k not in ("hide", "presenter")}
-
-
-# -- a lesson's questions, for the teacher to pose ------------------------------------------
-@dataclass(frozen=True)
-class LessonQuestion:
-    """A question of a lesson's step, as a room asks it (the teacher may edit it first)."""
-
-    lesson: str  # the lesson's title
-    text: str
-    choices: tuple[str, ...]
-    correct: int | None  # the index of the right choice; None: the lesson names none
-
-    @property
-    def label(self) -> str:
-        return f"{self.lesson}: {self.text}"
-
-
-def lesson_questions(lessons: Mapping[str, object] | None = None) -> list[LessonQuestion]:
-    """Every lesson step's question that a room can ask: a ``question`` with 2-4
-    ``choices``. Read defensively (lessons gain these fields in their own time): a step
-    without them, or with something else in them, is left out; ``answer`` may be the
-    choice's number as the lesson files write it (1 = the first), its index from 0 when
-    0, or the choice's text."""
-    if lessons is None:
-        from playground.engine.teaching.lessons import LESSONS as lessons  # noqa: N811
-    found = []
-    for lesson in lessons.values():
-        title = clean_text(getattr(lesson, "title", ""), 60) or "A lesson"
-        for step in getattr(lesson, "steps", ()):
-            text = clean_text(getattr(step, "question", None), QUESTION_MAX)
-            raw = getattr(step, "choices", None)
-            if not text or not isinstance(raw, (list, tuple)):
-                continue
-            choices = tuple(c for c in (clean_text(c, CHOICE_MAX) for c in raw) if c)
-            if len(choices) != len(raw) or not CHOICES[0] <= len(choices) <= CHOICES[1]:
-                continue
-            found.append(LessonQuestion(title, text, choices,
-                                        _answer_index(getattr(step, "answer", None), raw)))
-    return found
-
-
-def _answer_index(answer: object, choices: list | tuple) -> int | None:
-    if isinstance(answer, str):
-        return next((i for i, c in enumerate(choices) if c == answer), None)
-    if isinstance(answer, int) and not isinstance(answer, bool):
-        index = answer - 1 if answer >= 1 else answer
-        return index if 0 <= index < len(choices) else None
-    return None
-
-
-# -- the actions, by name (protocol.ROOM_ACTIONS) --------------------------------------------
-def _push(room: Room, fields: dict) -> str | None:
-    mine = room.teacher_session
-    with room.lock:
-        if mine is not None and not mine.closed:
-            room.params = _experiment_params(Config.from_params(mine.params, room.limits)[0])
-        room.experiment_version += 1
-        params = room.experiment_params()
-    config, _ = Config.from_params(params, room.limits)
-
-    def restart_on(session: Session) -> None:
-        session.apply_config(config)
-        session.restart()
-        session.play()
-
-    room.tell_all("Your teacher sent a new experiment: your run starts again on it.", restart_on)
-    return None
-
-
-def _pause_all(room: Room, fields: dict) -> str | None:
-    room.tell_all("Your teacher paused everyone.", lambda session: session.pause())
-    return None
-
-
-def _play_all(room: Room, fields: dict) -> str | None:
-    room.tell_all("Your teacher pressed play for everyone.", lambda session: session.play())
-    return None
-
-
-def _lock(room: Room, fields: dict) -> str | None:
-    names = fields.get("names")
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        return "Lock needs a list of control names."
-    locked = tuple(n for n in HIDEABLE if n in names)
-    with room.lock:
-        if locked == room.locked:
-            return None
-        room.locked = locked
-        room.experiment_version += 1  # the students' pages pick up the hidden parts
-
-    def relock(session: Session) -> None:
-        config = Config.from_params({**session.params, "hide": ",".join(locked)})[0]
-        session.apply_config(config)  # a display change: training goes on
-
-    text = (f"Your teacher locked: {', '.join(n.replace('_', ' ') for n in locked)}."
-            if locked else "Your teacher unlocked every control.")
-    room.tell_all(text, relock)
-    return None
-
-
-def _challenge(room: Room, fields: dict) -> str | None:
-    name = fields.get("name")
-    if name is not None and name not in CHALLENGES:
-        return "There is no such challenge."
-    with room.lock:
-        room.challenge = name
-        for member in room.members.values():
-            member.progress = Progress()  # the ranking starts from what comes next
-    room.tell_all(f"Challenge: {CHALLENGES[name].title}." if name else "The challenge ended.")
-    return None
-
-
-def _question(room: Room, fields: dict) -> str | None:
-    if fields.get("text") is None:  # no text: the question is taken down
-        with room.lock:
-            room.question = None
-        return None
-    text = clean_text(fields.get("text"), QUESTION_MAX)
-    raw = fields.get("choices")
-    choices = [clean_text(c, CHOICE_MAX) for c in raw] if isinstance(raw, list) else []
-    choices = [c for c in choices if c]
-    correct = fields.get("correct")
-    if not text:
-        return "A question needs some text."
-    if not CHOICES[0] <= len(choices) <= CHOICES[1]:
-        return f"A question needs {CHOICES[0]} to {CHOICES[1]} choices."
-    if correct is not None and (not isinstance(correct, int) or isinstance(correct, bool)
-                                or not 0 <= correct < len(choices)):
-        return "The right answer must be one of the choices."
-    with room.lock:
-        room.question = Question(text, choices, correct)
-    room.tell_all(f"Your teacher asks: {text}")
-    return None
-
-
-def _reveal(room: Room, fields: dict) -> str | None:
-    with room.lock:
-        question = room.question
-        if question is None:
-            return "There is no question to reveal."
-        question.revealed = True
-    answer = (f"the answer is “{question.choices[question.correct]}”."
-              if question.correct is not None else "see the class's answers.")
-    room.tell_all(f"Answers are in: {answer}")
-    return None
-
-
-def _remove(room: Room, fields: dict) -> str | None:
-    with room.lock:
-        member = next((m for m in room.members.values() if m.tile == fields.get("tile")), None)
-        if member is None:
-            return "That student has already left."
-        del room.members[member.seat]
-        room.removed.add(member.seat)
-    if member.session is not None and not member.session.closed:
-        member.session.room_version += 1
-        member.session.tell(f"Your teacher removed you from room {room.code}; your "
-                           "experiment stays yours.")
-    return None
-
-
-def _close(room: Room, fields: dict) -> str | None:
-    room.tell_all(f"Your teacher closed room {room.code}; your experiment stays yours.")
-    with room.lock:
-        room.closed = True
-    _closed_codes[room.code] = time.monotonic()
-    _forget(room)
-    return None
-
-
-ACTIONS: dict[str, Callable[[Room, dict], str | None]] = {
-    "push": _push, "pause_all": _pause_all, "play_all": _play_all, "lock": _lock,
-    "challenge": _challenge, "question": _question, "reveal": _reveal, "remove": _remove,
-    "close": _close,
-}
 
 
 # -- the server-wide registry ----------------------------------------------------------------
@@ -605,15 +416,14 @@ def find_teacher(key: object) -> Room | None:
     return next((r for r in rooms if hmac.compare_digest(r.teacher_key, key)), None)
 
 
-def teacher_command(key: object, action: str, fields: dict) -> str | None:
-    """A teacher's command from anywhere: carried out only with the room's teacher key;
-    returns the sentence to show (None: done)."""
-    room = find_teacher(key)
-    if room is None:
-        return "Only the room's teacher can do that."
-    if action not in ACTIONS:
-        return "Unknown room command."
-    return room.act(action, fields)
+def close_room(room: Room, sentence: str, now: float | None = None) -> None:
+    """Tell every student why, close the room and free its code; the code still says
+    "closed" for a while."""
+    room.tell_all(sentence)
+    with room.lock:
+        room.closed = True
+    _closed_codes[room.code] = time.monotonic() if now is None else now
+    _forget(room)
 
 
 def _forget(room: Room) -> None:
@@ -633,12 +443,9 @@ def sweep_rooms(now: float | None = None) -> None:
         room.observe()
         room.sweep(now)
         if now - room.last_activity > room.limits.room_idle_timeout_s:
-            room.tell_all(f"Room {room.code} closed after "
-                          f"{room.limits.room_idle_timeout_s / 3600:g} idle hours.")
-            room.closed = True
-            _closed_codes[room.code] = now
-            _forget(room)
-            room._changed()
+            close_room(room, f"Room {room.code} closed after "
+                       f"{room.limits.room_idle_timeout_s / 3600:g} idle hours.", now)
+            room.changed()
     with _registry_lock:
         for code, at in list(_closed_codes.items()):
             if now - at > CLOSED_KEPT_S:

@@ -17,9 +17,10 @@ import segno
 import streamlit as st
 
 from playground.engine.config.config import HIDEABLE, Config
-from playground.server import rooms
+from playground.server import room_actions, rooms
 from playground.server.challenges import CHALLENGES
-from playground.server.rooms import CHOICES, Room, RoomError
+from playground.server.room_actions import CHOICES
+from playground.server.rooms import Room, RoomError
 from playground.ui import components, visit
 from playground.ui.text import plain
 
@@ -291,7 +292,7 @@ def _teacher_room() -> Room | None:
 
 
 def _act(action: str, **fields) -> None:
-    why = rooms.teacher_command(st.session_state.get("room_key"), action, fields)
+    why = room_actions.teacher_command(st.session_state.get("room_key"), action, fields)
     if why:
         visit.note(why)
 
@@ -357,7 +358,7 @@ def _teacher_controls(room: Room) -> None:
 
 def _lesson_question_picker() -> None:
     """One of the lessons' questions fills the form below (the teacher may edit it)."""
-    asked = rooms.lesson_questions()
+    asked = room_actions.lesson_questions()
     if not asked:
         st.caption("No lesson has a question with choices yet: type one below.")
         return
@@ -379,8 +380,8 @@ def _fill_question(asked: list) -> None:
 
 def _question_form() -> None:
     with st.form("room_question_form", clear_on_submit=False):
-        text = st.text_input("Question", max_chars=rooms.QUESTION_MAX, key="room_q_text")
-        choices = [st.text_input(f"Choice {k + 1}", max_chars=rooms.CHOICE_MAX,
+        text = st.text_input("Question", max_chars=room_actions.QUESTION_MAX, key="room_q_text")
+        choices = [st.text_input(f"Choice {k + 1}", max_chars=room_actions.CHOICE_MAX,
                                  key=f"room_q_choice_{k}") for k in range(CHOICES[1])]
         correct = st.selectbox("Right answer", [None, 1, 2, 3, 4], key="room_q_correct",
                                format_func=lambda n: "none (a poll)" if n is None

@@ -254,7 +254,9 @@ def test_teacher_commands_from_a_students_stream_are_refused(room):
              room.teacher.get_by_test_id("room-tally-n").all_inner_texts())
     assert after == before
     assert "closed" not in room.teacher.get_by_test_id("room-counts").inner_text()
-    assert all(s.locator(".st-key-cfg_learning_rate").is_visible() for s in room.students)
+    # nothing locked (a page mid-rerun after the question shows its controls again)
+    wait_until(lambda: all(s.locator(".st-key-cfg_learning_rate").is_visible()
+                           for s in room.students), RERUN_S, "every student's controls")
     assert "Hacked" not in json.dumps([notice(s) for s in room.students])
     # the student's stream is still the student's: play and pause still work
     assert bo.evaluate(f"() => ({LIVE_VIEW}).stream.ws.readyState") == 1
@@ -282,7 +284,9 @@ def test_removing_and_leaving_free_the_tiles(room):
 def test_closing_the_room_tells_the_students_and_the_code_says_closed(room):
     ada = room.students[0]
     room.teacher.get_by_test_id("room-close").click()
-    wait_until(lambda: "closed room" in notice(ada), REACH_S, "Ada told")
+    # leaving the room reruns Ada's page, which mounts its live view anew: the notice
+    # is on the new view too, once its stream is open
+    wait_until(lambda: "closed room" in notice(ada), RERUN_S, "Ada told")
     wait_until(lambda: "closed" in room.teacher.get_by_test_id("room-counts").inner_text(),
                REACH_S, "the teacher view says closed")
     page = ada.context.new_page()

@@ -163,13 +163,16 @@ async def live_stream(websocket: WebSocket, origin_allowed: OriginCheck) -> None
             else:
                 # nobody watches: stop spending CPU until the page is back, unless the
                 # page mounts its view anew (a rerun that changed the layout) within moments
-                loop.call_later(p.DETACH_GRACE_S, _pause_if_unwatched, session)
+                loop.call_later(p.DETACH_GRACE_S, _pause_if_unwatched, session,
+                                session.last_contact)
     if not flooded:
         await _send_close(websocket)
 
 
-def _pause_if_unwatched(session: Session) -> None:
-    if session.attached == 0:
+def _pause_if_unwatched(session: Session, left_at: float) -> None:
+    """Pause a session its last stream left, unless a page has been in touch since (a
+    stream opened, or a command such as a lesson's play came meanwhile)."""
+    if session.attached == 0 and session.last_contact == left_at:
         session.pause_unwatched()
 
 

@@ -25,6 +25,7 @@ from websockets.asyncio.client import connect
 
 from benchmarks.classroom import open_students
 from benchmarks.student import endpoints, first_run_message
+from playground.server import protocol as p
 
 STUDENTS = 30
 MANY = 100  # the room's limit: it must still work
@@ -84,7 +85,7 @@ class TeacherClient:
         try:
             async for raw in self.live:
                 now = time.monotonic()
-                for tile in json.loads(raw)["tiles"]:
+                for tile in json.loads(p.stream_json(raw))["tiles"]:
                     self.updates.setdefault(tile["id"], []).append(now)
         except Exception:  # noqa: BLE001  (the stream ended)
             pass

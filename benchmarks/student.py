@@ -22,6 +22,8 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.asyncio.client import ClientConnection, connect
 
+from playground.server import protocol as p
+
 LIVE_KEY = "live_view"  # the key the page mounts its live view component with
 # what a live message's reader looks for (see Student._record)
 SUMMARY_START = re.compile(rb'\{\s*"summary"\s*:\s*')
@@ -154,6 +156,7 @@ class Student:
         only when it may hold a notice or an error (a false hit just costs that).
         """
         now = time.monotonic()
+        raw = p.stream_json(raw)  # the pictures' bytes after it are not read
         start = SUMMARY_START.match(raw)  # ASCII only: its byte end is the str index
         if start and not RARE_KEYS.search(raw):
             summary = DECODER.raw_decode(raw.decode(), start.end())[0]

@@ -2,7 +2,6 @@
 that survives any query string."""
 
 import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -88,13 +87,13 @@ def test_every_valid_config_trains_and_its_frames_are_strict_json(config):
     """Valid means trainable: a few epochs of any valid config run (or stop with a
     message), and every frame is strict JSON."""
     from playground.server.frames import FrameBuilder, pictures
-    from playground.server.protocol import dumps
+    from playground.server.protocol import decode_stream, encode_stream
 
     trainer = Trainer(config.replace(n_points=min(config.n_points, 120)))
     train_epochs(trainer, 2)
     assert trainer.epoch == 2 or trainer.stopped
     frame = FrameBuilder().build(trainer, False, pictures([trainer], [True])[0])
-    json.loads(dumps(frame))
+    decode_stream(encode_stream(frame))
 
 
 def test_nesterov_without_momentum_is_refused_with_a_sentence():

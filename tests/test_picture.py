@@ -255,7 +255,8 @@ def test_hovering_a_neuron_shows_its_picture_and_the_legend_explains_colours(
       const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
       return { picture: canvas.pgPicture, rgba: Array.from(pixels.data) }; }""")
     rgb = np.array(shown["rgba"], dtype=np.uint8).reshape(RESOLUTION, RESOLUTION, 4)[..., :3]
-    np.testing.assert_array_equal(rgb, picture_rgb(shown["picture"]))
+    painted = {**shown["picture"], "data": bytes(shown["picture"]["data"])}  # a Uint8Array
+    np.testing.assert_array_equal(rgb, picture_rgb(painted))
     assert len(np.unique(rgb.reshape(-1, 3), axis=0)) > 20  # a picture, not a blank
     page.locator("g.pg-hidden").nth(1).hover()
     page.wait_for_function(SHOWN_OUTPUT

@@ -133,14 +133,12 @@ def test_same_shaped_sessions_train_as_one_group_and_end_as_alone():
         torch.testing.assert_close(hosted.members[0].params, alone.params, atol=1e-5, rtol=1e-5)
 
 
-def test_a_worker_sends_strict_json_frames_and_snapshots():
+def test_a_worker_sends_frames_and_exact_snapshots():
     worker, server_end = hosted_worker()
     worker.open("a", {"params": CONFIG.to_params()})
     worker.command("a", p.STEP, [3])
     worker.send_frames()
-    message = server_end.recv_bytes().decode()
-    assert "NaN" not in message and "Infinity" not in message
-    (sid, frame), = json.loads(message)["frames"]
+    (sid, frame), = p.unpack_frames(server_end.recv_bytes())["frames"]
     assert sid == "a" and frame["epoch"] == 3 and frame["history"]["epoch"] == [1, 2, 3]
     assert frame["state"][0]["epoch"] == 3 and frame["picture"]["boundary"]["data"]
     restored = Trainer(CONFIG)
@@ -239,7 +237,7 @@ def test_a_killed_worker_comes_back_and_its_sessions_resume(monkeypatch):
         epochs = session.members[0].history.epoch
         assert epochs == sorted(set(epochs)) and epochs[-1] > resumed_from + 20
         sent = StreamState()
-        assert "from epoch" in json.loads(next_message(session, sent))["notice"]
+        assert "from epoch" in p.decode_stream(next_message(session, sent))["notice"]
         session.close()
     finally:
         made.close()
@@ -289,28 +287,34 @@ def test_next_message_sends_only_what_is_new(pool):
     session.step(5)
     session.wait_for(lambda s: s["epoch"] == 5, TIMEOUT)
     sent = StreamState()
-    first = json.loads(next_message(session, sent))
+    raw = next_message(session, sent)
+    assert isinstance(raw, bytes)  # it holds pictures: one binary message
+    first = p.decode_stream(raw)
     assert first["restart"] is True and first["error"] is None
     # rows kept as tuples (out of the garbage collector's sight), sent as JSON lists
     assert first["points"] == json.loads(json.dumps(session.members[0].points))
     assert len(first["points"]["train"]) == 50
     assert first["picture"]["boundary"]["w"] == 100
+    # the pictures' bytes as the worker drew them, after the JSON
+    boundary = first["picture"]["boundary"]["data"]
+    assert boundary == session.members[0].picture["boundary"]["data"] and len(boundary) == 100 * 100
+    assert len(raw) < 100 * 100 + 6 * 50 * 50 + len(p.stream_json(raw)) + 100
     assert first["history"]["epoch"] == [1, 2, 3, 4, 5]
     assert first["summary"]["epoch"] == 5 and first["summary"]["last"]["epoch"] == 5
     assert next_message(session, sent) is None  # nothing new yet
 
     session.step(2)
     session.wait_for(lambda s: s["epoch"] == 7, TIMEOUT)
-    second = json.loads(next_message(session, sent))
+    second = p.decode_stream(next_message(session, sent))
     assert "restart" not in second and "points" not in second
     assert second["history"]["epoch"] == [6, 7]
     assert next_message(session, sent) is None
 
     session.restart()
     session.wait_for(lambda s: s["generation"] == 1, TIMEOUT)
-    third = json.loads(next_message(session, sent))
+    third = p.decode_stream(next_message(session, sent))
     assert third["restart"] is True and third["history"]["epoch"] == []
-    late = json.loads(next_message(session, StreamState()))  # a page that reconnects
+    late = p.decode_stream(next_message(session, StreamState()))  # a page that reconnects
     points = json.loads(json.dumps(session.members[0].points))
     assert late["restart"] is True and late["points"] == points
 
@@ -331,6 +335,20 @@ def test_page_commands_are_parsed_strictly(text, expected):
 def test_frames_are_strict_json():
     assert p.dumps({"a": [1.0, float("inf"), float("nan")], "b": {"c": -float("inf")}}) == (
         '{"a":[1.0,null,null],"b":{"c":null}}')
+
+
+def test_a_stream_message_with_bytes_is_binary_json_then_the_bytes_in_order():
+    message = {"a": float("nan"), "p": [{"data": b"\x00\x01\xff"}, {"data": b"xy"}], "t": "z"}
+    raw = p.encode_stream(message)
+    head = b'{"a":null,"p":[{"data":{"$b":[0,3]}},{"data":{"$b":[3,2]}}],"t":"z"}'
+    assert raw == len(head).to_bytes(4, "big") + head + b"\x00\x01\xffxy"
+    assert p.stream_json(raw) == head
+    assert p.decode_stream(raw) == {"a": None, "p": [{"data": b"\x00\x01\xff"}, {"data": b"xy"}],
+                                    "t": "z"}
+    # without bytes: plain JSON text, as before
+    assert p.encode_stream({"a": 1}) == '{"a":1}' == p.stream_json('{"a":1}')
+    with pytest.raises(TypeError, match="set cannot travel"):
+        p.encode_stream({"a": {1}})
 
 
 def test_a_weight_or_bias_typed_in_while_paused_is_set_and_measured():

@@ -48,7 +48,7 @@ def test_a_race_trains_its_members_in_lockstep_and_streams_them(pool):
     assert all(m.picture["boundary"]["w"] == 100 for m in session.members)
     assert [m.summary["config"].get("optimizer", "sgd") for m in session.members] == [
         "sgd", "adam", "rmsprop"]
-    message = json.loads(next_message(session, StreamState()))
+    message = p.decode_stream(next_message(session, StreamState()))
     assert len(message["members"]) == 3
     assert all(m["points"]["train"] and m["picture"] for m in message["members"])
     assert all(m["history"]["epoch"][-1] == snap["epoch"] for m in message["members"])
@@ -63,7 +63,7 @@ def test_a_race_trains_its_members_in_lockstep_and_streams_them(pool):
     next_message(session, sent)
     session.step()
     session.wait_for(lambda s: s["epoch"] == snap["epoch"] + 1, TIMEOUT)
-    later = json.loads(next_message(session, sent))
+    later = p.decode_stream(next_message(session, sent))
     assert all("points" not in m and m["picture"] for m in later["members"])
     assert all(m["history"]["epoch"] == [snap["epoch"] + 1] for m in later["members"])
 
@@ -111,7 +111,7 @@ def test_a_bad_study_spec_fails_only_its_session(capsys):
     here.send_bytes(json.dumps(["s1", [["open", [{"params": {}, "study": {"race": "x"}}]]]])
                     .encode())
     worker.receive()
-    frames = json.loads(here.recv_bytes())["frames"]
+    frames = p.unpack_frames(here.recv_bytes())["frames"]
     assert frames == [["s1", {"error": "The trainer hit an internal error (ValueError)."}]]
     assert "s1" not in worker.hosted
     # the worker goes on serving others

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from playground.engine.config.config import Config
+from playground.server.protocol import finite_or_none
 from playground.server.session import Session
 
 
@@ -75,7 +76,9 @@ def follow(progress: Progress, session: Session, snap: dict) -> Progress:
         progress = Progress(generation=snap["generation"], neurons=sum(config.hidden))
     last = snap.get("last") or {}
     progress.epoch = snap["epoch"]
-    progress.test_loss, progress.test_metric = last.get("test_loss"), last.get("test_metric")
+    # a diverged run's NaN loss is not a score
+    progress.test_loss = finite_or_none(last.get("test_loss"))
+    progress.test_metric = finite_or_none(last.get("test_metric"))
     metric, epoch = progress.test_metric, last.get("epoch", snap["epoch"])
     if progress.loss_at_300 is None and epoch >= 300 and progress.test_loss is not None:
         progress.loss_at_300 = _loss_at(session, 300, progress.test_loss)
@@ -93,7 +96,7 @@ def _first_epoch_at(session: Session, level: float, seen: int) -> int:
     (the room looks twice a second; the history has every kept epoch)."""
     history, _ = session.runs()[0]
     for epoch, metric in zip(history.epoch, history.test_metric):
-        if metric is not None and metric >= level:
+        if finite_or_none(metric) is not None and metric >= level:
             return epoch
     return seen
 
@@ -101,6 +104,6 @@ def _first_epoch_at(session: Session, level: float, seen: int) -> int:
 def _loss_at(session: Session, target: int, seen: float) -> float:
     history, _ = session.runs()[0]
     for epoch, loss in zip(history.epoch, history.test_loss):
-        if epoch >= target and loss is not None:
+        if epoch >= target and finite_or_none(loss) is not None:
             return loss
     return seen

@@ -203,7 +203,7 @@ class WorkerLink:
     def _read(self, conn) -> None:
         while True:
             try:
-                message = json.loads(conn.recv_bytes())
+                message = p.unpack_frames(conn.recv_bytes())
             except (EOFError, OSError, TypeError):  # TypeError: closed under our feet
                 if not self.closed and conn is self.conn:
                     self._respawn()

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import base64
 import io
+import struct
+import zlib
+from functools import lru_cache
 from typing import TypedDict
 
 import numpy as np
@@ -133,19 +136,20 @@ PALETTES = {"diverging": DIVERGING_PALETTE, "classes": CLASS_PALETTE}
 
 class GridPicture(TypedDict):
     """One picture as the page gets it: ``w`` x ``h`` palette indices, one byte each, the
-    top row first, base64 in ``data``; ``palette`` names its colour table (``PALETTES``)."""
+    top row first, in ``data`` (bytes: the stream sends them as they are,
+    ``protocol.encode_stream``); ``palette`` names its colour table (``PALETTES``)."""
 
     w: int
     h: int
     palette: str
-    data: str
+    data: bytes
 
 
 def grid_picture(indices: np.ndarray, palette: str) -> GridPicture:
     """(H, W) uint8 palette indices, row 0 at the bottom of the plane -> a GridPicture."""
     h, w = indices.shape
     data = np.ascontiguousarray(indices[::-1], dtype=np.uint8).tobytes()
-    return {"w": w, "h": h, "palette": palette, "data": base64.b64encode(data).decode("ascii")}
+    return {"w": w, "h": h, "palette": palette, "data": data}
 
 
 def thumbnail(picture: GridPicture, step: int = 2) -> GridPicture:
@@ -157,7 +161,7 @@ def thumbnail(picture: GridPicture, step: int = 2) -> GridPicture:
 
 def picture_indices(picture: GridPicture) -> np.ndarray:
     """A GridPicture's (H, W) palette indices, the top row first (as an image's)."""
-    raw = np.frombuffer(base64.b64decode(picture["data"]), dtype=np.uint8)
+    raw = np.frombuffer(picture["data"], dtype=np.uint8)
     return raw.reshape(picture["h"], picture["w"])
 
 
@@ -168,9 +172,27 @@ def picture_rgb(picture: GridPicture) -> np.ndarray:
 
 
 def picture_png(picture: GridPicture) -> bytes:
-    """A GridPicture as PNG bytes (for a replay, a GIF, a download)."""
-    image = Image.fromarray(np.ascontiguousarray(picture_indices(picture)), mode="P")
-    image.putpalette(PALETTES[picture["palette"]])
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+    """A GridPicture as PNG bytes (for a replay, a GIF, a download). Written here, not by
+    Pillow: a server keeps a few replay snapshots a second of every session, and this
+    costs a third of Pillow's time (no filter, deflate with a 4 KB window)."""
+    h, w = picture["h"], picture["w"]
+    rows = np.zeros((h, w + 1), dtype=np.uint8)  # each row: filter type 0, its pixels
+    rows[:, 1:] = picture_indices(picture)
+    deflate = zlib.compressobj(1, zlib.DEFLATED, 12, 5)
+    pixels = deflate.compress(rows.tobytes()) + deflate.flush()
+    header = struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0)  # 8-bit palette indices
+    return b"".join([PNG_SIGNATURE, _png_chunk(b"IHDR", header),
+                     _palette_chunk(picture["palette"]), _png_chunk(b"IDAT", pixels),
+                     _png_chunk(b"IEND", b"")])
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+@lru_cache(maxsize=len(PALETTES))
+def _palette_chunk(name: str) -> bytes:
+    return _png_chunk(b"PLTE", bytes(PALETTES[name]))

@@ -86,7 +86,7 @@ async def teacher_stream(websocket: WebSocket, room: Room) -> None:
             room.sweep()
             message = teacher_message(room, sent)
             if message is not None:
-                await websocket.send_text(p.dumps(message))
+                await p.send_stream(websocket, p.encode_stream(message))
             if room.closed:
                 await websocket.close(code=p.CLOSE_ROOM_CLOSED, reason="room closed")
                 return

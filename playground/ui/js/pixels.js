@@ -1,7 +1,8 @@
 // Pictures as the server sends them (render.GridPicture): w x h palette indices, one
-// byte a pixel, the top row first, base64 in `data`, coloured here through the palette
-// the server names (render.PALETTES, in the component data). One canvas per picture,
-// painted with putImageData: no PNG is made on the server, none decoded here.
+// byte a pixel, the top row first, a Uint8Array in `data` (stream.js's readMessage),
+// coloured here through the palette the server names (render.PALETTES, in the component
+// data). One canvas per picture, painted with putImageData: no PNG is made on the
+// server, none decoded here.
 //
 // Every reader of a picture (the live view's output and thumbnails, a race card, a
 // room's tile) goes through paintPicture or pictureCanvas.
@@ -23,25 +24,18 @@ export function usePalettes(palettes) {
   }
 }
 
-function decode(data) {
-  const text = atob(data);
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
-}
-
 // Paint a picture onto a canvas (resized to the picture's pixels; CSS scales it).
 // Returns whether it painted (a missing picture or an unknown palette leaves it as is).
 export function paintPicture(picture, canvas) {
   const table = picture && tables[picture.palette];
-  if (!table || !canvas) return false;
+  if (!table || !canvas || !(picture.data instanceof Uint8Array)) return false;
   const { w, h } = picture;
   if (canvas.width !== w) canvas.width = w;
   if (canvas.height !== h) canvas.height = h;
   const ctx = canvas.getContext("2d");
   const image = ctx.createImageData(w, h);
   const out = new Uint32Array(image.data.buffer);
-  const indices = decode(picture.data);
+  const indices = picture.data;
   const n = Math.min(indices.length, w * h);
   for (let i = 0; i < n; i++) out[i] = table[indices[i]];
   ctx.putImageData(image, 0, 0);

@@ -1,9 +1,23 @@
-// One session's live stream (server/live.py): JSON messages in, commands out. A dropped
+// One session's live stream (server/live.py): messages in, commands out. A dropped
 // connection comes back after a second; a session the server no longer knows is
 // reported once (the page then starts a fresh one).
 
 // counters the tests and benchmarks read: messages received, redraws, epoch drawn
 export const stats = (window.__pgStats = window.__pgStats || { redraws: 0, messages: 0, epoch: 0 });
+
+const utf8 = new TextDecoder();
+
+// A message as protocol.encode_stream makes it: JSON text, or binary: a 4-byte
+// big-endian length, that much JSON, then the pictures' bytes, each {"$b": [offset,
+// length]} in the JSON (it becomes a Uint8Array view of them, copied from nothing).
+export function readMessage(data) {
+  if (typeof data === "string") return JSON.parse(data);
+  const length = new DataView(data).getUint32(0);
+  const blobs = 4 + length;
+  return JSON.parse(utf8.decode(new Uint8Array(data, 4, length)), (key, value) => (
+    value !== null && typeof value === "object" && value.$b
+      ? new Uint8Array(data, blobs + value.$b[0], value.$b[1]) : value));
+}
 
 export class LiveStream {
   constructor({ onMessage, onExpired }) {
@@ -18,10 +32,11 @@ export class LiveStream {
     if (!token) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}${basePath}/live/${token}`);
+    ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onmessage = (event) => {
       stats.messages += 1;
-      this.onMessage(JSON.parse(event.data));
+      this.onMessage(readMessage(event.data));
     };
     ws.onclose = (event) => {
       if (this.ws !== ws) return;

@@ -29,6 +29,9 @@ LIVE_KEY = "live_view"  # the key the page mounts its live view component with
 SUMMARY_START = re.compile(rb'\{\s*"summary"\s*:\s*')
 RARE_KEYS = re.compile(rb'"(?:notice|error)"')
 DECODER = json.JSONDecoder()
+# what the default page shows on opening at 1024x768 (and 1366x768): the network, not
+# the histograms below it (protocol.VIEW; tests/test_browser.py checks a real page says so)
+DEFAULT_VIEW = {"stats": False, "neurons": True}
 PAUSE_STABLE_S = 0.3  # as benchmarks/page.py: no epoch change this long means stopped
 GIVE_UP_S = 5.0
 
@@ -141,6 +144,7 @@ class Student:
         self.live = await connect(base + path, origin=origin, proxy=None, max_size=None,
                                   open_timeout=timeout)
         self.tasks.append(asyncio.create_task(self._read_live()))
+        await self.command(p.VIEW, **DEFAULT_VIEW)  # as the page says on opening its stream
 
     @staticmethod
     async def _drain(ws: ClientConnection) -> None:

@@ -29,6 +29,8 @@ from browser import (
     wait_label,
 )
 
+from benchmarks.student import DEFAULT_VIEW
+
 pytestmark = pytest.mark.browser
 ASSETS = ROOT / "assets"
 SCRATCH = Path(tempfile.gettempdir()) / "playground-screenshots"
@@ -81,8 +83,8 @@ def visit(server, chromium):
     """Opens app URLs in a fresh browser context; closes it after the test."""
     contexts = []
 
-    def open_(path: str) -> Visit:
-        context = chromium.new_context(viewport=VIEWPORT)
+    def open_(path: str, viewport: dict = VIEWPORT) -> Visit:
+        context = chromium.new_context(viewport=viewport)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
@@ -132,6 +134,35 @@ def test_default_page_loads_trains_and_screenshot(visit):
     wait_until(lambda: shown_epoch(v.page) > 300, 20, "a few hundred epochs")
     screenshot(v.page, "screenshot-playing.png")
     transport(v.page, "play").click()  # pause, so the trainer idles while later tests run
+    v.assert_clean()
+
+
+def test_the_page_says_what_it_shows_and_gets_only_that(visit):
+    """At 1024x768 the histograms are below the first screen: the page tells the server
+    (as make bench's simulated students do), whose frames then leave them out; scrolled
+    into sight, they come back and are drawn."""
+    v = visit("/?dataset=xor", viewport={"width": 1024, "height": 768})
+    page = v.page
+    view = wait_until(lambda: page.evaluate("() => window.__pgStats.view"), 10, "the view")
+    assert view == DEFAULT_VIEW
+    page.evaluate("""() => {
+      const view = Object.values(window.__pgViews).find((v) => v.network);
+      const receive = view.receive.bind(view);
+      window.__pgSlow = 0;
+      view.receive = (msg) => { if (msg.picture && msg.picture.hist_weights) window.__pgSlow += 1;
+                                receive(msg); };
+    }""")
+    transport(page, "play").click()
+    wait_until(lambda: shown_epoch(page) > 100, 10, "a hundred epochs")
+    assert page.evaluate("() => window.__pgSlow") == 0
+    page.locator(".pg-hist-w").scroll_into_view_if_needed()
+    wait_until(lambda: page.evaluate("() => window.__pgStats.view.stats"), 10, "stats shown")
+    wait_until(lambda: page.evaluate("() => window.__pgSlow") > 2, 10, "histograms again")
+    wait_until(lambda: page.evaluate("""() => {
+      const div = document.querySelector('.pg-hist-w');
+      return div.data && div.data.some((t) => (t.y || []).some((n) => n > 0)); }"""),
+               10, "the weights' histogram drawn")
+    transport(page, "play").click()
     v.assert_clean()
 
 

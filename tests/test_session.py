@@ -326,10 +326,36 @@ def test_next_message_sends_only_what_is_new(pool):
     ('{"cmd": "step", "epochs": "5"}', None),
     ('{"cmd": "close"}', None),  # not a page's command
     ('{"cmd": "config"}', None),
+    ('{"cmd": "view", "stats": false, "neurons": true}', ("view", [False, True])),
+    ('{"cmd": "view"}', ("view", [True, True])),
+    ('{"cmd": "view", "stats": 0}', None),
     ("play", None), ("", None), ("[1, 2]", None), ('{"cmd": "play"}' + " " * 2000, None),
 ])
 def test_page_commands_are_parsed_strictly(text, expected):
     assert p.parse_page_command(text) == expected
+
+
+def test_a_frame_leaves_out_what_the_page_does_not_show_and_trains_the_same():
+    worker, server_end = hosted_worker()
+
+    def frame_after_a_step(sid: str) -> dict:
+        worker.command(sid, p.STEP, [2])
+        worker.send_frames()
+        return dict(p.unpack_frames(server_end.recv_bytes())["frames"])[sid]
+
+    for sid in ("shown", "scrolled"):
+        worker.open(sid, {"params": CONFIG.to_params()})
+    worker.command("scrolled", p.VIEW, [False, False])
+    shown, scrolled = frame_after_a_step("shown"), frame_after_a_step("scrolled")
+    # paused: a page that shows everything gets every part of the picture
+    assert {"neurons", "hist_weights", "hist_grads", "confusion"} <= set(shown["picture"])
+    assert not {"neurons", "hist_weights", "hist_grads", "confusion"} & set(scrolled["picture"])
+    # the rest is the same, and so is the training
+    assert scrolled["picture"]["boundary"] == shown["picture"]["boundary"]
+    assert scrolled["picture"]["weights"] == shown["picture"]["weights"]
+    assert scrolled["history"] == shown["history"]
+    worker.command("scrolled", p.VIEW, [True, True])  # scrolled back: all of it again
+    assert "neurons" in frame_after_a_step("scrolled")["picture"]
 
 
 def test_frames_are_strict_json():

@@ -104,7 +104,8 @@ def pictures(trainers: Sequence[Trainer], every_part: Sequence[bool],
              neurons: bool = True) -> list[Picture]:
     """The pictures of same-shaped trainers (equal ``picture_key``), computed together;
     ``every_part`` says who also gets the slow parts (histograms, confusion);
-    ``neurons=False`` leaves out the neurons' thumbnails (a race shows only outputs)."""
+    ``neurons=False`` leaves out the neurons' thumbnails of a plane (a race shows only
+    outputs; a page scrolled away from its network keeps the last ones it got)."""
     first = trainers[0]
     stack = torch.stack([t.params for t in trainers])
     weights, biases = first.layout.split(stack)
@@ -116,7 +117,9 @@ def pictures(trainers: Sequence[Trainer], every_part: Sequence[bool],
         picture: Picture = {"sizes": list(first.layout.sizes),
                             "weights": [w[s].tolist() for w in rounded_w],
                             "biases": [b[s].tolist() for b in rounded_b],
-                            "boundary": None, "neurons": []}
+                            "boundary": None}
+        if neurons:
+            picture["neurons"] = []
         if every_part[s]:
             picture["hist_weights"] = [histogram(w) for w in trainer.weights()]
             picture["hist_grads"] = [histogram(g) for g in trainer.full_gradients]
@@ -139,7 +142,8 @@ def pictures(trainers: Sequence[Trainer], every_part: Sequence[bool],
                                                            first.config.activation), neurons)
     for s, picture in enumerate(result):
         picture["boundary"] = boundaries[s]
-        picture["neurons"] = thumbnails[s]
+        if neurons:
+            picture["neurons"] = thumbnails[s]
     return result
 
 

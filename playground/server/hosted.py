@@ -50,6 +50,8 @@ class Hosted:
     next_frame: float = 0.0
     snapshot_at: float = 0.0
     snapshot_of: tuple = ()
+    shows_stats: bool = True  # the page shows the histograms and confusion (protocol.VIEW)
+    shows_neurons: bool = True  # ... and the neurons' thumbnails
 
     @classmethod
     def open(cls, spec: dict) -> Hosted:
@@ -114,6 +116,10 @@ class Hosted:
         return [t for t in self.members if self.trains(t)]
 
     # -- commands (the worker has released the session from its groups first) ----------
+    def view(self, stats: bool, neurons: bool) -> None:
+        """What the page shows (its frames leave out the rest; it changes no training)."""
+        self.shows_stats, self.shows_neurons = stats, neurons
+
     def play(self) -> None:
         self.playing = self.running_any
         self.credit, self.last_tick = 0.0, time.perf_counter()
@@ -228,10 +234,11 @@ class Hosted:
     # -- frames ---------------------------------------------------------------------------
     @property
     def picture_parts(self) -> str | None:
-        """What each member's picture holds: everything for one network, the output for a
-        race's cards, nothing for a sweep (it plots numbers only)."""
+        """What each member's picture holds: everything for one network ("network": the
+        same, less the neurons' thumbnails, while its page does not show them), the output
+        for a race's cards, nothing for a sweep (it plots numbers only)."""
         if not self.level:
-            return "all"
+            return "all" if self.shows_neurons else "network"
         return "output" if self.study.kind == "race" else None
 
     def frame(self, pictures: list | None, now: float, interval: float) -> dict:

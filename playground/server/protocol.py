@@ -36,8 +36,12 @@ OPEN, CLOSE = "open", "close"
 PLAY, PAUSE, STEP, RESTART, CONFIG = "play", "pause", "step", "restart", "config"
 SET_PARAM = "set_param"  # one weight or bias, typed in by the visitor while paused
 LOAD = "load"  # imported weights (packed like Trainer.state's): training starts again from them
-COMMANDS = (OPEN, CLOSE, PLAY, PAUSE, STEP, RESTART, CONFIG, SET_PARAM, LOAD)
-PAGE_COMMANDS = (PLAY, PAUSE, STEP, RESTART, SET_PARAM)  # what a page may say over its stream
+# what the page shows of the parts a frame may leave out: {"cmd": "view", "stats": bool,
+# "neurons": bool} (the histograms and confusion matrix; the neurons' thumbnails); a page
+# scrolled away from them (or a hidden tab) costs the server neither
+VIEW = "view"
+COMMANDS = (OPEN, CLOSE, PLAY, PAUSE, STEP, RESTART, CONFIG, SET_PARAM, LOAD, VIEW)
+PAGE_COMMANDS = (PLAY, PAUSE, STEP, RESTART, SET_PARAM, VIEW)  # what a page may say
 # -- room hook: a teacher's command, {"cmd": ROOM_COMMAND, "action": ..., "key": ...}; any
 # stream may send one, and room_actions.teacher_command checks its key (never the stream it came on)
 ROOM_COMMAND = "room"
@@ -254,6 +258,9 @@ def parse_page_command(text: str | None) -> tuple[str, list] | None:
     name = message["cmd"]
     if name == SET_PARAM:
         return _set_param(message)
+    if name == VIEW:
+        shown = [message.get("stats", True), message.get("neurons", True)]
+        return (name, shown) if all(isinstance(v, bool) for v in shown) else None
     if name == STEP:
         epochs = message.get("epochs", 1)
         if not isinstance(epochs, int) or isinstance(epochs, bool):

@@ -79,7 +79,8 @@ class SessionView:
 
 class StreamState:
     """What one live stream has already sent its page, so each message carries only
-    what is new: per member [picture version, points version, epoch of the last row]."""
+    what is new: per member [picture version, points version, epoch of the last row,
+    the picture's parts as sent (a part a frame left out is the same object still)]."""
 
     def __init__(self) -> None:
         self.version = -1
@@ -303,7 +304,7 @@ class Session:
             if self.generation != sent.generation or self.rewrites != sent.rewrites:
                 sent.generation, sent.rewrites, sent.members = self.generation, self.rewrites, {}
                 message["restart"] = True  # the page drops its curves
-            updates = [self._member_update(member, sent.members.setdefault(i, [0, 0, 0]))
+            updates = [self._member_update(member, sent.members.setdefault(i, [0, 0, 0, {}]))
                        for i, member in enumerate(self.members)]
             if self.study is None:
                 updates[0].pop("summary")  # the session's own
@@ -326,7 +327,14 @@ class Session:
         update = {"history": rows, "summary": member.summary}
         if member.picture is not None and member.picture_version != seen[0]:
             seen[0] = member.picture_version
-            update["picture"] = member.picture
+            # only the parts that changed: the histograms come a few times a second, the
+            # neurons not at all while the page is scrolled away from them (the page
+            # keeps the parts it has)
+            parts = seen[3]
+            changed = {k: v for k, v in member.picture.items() if parts.get(k) is not v}
+            if changed:
+                parts.update(changed)
+                update["picture"] = changed
         if member.points_version != seen[1]:
             seen[1] = member.points_version
             update["points"] = member.points

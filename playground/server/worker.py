@@ -51,7 +51,8 @@ class Worker:
         self.loop_at = time.monotonic()  # when the loop last went round
         self.handlers = {p.PLAY: Hosted.play, p.PAUSE: Hosted.pause, p.STEP: Hosted.step,
                          p.RESTART: Hosted.restart, p.CONFIG: Hosted.config,
-                         p.SET_PARAM: Hosted.set_param, p.LOAD: Hosted.load}
+                         p.SET_PARAM: Hosted.set_param, p.LOAD: Hosted.load,
+                         p.VIEW: Hosted.view}
 
     # -- commands ------------------------------------------------------------------------
     def open(self, sid: str, spec: dict) -> None:
@@ -73,11 +74,14 @@ class Worker:
         if name == p.CLOSE:
             self.close(sid)
             return
-        self._invalidate(sid)
         h = self.hosted[sid]
-        self.handlers[name](h, *args)
+        if name == p.VIEW:  # what the page shows: nothing to train differently
+            self.handlers[name](h, *args)
+        else:
+            self._invalidate(sid)
+            self.handlers[name](h, *args)
+            self._invalidate(sid)  # a command may change what trains
         h.dirty, h.next_frame = True, 0.0
-        self._invalidate(sid)  # a command may change what trains
 
     @staticmethod
     def lane(sid: str, h: Hosted) -> tuple:
@@ -236,12 +240,13 @@ class Worker:
         drawn: list[list] = [[None] * h.size for _, h in due]
         for (parts, _), batch in batches.items():
             trainers = [due[d][1].members[i] for d, i in batch]
-            every = [due[d][1].builders[i].wants_every_part(due[d][1].playing) and parts == "all"
+            every = [parts != "output" and due[d][1].shows_stats
+                     and due[d][1].builders[i].wants_every_part(due[d][1].playing)
                      for d, i in batch]
             with torch.no_grad():
                 for (d, i), picture in zip(batch, pictures(trainers, every,
                                                            neurons=parts == "all")):
-                    if parts != "all":
+                    if parts == "output":
                         picture = {"boundary": picture["boundary"]}
                     drawn[d][i] = picture
         frames = []

@@ -53,7 +53,8 @@ class LiveView {
         this.edit({ op: "set", field, value: box.checked }));
     }
     this.stream = new LiveStream({ onMessage: (msg) => this.receive(msg),
-      onExpired: () => this.trigger("expired", Date.now()) });
+      onExpired: () => this.trigger("expired", Date.now()),
+      onOpen: () => { this.viewSent = null; this.reportView(); } });
     this.layoutKey = null;
     this.plots = {
       boundary: this.q(".pg-boundary"), curves: this.q(".pg-curves"),
@@ -84,6 +85,36 @@ class LiveView {
     };
     this.jobOrder = Object.keys(this.jobs);
     this.nextJob = 0;
+    // What is on screen: a chart scrolled out of sight is updated when it comes back,
+    // and the server leaves out of the frames what the page does not show
+    // (protocol.VIEW: the histograms and confusion matrix, the neurons' thumbnails).
+    this.onScreen = {};
+    const watched = { ...this.plots, network: this.q(".pg-network") };
+    const watcher = new IntersectionObserver((entries) => {
+      for (const entry of entries) this.onScreen[entry.target.dataset.pgWatch] = entry.isIntersecting;
+      this.reportView();
+      this.schedule();
+    }, { rootMargin: "100px" });
+    for (const [name, element] of Object.entries(watched)) {
+      element.dataset.pgWatch = name;
+      watcher.observe(element);
+    }
+    document.addEventListener("visibilitychange", () => this.reportView());
+  }
+
+  shown(name) {
+    return this.onScreen[name] !== false; // not yet known: shown
+  }
+
+  reportView() {
+    const seen = document.visibilityState !== "hidden";
+    const view = { stats: seen && ["hist_weights", "hist_grads", "confusion"].some((n) => this.shown(n)),
+      neurons: seen && this.shown("network") };
+    const key = JSON.stringify(view);
+    if (key === this.viewSent || !this.stream.ws || this.stream.ws.readyState !== WebSocket.OPEN) return;
+    this.viewSent = key;
+    stats.view = view;
+    this.send("view", view);
   }
 
   // "play" (play or pause) or "step": a button or its key (stream.js)
@@ -199,10 +230,11 @@ class LiveView {
   }
 
   receive(msg) {
-    if (msg.restart) this.clearHistory();
+    if (msg.restart) { this.clearHistory(); this.picture = undefined; } // all of it comes again
     for (const [key, rows] of Object.entries(msg.history)) this.history[key].push(...rows);
     if (msg.points !== undefined) { this.points = msg.points; this.drawPoints(msg.points); }
-    if (msg.picture) { this.picture = msg.picture; this.pictureDirty = true; }
+    // a picture brings the parts that changed; the others stay as they were
+    if (msg.picture) { this.picture = { ...this.picture, ...msg.picture }; this.pictureDirty = true; }
     this.summary = msg.summary;
     this.counterDirty = true;
     if (Object.values(msg.history).some((rows) => rows.length)) this.jobs.curves.dirty = true;
@@ -234,7 +266,7 @@ class LiveView {
       this.pictureDirty = false;
       const pic = this.picture;
       const [l, j] = this.hovered || [];
-      const hovered = this.hovered && pic.neurons[l] && pic.neurons[l][j];
+      const hovered = this.hovered && pic.neurons && pic.neurons[l] && pic.neurons[l][j];
       this.output.show(hovered || pic.boundary, hovered ? `layer ${l + 1}, neuron ${j + 1}` : "");
       // the digits have no plane: the big plot appears only to show a hovered neuron
       this.root.classList.toggle("pg-hovering", Boolean(hovered));
@@ -253,14 +285,15 @@ class LiveView {
     stats.ms = stats.ms || { picture: 0, plotly: 0 };
     stats.ms.picture += t1 - t0;
     stats.ms.plotly += t2 - t1;
-    if (Object.values(this.jobs).some((job) => job.dirty)) this.schedule();
+    if (this.jobOrder.some((name) => this.jobs[name].dirty && this.shown(name))) this.schedule();
   }
 
   runOneJob(now) {
     const n = this.jobOrder.length;
     for (let k = 0; k < n; k++) {
-      const job = this.jobs[this.jobOrder[(this.nextJob + k) % n]];
-      if (job.dirty && now - job.last >= job.gap) {
+      const name = this.jobOrder[(this.nextJob + k) % n];
+      const job = this.jobs[name];
+      if (job.dirty && this.shown(name) && now - job.last >= job.gap) {
         job.dirty = false;
         job.last = now;
         job.run();

@@ -275,7 +275,7 @@ export class NetworkDrawing {
       }));
     });
     if (this.outputImage) paintPicture(pic.boundary, this.outputImage);
-    pic.neurons.forEach((layer, l) => layer.forEach((picture, j) => {
+    (pic.neurons || []).forEach((layer, l) => layer.forEach((picture, j) => {
       paintPicture(picture, this.neuronImages[l] && this.neuronImages[l][j]);
     }));
     pic.biases.forEach((b, l) => b.forEach((v, j) => {

@@ -20,8 +20,8 @@ export function readMessage(data) {
 }
 
 export class LiveStream {
-  constructor({ onMessage, onExpired }) {
-    Object.assign(this, { onMessage, onExpired });
+  constructor({ onMessage, onExpired, onOpen = () => {} }) {
+    Object.assign(this, { onMessage, onExpired, onOpen });
     this.ws = null;
     this.token = null;
   }
@@ -34,6 +34,7 @@ export class LiveStream {
     const ws = new WebSocket(`${scheme}://${location.host}${basePath}/live/${token}`);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
+    ws.onopen = () => this.onOpen();
     ws.onmessage = (event) => {
       stats.messages += 1;
       this.onMessage(readMessage(event.data));

@@ -30,7 +30,7 @@ from browser import running_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.student import Student, endpoints  # noqa: E402
-from playground.server.http_timeouts import KEEP_ALIVE_S  # noqa: E402
+from playground.server.connections import KEEP_ALIVE_S, uvicorn_settings  # noqa: E402
 from playground.server.pool import DEAD_AFTER_S  # noqa: E402
 from playground.server.protocol import DETACH_GRACE_S  # noqa: E402
 
@@ -189,6 +189,43 @@ def test_an_idle_kept_alive_connection_closes(server):
         assert reply.startswith(b"HTTP/1.1 200")
         assert sock.recv(4096) == b""  # the server closed it
         assert KEEP_ALIVE_S - 0.5 <= time.monotonic() - answered <= KEEP_ALIVE_S + 1.5
+
+
+async def _nodelay_of_a_connection(http) -> int:
+    """TCP_NODELAY of the server's end of a connection, the listening socket bound as
+    Streamlit binds it (``socket.socket(family)``: protocol 0)."""
+    import uvicorn
+
+    async def app(scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    listener = socket.socket(family=socket.AF_INET)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning",
+                                           http=http))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    reader, writer = await asyncio.open_connection(*listener.getsockname())
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await reader.readline()
+    (connection,) = server.server_state.connections
+    nodelay = connection.transport.get_extra_info("socket").getsockopt(
+        socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    writer.close()
+    server.should_exit = True
+    await serving
+    return nodelay
+
+
+def test_the_server_sends_at_once_without_nagles_algorithm():
+    """A frame that follows another within a round trip must not wait for the browser's
+    delayed acknowledgement (40 ms): uvicorn's own protocol on Streamlit's socket leaves
+    Nagle's algorithm on; the server's protocol turns it off."""
+    assert asyncio.run(_nodelay_of_a_connection(uvicorn_settings()["http"]))
+    assert not asyncio.run(_nodelay_of_a_connection("h11"))
 
 
 # -- a dropped connection ------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The web server as ``python -m playground serve`` starts it: Streamlit's own
-``streamlit run``, with the HTTP timeouts of ``server/http_timeouts.py`` on top."""
+``streamlit run``, with the connection settings of ``server/connections.py`` on top."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from streamlit.web import cli as streamlit_cli
 from streamlit.web.server.starlette import starlette_server
 
-from playground.server.http_timeouts import uvicorn_settings
+from playground.server.connections import uvicorn_settings
 
 
 def serve(options: Sequence[str]) -> int:
     """``streamlit run [APP] OPTIONS`` (APP: app.py unless the first option names one),
-    its uvicorn with ``http_timeouts.uvicorn_settings()`` on top of Streamlit's own."""
+    its uvicorn with ``connections.uvicorn_settings()`` on top of Streamlit's own."""
     options = list(options)
     app = options.pop(0) if options and not options[0].startswith("-") else "app.py"
     # Streamlit builds uvicorn's settings in this one function (Streamlit is pinned in

@@ -22,6 +22,10 @@ import { usePalettes } from "./pixels.js";
 import { LIVE_VIEW_HTML, StatusBar } from "./status.js";
 import { LiveStream, mountView, stats } from "./stream.js";
 
+// after a play, pause or step, the charts wait this long (a Plotly update holds the page
+// for 10-30 ms): the counter and the picture show the answer first
+const ANSWER_FIRST_MS = 150;
+
 class LiveView {
   constructor(trigger) {
     this.trigger = trigger;
@@ -77,7 +81,7 @@ class LiveView {
     const job = (run, gap, fromPicture = false) =>
       ({ run, gap, fromPicture, dirty: false, last: 0 });
     this.jobs = {
-      curves: job(() => this.drawCurves(), 100),
+      curves: job(() => this.drawCurves(), 200),
       norms: job(() => this.norms.draw(this.history, this.curves.stride), 250),
       hist_weights: job(() => this.histWeights.draw(this.picture.hist_weights), 300, true),
       hist_grads: job(() => this.histGrads.draw(this.picture.hist_grads), 300, true),
@@ -119,6 +123,8 @@ class LiveView {
 
   // "play" (play or pause) or "step": a button or its key (stream.js)
   keyCommand(command) {
+    // the answer shows first: no chart update takes the next animation frames
+    this.chartsWaitUntil = performance.now() + ANSWER_FIRST_MS;
     if (command === "step") this.send("step", { epochs: 1 });
     else this.send(this.summary && this.summary.playing ? "pause" : "play");
   }
@@ -285,10 +291,14 @@ class LiveView {
     stats.ms = stats.ms || { picture: 0, plotly: 0 };
     stats.ms.picture += t1 - t0;
     stats.ms.plotly += t2 - t1;
-    if (this.jobOrder.some((name) => this.jobs[name].dirty && this.shown(name))) this.schedule();
+    if (this.jobOrder.some((name) => this.jobs[name].dirty && this.shown(name))) {
+      if (t2 < (this.chartsWaitUntil || 0)) setTimeout(() => this.schedule(), this.chartsWaitUntil - t2);
+      else this.schedule();
+    }
   }
 
   runOneJob(now) {
+    if (now < (this.chartsWaitUntil || 0)) return;
     const n = this.jobOrder.length;
     for (let k = 0; k < n; k++) {
       const name = this.jobOrder[(this.nextJob + k) % n];

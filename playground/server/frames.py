@@ -1,4 +1,4 @@
-"""Frames: what the page needs to draw one moment of training, small and JSON-ready.
+"""Frames: what the page needs to draw one moment of training, small and ready for the stream.
 
 A frame carries only what changed since the previous one: the history rows
 added since then, the data points only when the data changed, and the picture

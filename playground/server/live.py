@@ -3,8 +3,8 @@
 The page's live view connects to ``/live/<token>``; the token is the session's
 unguessable id, so one visitor cannot watch (or stop) another's session. The
 stream sends only the newest state whenever the session has a new frame: history
-rows the page has not seen yet, the latest picture, and the data points when
-they changed. A slow browser simply skips frames.
+rows the page has not seen yet, the parts of the picture that changed, and the data
+points when they changed. A slow browser simply skips frames.
 
 Commands from the page (``protocol.PAGE_COMMANDS``) go into the pool's bounded
 outbox and never block the server's event loop. A stream from another site, a

@@ -57,7 +57,7 @@ export class NormsChart {
     const idx = thinnedRows(history.epoch, this.upTo, stride);
     this.upTo = history.epoch.length;
     const layers = history.weight_norms[0] ? history.weight_norms[0].length : 0;
-    if (!idx.length || !layers || this.div.data.length !== 2 * layers) return;
+    if (!idx.length || !layers || !this.div.data || this.div.data.length !== 2 * layers) return;
     const xs = idx.map((i) => history.epoch[i]);
     const ys = [];
     for (const key of ["weight_norms", "grad_norms"]) {

@@ -93,13 +93,17 @@ export class HistogramChart {
   }
 }
 
+// One bar per cell, row by row (plots.confusion_figure): its colour and its label are
+// the count (plots.confusion_cells makes the same two fields).
 export class ConfusionChart {
   constructor(div) {
     this.div = div;
   }
 
   draw(counts) {
-    if (counts && this.div.data && this.div.data.length) Plotly.restyle(this.div, { z: [counts] });
+    if (!counts || !this.div.data || !this.div.data.length) return;
+    const flat = counts.flat();
+    Plotly.restyle(this.div, { "marker.color": [flat], text: [flat.map(String)] });
   }
 }
 

@@ -35,13 +35,13 @@ lint-js:
 	@echo "lint-js: npm not found, skipping the JavaScript lint (install nodejs and npm)"
 endif
 
-# The page's Plotly: the npm registry's partial bundle with the cartesian traces only
-# (scatter, bar, heatmap: 1.5 MB, 0.5 MB gzipped, against the full 4.8 MB), committed in
+# The page's Plotly: the npm registry's partial bundle with the basic traces only
+# (scatter, bar, pie: 1.2 MB, 0.4 MB gzipped, against the full 4.8 MB), committed in
 # playground/ui/vendor so `make run` needs no npm. After changing its pin in package.json:
 # `make plotly-bundle`, then commit the file (tests/test_bundle.py checks they agree).
 plotly-bundle: $(NPM_STAMP)
-	cp node_modules/plotly.js-cartesian-dist-min/plotly-cartesian.min.js playground/ui/vendor/
-	cp node_modules/plotly.js-cartesian-dist-min/LICENSE playground/ui/vendor/plotly-LICENSE
+	cp node_modules/plotly.js-basic-dist-min/plotly-basic.min.js playground/ui/vendor/
+	cp node_modules/plotly.js-basic-dist-min/LICENSE playground/ui/vendor/plotly-LICENSE
 
 # `streamlit run app.py`, with the HTTP server's header and keep-alive timeouts
 run: $(STAMP)

@@ -24,6 +24,9 @@ from playground.server.session import close_all
 async def lifespan(_app):
     get_pool()  # the workers import torch now, not on the first visit
     import playground.ui.page  # noqa: F401  (the page's imports too: Plotly's figures and all)
+    from playground.ui.components import warm_up
+
+    warm_up()  # and the default page's figures and thumbnails
     # Everything imported so far lives as long as the server: keep Python's full
     # collections from walking it (each walk held the GIL for ~200 ms with torch).
     gc.freeze()

@@ -12,7 +12,7 @@ export default [
       sourceType: "module", // Streamlit components v2 load each as an ES module
       globals: {
         ...globals.browser,
-        Plotly: "readonly", // vendor/plotly-cartesian.min.js, loaded at run time (js/dom.js)
+        Plotly: "readonly", // vendor/plotly-basic.min.js, loaded at run time (js/dom.js)
       },
     },
   },

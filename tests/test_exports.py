@@ -324,6 +324,7 @@ def _panel_app():
 @pytest.fixture
 def panel():
     at = AppTest.from_function(_panel_app, default_timeout=30)
+    at.session_state["exports_open"] = True  # the expander draws its body only when open
     at.run()
     assert not at.exception
     return at

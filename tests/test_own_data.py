@@ -367,6 +367,7 @@ def panel_script():
 @pytest.fixture
 def panel():
     at = AppTest.from_function(panel_script, default_timeout=30)
+    at.session_state["own_data_open"] = True  # the expander draws its body only when open
     at.run()
     assert not at.exception
     return at

@@ -66,6 +66,7 @@ def test_bad_params_fall_back_and_the_page_says_which(app):
     ("cfg_init", "he", "init", "he"),
 ])
 def test_each_selectbox_changes_its_field_and_the_url(app, key, value, field, expected):
+    app.session_state["settings_open"] = True  # "More settings" holds the last two
     run(app)
     app.selectbox(key=key).select(value).run()
     assert getattr(config(app), field) == expected
@@ -237,7 +238,43 @@ def test_the_first_screen_says_what_this_is_and_links_the_lessons(app):
     assert "(?lesson=01-neuron)" not in " ".join(m.value for m in projector.markdown)
 
 
+# the expanders below the live view and the widgets they hold once opened
+EXPANDERS = {"settings_open": "number_input", "own_data_open": "file_uploader",
+             "compare_open": "radio", "exports_open": "download_button",
+             "lessons_open": "selectbox", "share_open": "text"}
+
+
+def test_closed_expanders_draw_nothing_until_opened(app):
+    """A first visit gets the first screen only: the widgets of the closed expanders
+    (and the code the browser would fetch for them) come when one is opened."""
+    run(app)
+    assert len(app.expander) == 8
+    assert not app.number_input and not app.get("file_uploader") and not app.radio
+    assert not app.get("download_button") and not app.text and not app.toggle
+    assert [s.key for s in app.selectbox if s.key == "lesson_menu"] == []
+    for key, kind in EXPANDERS.items():
+        app.session_state[key] = True
+        app.run()
+        assert not app.exception, (key, app.exception)
+        assert app.get(kind), f"{key} opened shows no {kind}"
+        app.session_state[key] = False
+        app.run()
+
+
+def test_a_race_keeps_its_typed_values_while_its_expander_is_closed(app):
+    app.session_state["compare_open"] = True
+    run(app)
+    app.text_input(key="race_values_optimizer").input("sgd,adam").run()
+    app.session_state["compare_open"] = False
+    app.run()
+    assert not app.text_input
+    app.session_state["compare_open"] = True
+    app.run()
+    assert not app.exception and app.text_input(key="race_values_optimizer").value == "sgd,adam"
+
+
 def test_turning_on_early_stopping_holds_out_validation_points(app):
+    app.session_state["settings_open"] = True
     run(app)
     app.number_input(key="cfg_patience").set_value(30).run()
     assert (config(app).patience, config(app).validation) == (30, 20)

@@ -90,18 +90,32 @@ def test_norms(n_layers):
 @pytest.mark.parametrize("k", [2, 3, 10])
 def test_empty_confusion_is_k_by_k_zeros(k):
     fig = plots.confusion_figure(k)
-    z = np.asarray(fig.data[0].z)
-    assert z.shape == (k, k) and not z.any()
-    assert list(fig.data[0].x) == list(fig.data[0].y) == [str(i) for i in range(k)]
+    (cells,) = fig.data
+    assert len(cells.y) == k * k and not np.asarray(cells.marker.color).any()
+    labels = [str(i) for i in range(k)]
+    # cell (true r, predicted c) is a bar in row r around c, from c - 0.5 to c + 0.5
+    # and a hair beyond (it overlaps its neighbours)
+    assert list(cells.y) == [r for r in labels for _ in labels]
+    assert list(cells.customdata) == labels * k
+    side = cells.width
+    assert 1 <= side < 1.05 and set(cells.x) == {side} and cells.orientation == "h"
+    assert list(cells.base) == pytest.approx([c - side / 2 for _ in labels for c in range(k)])
+    assert list(fig.layout.xaxis.ticktext) == labels
+    assert tuple(fig.layout.xaxis.range) == (-0.5, k - 0.5)
     assert fig.layout.yaxis.autorange == "reversed"  # true class 0 on top
+    assert list(fig.layout.yaxis.categoryarray) == labels
 
 
 def test_confusion_holds_the_counts():
     counts = [[5, 1, 0], [2, 7, 1], [0, 0, 9]]
     fig = plots.confusion_figure(3, counts)
-    assert np.asarray(fig.data[0].z).tolist() == counts
+    flat = [c for row in counts for c in row]
+    assert list(fig.data[0].marker.color) == flat
+    assert list(fig.data[0].text) == [str(c) for c in flat]
+    assert plots.confusion_cells(np.array(counts)) == {"marker.color": flat,
+                                                       "text": [str(c) for c in flat]}
     plain = json.loads(to_json(fig))
-    assert plain["data"][0]["type"] == "heatmap"
+    assert plain["data"][0]["type"] == "bar"
 
 
 def test_figures_survive_a_json_round_trip():

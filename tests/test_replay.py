@@ -248,7 +248,9 @@ def test_the_section_builds_the_figure_only_when_loaded():
 
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_function(replay_page, default_timeout=30).run()
+    at = AppTest.from_function(replay_page, default_timeout=30)
+    at.session_state["replay_open"] = True  # the expander draws its body only when open
+    at.run()
     assert not at.exception
     assert "5 snapshots kept, epoch 0 to 40" in at.caption[0].value
     assert not at.get("plotly_chart") and not at.get("download_button")

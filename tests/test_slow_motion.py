@@ -235,7 +235,9 @@ def _slow_motion_page():
 def test_the_view_refuses_switches_and_steps():
     from streamlit.testing.v1 import AppTest
 
-    app = AppTest.from_function(_slow_motion_page, default_timeout=30).run()
+    app = AppTest.from_function(_slow_motion_page, default_timeout=30)
+    app.session_state["slow_motion_open"] = True  # the expander draws its body only when open
+    app.run()
     assert "too many to follow by hand" in app.markdown[0].value
     app.button(key="slow_tiny").click().run()
     assert not app.exception and app.session_state["cfg"].hidden == (2,)
@@ -280,7 +282,9 @@ def test_a_target_class_says_its_colour():
 def test_each_hand_gradient_has_autograds_beside_it():
     from streamlit.testing.v1 import AppTest
 
-    app = AppTest.from_function(_slow_motion_page, default_timeout=30).run()
+    app = AppTest.from_function(_slow_motion_page, default_timeout=30)
+    app.session_state["slow_motion_open"] = True  # the expander draws its body only when open
+    app.run()
     app.button(key="slow_tiny").click().run()
     assert "(orange)" in app.markdown[0].value or "(blue)" in app.markdown[0].value
     gradients = [m.value for m in app.markdown if r"\partial w" in m.value]

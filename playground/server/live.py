@@ -38,10 +38,10 @@ from playground.server import room_actions, room_stream, rooms
 from playground.server.pool import get_pool
 from playground.server.session import UNLOADED, Session, StreamState, active_sessions, find_session
 
-# Plotly's partial bundle with the cartesian traces only (scatter, bar, heatmap: all the
-# live view draws), 1.5 MB against the full bundle's 4.8 MB; committed (Makefile:
+# Plotly's partial bundle with the basic traces only (scatter, bar, pie; all the
+# live view draws), 1.2 MB against the full bundle's 4.8 MB; committed (Makefile:
 # plotly-bundle) so the page works with no internet and `make run` needs no npm
-PLOTLY_JS = Path(__file__).parents[1] / "ui" / "vendor" / "plotly-cartesian.min.js"
+PLOTLY_JS = Path(__file__).parents[1] / "ui" / "vendor" / "plotly-basic.min.js"
 ASSET_PREFIX = "/playground-assets"
 log = logging.getLogger(__name__)
 # what sending to a page that has gone raises (Starlette turns the server's OSError

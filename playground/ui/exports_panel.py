@@ -29,6 +29,7 @@ from playground.engine.formats.exports import (
 from playground.engine.formats.script_export import CHECK_EPOCHS, pytorch_script, stability
 from playground.engine.train.trainer import initial_params
 from playground.server.session import Session
+from playground.ui.expanders import expander
 from playground.ui.text import plain
 
 MESSAGES = "export_messages"  # session_state key: [(kind, sentence)] for the next run
@@ -100,7 +101,9 @@ def _check_stability(config: Config, session: Session) -> None:
 def exports_section(config: Config, session: Session | None,
                     on_config: Callable[[Config], None],
                     on_weights: Callable[[torch.Tensor], None]) -> None:
-    with st.expander("Export and import"):
+    with expander("Export and import", "exports_open") as open_:
+        if not open_:
+            return
         for kind, text in st.session_state.pop(MESSAGES, []):
             getattr(st, kind)(plain(text))  # messages quote the file's own text
         if not fits_in_link(config):

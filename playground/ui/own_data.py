@@ -19,6 +19,7 @@ from playground.engine.data.own_csv import parse_csv
 from playground.engine.data.own_points import URL_MAX_POINTS, DataProblem, count_points
 from playground.engine.data.points import fits_in_link, points_csv
 from playground.ui import visit
+from playground.ui.expanders import expander
 from playground.ui.text import plain
 
 UNDO_KEY = "own_data_undo"  # (data set, data) before each edit, newest last
@@ -129,7 +130,9 @@ def _status(config: Config) -> str:
 def own_data_section() -> None:
     """The expander "Your own data"."""
     config = visit.config()
-    with st.expander("Your own data"):
+    with expander("Your own data", "own_data_open") as open_:
+        if not open_:
+            return
         st.caption(_status(config) + " " + HELP)
         st.file_uploader("Upload a CSV: x1, x2 and a label (header optional; commas, "
                          "semicolons or tabs; UTF-8 or UTF-16)",

@@ -18,6 +18,7 @@ from playground.engine.formats.tfplayground import config_from_hash
 from playground.engine.teaching.lessons import LESSONS
 from playground.engine.train.trainer import pack
 from playground.ui import components, controls, room_page, study_page, visit
+from playground.ui.expanders import expander
 from playground.ui.exports_panel import exports_section, share_link
 from playground.ui.lesson_panel import classical_section, lesson_panel, lessons_menu
 from playground.ui.own_data import own_data_section, remember_data
@@ -204,7 +205,9 @@ def _on_room_news() -> None:
 def share_section() -> None:
     config = visit.config()
     params = {k: v for k, v in config.to_params().items() if k != "data"}
-    with st.expander("Share and reproduce"):
+    with expander("Share and reproduce", "share_open") as open_:
+        if not open_:
+            return
         st.caption("This page's address holds every setting; copy it to share the experiment:")
         # st.text, not st.code: the code block's highlighter is a 1.5 MB download
         st.text(share_link(config))
@@ -252,9 +255,11 @@ def experiment(config) -> None:
     lesson = visit.lesson()
     if lesson is not None and lesson.classical:
         classical_section(config)
-    with st.container(key="settings"), st.expander(
-            "More settings: initialization, schedule, dropout, early stopping, seeds"):
-        controls.advanced_settings()
+    with st.container(key="settings"), expander(
+            "More settings: initialization, schedule, dropout, early stopping, seeds",
+            "settings_open") as open_:
+        if open_:
+            controls.advanced_settings()
     session = visit.session()
     replay_section(session, show_test=config.show_test)
     with st.container(key="own_data"):
@@ -264,9 +269,10 @@ def experiment(config) -> None:
     with st.container(key="slow_motion"):
         slow_motion_section(config, session.view().state if session else None, _use_tiny_network)
     if lesson is None:
-        with st.container(key="lessons"), st.expander(
-                f"Lessons: {len(LESSONS)} guided experiments"):
-            lessons_menu(None, visit.open_lesson)
+        with st.container(key="lessons"), expander(
+                f"Lessons: {len(LESSONS)} guided experiments", "lessons_open") as open_:
+            if open_:
+                lessons_menu(None, visit.open_lesson)
     with st.container(key="share"):
         share_section()
         exports_section(config, session, on_config=visit.commit, on_weights=_import_weights)

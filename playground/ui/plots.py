@@ -129,16 +129,41 @@ def norms_figure(n_layers: int) -> go.Figure:
     return fig
 
 
+# each cell a hair larger than its place, so neighbours overlap: no pale seams between them
+CELL_OVERLAP = 0.02
+
+
+def confusion_cells(counts: np.ndarray) -> dict:
+    """A confusion matrix's cells as the bar trace draws them, row by row (true class 0
+    first): colour and label per cell. The live view restyles the same two fields."""
+    flat = np.asarray(counts).ravel()
+    return {"marker.color": flat.tolist(), "text": [str(int(c)) for c in flat]}
+
+
 def confusion_figure(n_classes: int, counts: Sequence[Sequence[int]] | None = None
                      ) -> go.Figure:
-    """Test-set confusion matrix: rows are true classes, columns predicted ones."""
-    z = np.zeros((n_classes, n_classes)) if counts is None else np.asarray(counts)
+    """Test-set confusion matrix: rows are true classes, columns predicted ones, the
+    count in each cell and its shade of blue. Drawn as one horizontal bar per cell (a
+    unit long, a row high): the page's Plotly bundle has bars but no heatmap."""
+    side = 1 + CELL_OVERLAP
+    z = np.zeros((n_classes, n_classes), dtype=int) if counts is None else np.asarray(counts)
     labels = [str(k) for k in range(n_classes)]
-    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, colorscale="Blues", showscale=False,
-                               texttemplate="%{z}", hovertemplate="true %{y}, predicted %{x}: "
-                               "%{z}<extra></extra>"))
-    fig.update_layout(**_base_layout(height=200, title=dict(text="confusion (test)", x=0.02),
-                                     xaxis=dict(title="predicted", type="category"),
-                                     yaxis=dict(title="true", autorange="reversed",
-                                                type="category")))
+    rows, cols = np.divmod(np.arange(n_classes * n_classes), n_classes)
+    cells = confusion_cells(z)
+    fig = go.Figure(go.Bar(
+        orientation="h", y=[labels[r] for r in rows], x=[side] * len(rows),
+        base=(cols - side / 2).tolist(), width=side, customdata=[labels[c] for c in cols],
+        text=cells["text"], textposition="inside", insidetextanchor="middle", textangle=0,
+        marker=dict(color=cells["marker.color"], colorscale="Blues", showscale=False,
+                    line=dict(width=0)),
+        hovertemplate="true %{y}, predicted %{customdata}: %{text}<extra></extra>"))
+    fig.update_layout(**_base_layout(
+        height=200, title=dict(text="confusion (test)", x=0.02), barmode="overlay",
+        # the axes as Plotly draws a heatmap's: a tick at each class, no grid
+        xaxis=dict(title="predicted", range=[-0.5, n_classes - 0.5], tickvals=list(
+            range(n_classes)), ticktext=labels, ticks="outside", showgrid=False,
+                   zeroline=False),
+        yaxis=dict(title="true", autorange="reversed", type="category", dtick=1,
+                   categoryorder="array", categoryarray=labels, ticks="outside",
+                   showgrid=False)))
     return fig

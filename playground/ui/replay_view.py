@@ -17,6 +17,7 @@ from playground.server.render import point_colours
 from playground.server.replay import Snapshot
 from playground.server.replay_gif import FRAME_MS, replay_gif  # Play runs at the GIF's pace
 from playground.server.session import Session
+from playground.ui.expanders import expander
 from playground.ui.plots import POINT_SPLITS, plane_figure, plane_image, point_trace
 
 FIGURE_SIZE = (500, 560)  # width, height: the plane ~440 px square, at 1024x768 too
@@ -87,8 +88,10 @@ def _close() -> None:
 @st.fragment
 def replay_section(session: Session | None, show_test: bool = False) -> None:
     """The "Replay" expander; its buttons rerun only this section."""
-    with st.container(key="replay"), st.expander("Replay: scrub back through the training"):
-        _replay_body(session, show_test)
+    with st.container(key="replay"), expander("Replay: scrub back through the training",
+                                              "replay_open") as open_:
+        if open_:
+            _replay_body(session, show_test)
 
 
 def _replay_body(session: Session | None, show_test: bool) -> None:

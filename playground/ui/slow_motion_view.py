@@ -28,6 +28,7 @@ from playground.engine.teaching.slow_motion import (
 from playground.engine.teaching.slow_motion_math import SCALAR_ACTIVATIONS, factor, number
 from playground.engine.train.trainer import Trainer
 from playground.server.render import NEGATIVE, POSITIVE, hex_colour
+from playground.ui.expanders import expander
 
 STATE_KEY = "slow_motion"
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -83,7 +84,10 @@ def slow_motion_section(config: Config, state: dict | None,
                         on_tiny: Callable[[], None]) -> None:
     """The expander; ``state`` is the session's latest ``Trainer.state()`` (None: the
     initial weights), ``on_tiny`` switches the page to a 2-2-1 network."""
-    with st.expander("Inside one step: training in slow motion"):
+    with expander("Inside one step: training in slow motion", "slow_motion_open",
+                  keep=("slow_open",)) as open_:
+        if not open_:
+            return
         refusal = too_large(config)
         if refusal:
             st.write(refusal)

@@ -13,6 +13,7 @@ from playground.engine.config.config import Config
 from playground.engine.config.text import format_value
 from playground.engine.teaching.study import SWEEP_SIZE, SWEEPS, StudyError, race, sweep
 from playground.ui import components, visit
+from playground.ui.expanders import expander
 from playground.ui.text import plain
 
 # the knobs a race offers, and the values it starts with
@@ -36,7 +37,10 @@ def _race_values(knob: str) -> str:
 
 def study_builder() -> None:
     """An expander that starts a race or a sweep of the current experiment."""
-    with st.expander("Race or sweep: compare settings side by side, from the same start"):
+    with expander("Race or sweep: compare settings side by side, from the same start",
+                  "compare_open", keep=("study_kind", "race_", "sweep_")) as open_:
+        if not open_:
+            return
         kind = st.radio("Compare", ["Race", "Sweep"], horizontal=True, key="study_kind",
                         captions=["2-8 settings of one knob, side by side",
                                   "8-32 values of one knob over a range"])

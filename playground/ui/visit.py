@@ -62,6 +62,7 @@ def start(params: dict[str, str | list[str]]) -> None:
     elif lesson_id:
         st.session_state["unknown_lesson"] = (f"There is no lesson called "
                                               f"“{shorten(lesson_id)}”. {lessons_sentence()}")
+        st.session_state["lessons_open"] = True  # the page's lessons menu, open below
     config_params, study_params = split_params(params)
     config_, warnings = Config.from_params(config_params, limits())
     st.session_state["config"] = config_

@@ -57,7 +57,7 @@ export class NormsChart {
     const idx = thinnedRows(history.epoch, this.upTo, stride);
     this.upTo = history.epoch.length;
     const layers = history.weight_norms[0] ? history.weight_norms[0].length : 0;
-    if (!idx.length || !layers || this.div.data.length !== 2 * layers) return;
+    if (!idx.length || !layers || !this.div.data || this.div.data.length !== 2 * layers) return;
     const xs = idx.map((i) => history.epoch[i]);
     const ys = [];
     for (const key of ["weight_norms", "grad_norms"]) {
@@ -93,13 +93,17 @@ export class HistogramChart {
   }
 }
 
+// One bar per cell, row by row (plots.confusion_figure): its colour and its label are
+// the count (plots.confusion_cells makes the same two fields).
 export class ConfusionChart {
   constructor(div) {
     this.div = div;
   }
 
   draw(counts) {
-    if (counts && this.div.data && this.div.data.length) Plotly.restyle(this.div, { z: [counts] });
+    if (!counts || !this.div.data || !this.div.data.length) return;
+    const flat = counts.flat();
+    Plotly.restyle(this.div, { "marker.color": [flat], text: [flat.map(String)] });
   }
 }
 

@@ -7,7 +7,14 @@ const loading = {}; // by module URL: the live view and the study view share thi
 export default function (component) {
   // a whole URL: this module itself comes from a blob:, which cannot resolve a path
   const url = new URL(component.data.base_path + component.data.js_path, window.location.href);
-  loading[url.href] = loading[url.href] || import(url.href);
+  if (!loading[url.href]) {
+    loading[url.href] = import(url.href);
+    // Plotly's bundle is the largest download of a first visit: it starts now, beside
+    // the view's modules, not after them (dom.js loads it once; the view waits for it)
+    if (component.data.plotly_src) {
+      import(new URL("dom.js", url).href).then((dom) => dom.loadPlotly(component.data.plotly_src));
+    }
+  }
   let cleanup = null;
   let unmounted = false;
   loading[url.href].then((live) => {

@@ -26,6 +26,11 @@ import { LiveStream, mountView, stats } from "./stream.js";
 // for 10-30 ms): the counter and the picture show the answer first
 const ANSWER_FIRST_MS = 150;
 
+// built at once; the rest (histograms, norms, confusion) when the browser is idle
+const FIRST_SCREEN = new Set(["boundary", "curves"]);
+const whenIdle = (fn) => (window.requestIdleCallback
+  ? requestIdleCallback(fn, { timeout: 500 }) : setTimeout(fn, 50));
+
 class LiveView {
   constructor(trigger) {
     this.trigger = trigger;
@@ -161,13 +166,16 @@ class LiveView {
     usePalettes(data.palettes);
     this.q(".pg-show-test").checked = data.show_test;
     this.q(".pg-discretize").checked = data.discretize;
+    // the stream first: its first frame travels while Plotly loads (until the figures
+    // are built, messages are kept and drawn by build)
+    if (data.token !== this.stream.token) {
+      this.clearHistory();
+      this.stream.connect(data.base_path, data.token, data.protocol);
+    }
     loadPlotly(data.plotly_src).then(() => {
+      if (this.data !== data) return; // a newer update came while Plotly loaded
       if (data.layout_key !== this.layoutKey) this.build(data);
       else this.output.setTestVisible(data.show_test);
-      if (data.token !== this.stream.token) {
-        this.clearHistory();
-        this.stream.connect(data.base_path, data.token, data.protocol);
-      }
     });
   }
 
@@ -195,15 +203,22 @@ class LiveView {
       await Plotly.relayout(gd, { images: [{ ...outputImage, source: this.output.canvas.toDataURL() }] });
       return () => Plotly.relayout(gd, { images: [] });
     };
+    const later = [];
+    // the digits' confusion matrix stands where the output would: it is on the first screen
+    const first = (name) => FIRST_SCREEN.has(name) || (name === "confusion" && data.network.wide_input);
     for (const [name, div] of Object.entries(this.plots)) {
       const fig = figs[name];
-      if (!fig) { Plotly.purge(div); div.style.display = "none"; continue; }
+      if (!fig || !first(name)) Plotly.purge(div);
+      if (!fig) { div.style.display = "none"; continue; }
       div.style.display = "";
       // the loss chart fits under the network on a 768 px screen
       if (data.presenter) presenterFigure(fig, name === "curves" ? { height: 186, left: 52 } : {});
-      Plotly.newPlot(div, fig.data, fig.layout,
+      const plot = () => Plotly.newPlot(div, fig.data, fig.layout,
         exportConfig(`playground-${name}`, name === "boundary" ? withOutput : null));
+      if (first(name)) plot();
+      else later.push([name, plot]);
     }
+    this.buildLater(later);
     this.built = true;
     this.output.placeImage();
     this.output.drawLegend(data.legend);
@@ -221,6 +236,24 @@ class LiveView {
     this.network.callouts = Boolean(data.callouts);
     this.network.build(data.network);
     if (this.picture) { this.pictureDirty = true; this.schedule(); }
+  }
+
+  // The charts below the first screen: one at a time once the browser is idle (each
+  // newPlot costs 30-80 ms on a first visit), so the first frame and the first chart do
+  // not wait for them; each draws what came meanwhile. A rebuild drops the queue.
+  buildLater(queue) {
+    const build = (this.building = {});
+    const next = () => {
+      if (this.building !== build || !queue.length) return;
+      const [name, plot] = queue.shift();
+      plot();
+      if (name === "norms") this.norms.reset();
+      const job = this.jobs[name];
+      if (job && (!job.fromPicture || this.picture)) job.dirty = true;
+      this.schedule();
+      whenIdle(next);
+    };
+    whenIdle(next);
   }
 
   clearHistory() {

@@ -72,7 +72,7 @@ def timed(run_for, *args) -> float:
 
 
 def frame_build_ms(trainer: Trainer, repeats: int = 200, rounds: int = 5) -> float:
-    """Milliseconds a worker spends on one session's frame (pictures, JSON and all);
+    """Milliseconds a worker spends on one session's frame (pictures, its message and all);
     this time is taken from training. CPU time, the best of a few rounds: on a machine
     shared with others, wall time measures them too."""
     builder = FrameBuilder()
@@ -82,7 +82,8 @@ def frame_build_ms(trainer: Trainer, repeats: int = 200, rounds: int = 5) -> flo
         for _ in range(rounds):
             start = time.process_time()
             for _ in range(repeats):
-                p.dumps(builder.build(trainer, True, pictures([trainer], [False])[0]))
+                frame = builder.build(trainer, True, pictures([trainer], [False])[0])
+                p.pack_frames({"frames": [["sid", frame]]})
             best = min(best, time.process_time() - start)
     return best / repeats * 1000
 

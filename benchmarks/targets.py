@@ -22,7 +22,7 @@ def rows(f: dict) -> list[Row]:
                     dig(f, "raw", "studies", "sweep16", "epochs_per_s"), "epochs/s"))
     out.append(info("A 5-optimizer race, one group of five update rules: cost in sessions",
                     dig(f, "raw", "studies", "race5", "sessions_worth"), "sessions"))
-    out.append(below("One session's frame (pictures, JSON and all), worker CPU time",
+    out.append(below("One session's frame (pictures, its message and all), worker CPU time",
                      dig(f, "raw", "sgd", "frame_build_ms"), "ms", 0.4, "≤ 0.4 (was 1.59)"))
 
     single = dig(f, "single", default={})

@@ -25,7 +25,8 @@ from playground.engine.train.trainer import Trainer, unpack
 from playground.server import protocol as p
 from playground.server.frames import FrameBuilder
 
-MAX_FPS, MIN_FPS = 60.0, 11.0  # 60: the TF Playground's rate; 11: late or merged frames still leave 10/s
+# 60: the TF Playground's rate; 11: late or merged frames still leave 10 a second
+MAX_FPS, MIN_FPS = 60.0, 11.0
 # of the worker's time for frames before they slow down; the server spends about as much
 # again relaying them. A class of 30 on 2 cores: at 0.3, 35-47 frames a second and 112-122
 # epochs/s each; at 0.15, 15-22 frames and 173-181 epochs/s (one visitor still gets 60)

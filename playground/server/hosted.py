@@ -25,8 +25,7 @@ from playground.engine.train.trainer import Trainer, unpack
 from playground.server import protocol as p
 from playground.server.frames import FrameBuilder
 
-# 60: the TF Playground's rate; 11: late or merged frames still leave 10 a second
-MAX_FPS, MIN_FPS = 60.0, 11.0
+MAX_FPS, MIN_FPS = 60.0, 10.5  # 60: the TF Playground's rate; 10.5: a late frame still leaves 10/s
 # of the worker's time for frames before they slow down; the server spends about as much
 # again relaying them. A class of 30 on 2 cores: at 0.3, 35-47 frames a second and 112-122
 # epochs/s each; at 0.15, 15-22 frames and 173-181 epochs/s (one visitor still gets 60)
@@ -268,9 +267,9 @@ class Hosted:
                 not self.playing or now - self.snapshot_at >= SNAPSHOT_EVERY_S):
             frame["state"] = [t.state() for t in self.members]
             self.snapshot_at, self.snapshot_of = now, of
-        # keep the cadence (a frame sent late does not push the next one back: a late one
-        # is followed half an interval on, so a loaded worker still keeps the rate), but
-        # never owe a burst of frames after a pause; a big study's frames come less often
+        # keep the cadence (a frame sent late does not push the next one back), but never
+        # owe a burst of frames after a pause; a big study's frames come less often
         interval *= 1 + self.size // 4 if self.level else 1
-        self.dirty, self.next_frame = False, max(self.next_frame + interval, now + interval / 2)
+        cadence = self.next_frame + interval
+        self.dirty, self.next_frame = False, cadence if cadence > now else now + interval
         return frame

@@ -75,11 +75,11 @@ class Worker:
             self.close(sid)
             return
         h = self.hosted[sid]
-        if name == p.VIEW:  # what the page shows: nothing to train differently
-            self.handlers[name](h, *args)
-        else:
+        trains_anew = name != p.VIEW  # what the page shows changes no training
+        if trains_anew:
             self._invalidate(sid)
-            self.handlers[name](h, *args)
+        self.handlers[name](h, *args)
+        if trains_anew:
             self._invalidate(sid)  # a command may change what trains
         h.dirty, h.next_frame = True, 0.0
 

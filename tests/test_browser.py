@@ -243,3 +243,68 @@ def test_a_reload_frees_the_old_session_at_once(server, visit):
     transport(v.page, "play").click()
     wait_until(lambda: shown_epoch(v.page) > 20, 10, "training after the reloads")
     v.assert_clean()
+
+
+# The live view's curves (charts.js CurvesChart), read inside the page: the newest row
+# within the axes' range, and whether the tail canvas has ink where Plotly's axes put
+# the train loss and the train metric of five rows between Plotly's last and that one.
+CURVES_JS = """() => {
+  const view = Object.values(window.__pgViews).find((v) => v.network);
+  const div = document.querySelector('.pg-curves'), full = div._fullLayout;
+  const h = view.history, xs = div.data[0].x;
+  const plotted = xs.length ? xs[xs.length - 1] : -1;
+  let r = h.epoch.length - 1;
+  while (r > 0 && h.epoch[r] > full.xaxis.range[1]) r -= 1;
+  const canvas = document.querySelector('.pg-curves-tail');
+  const context = canvas.getContext('2d'), scale = canvas.width / full._size.w;
+  const ink = (x, y) => context.getImageData(Math.round(x * scale) - 2,
+    Math.round(y * scale) - 2, 5, 5).data.some((v, i) => i % 4 === 3 && v > 0);
+  const misses = [];
+  const first = h.epoch.indexOf(plotted) + 1;
+  for (let k = 1; k <= 5 && first < r; k++) {
+    const row = first + Math.round((r - first) * k / 5);
+    for (const [key, axis] of [['train_loss', full.yaxis], ['train_metric', full.yaxis2]]) {
+      if (h[key][row] === null) continue;
+      const x = full.xaxis.l2p(h.epoch[row]), y = axis.l2p(h[key][row]);
+      if (!ink(x, y)) misses.push([key, h.epoch[row]]);
+    }
+  }
+  const alpha = context.getImageData(0, 0, canvas.width, canvas.height).data;
+  return {epoch: h.epoch[r], newest: h.epoch[h.epoch.length - 1], plotted, misses,
+          range: full.xaxis.range, yRange: full.yaxis.range, loss: h.train_loss[r],
+          inkAnywhere: alpha.some((v, i) => i % 4 === 3 && v > 0)};
+}"""
+
+
+def test_the_loss_curves_grow_on_a_canvas_between_plotlys_redraws(visit):
+    """Rows that Plotly has not redrawn yet are drawn on a canvas over the plot, on
+    Plotly's own axes: held back from Plotly, their ink is where Plotly's axes put
+    them; let go, Plotly draws every row and the canvas is clear."""
+    v = visit("/?dataset=spiral&hidden=6,4")
+    page = v.page
+    transport(page, "play").click()
+    wait_until(lambda: shown_epoch(page) > 200, 10, "two hundred epochs")
+    # hold Plotly's redraws of the curves back, at a moment when its x range has room
+    # for 60 epochs more; from then on the canvas alone draws the new rows
+    wait_until(lambda: page.evaluate("""() => {
+      const view = Object.values(window.__pgViews).find((v) => v.network);
+      const xs = document.querySelector('.pg-curves').data[0].x;
+      if (view.curves.xMax - xs[xs.length - 1] < 60) return false;
+      window.__pgGap = view.curves.gap;
+      view.curves.gap = () => 1e9;
+      return true; }"""), 10, "an x range with room")
+    start = shown_epoch(page)
+    wait_until(lambda: shown_epoch(page) > start + 100, 10, "a hundred epochs more")
+    transport(page, "play").click()
+    wait_label(page, "Play")
+    held = page.evaluate(CURVES_JS)
+    assert held["plotted"] < held["epoch"] - 50, held  # Plotly is behind ...
+    assert held["misses"] == [], held  # ... and the canvas shows the rows since
+    page.evaluate("""() => { const view = Object.values(window.__pgViews).find((v) => v.network);
+      view.curves.gap = window.__pgGap; view.jobs.curves.dirty = true; view.schedule(); }""")
+    done = wait_until(lambda: (lambda s: s if s["plotted"] == s["epoch"] else None)(
+        page.evaluate(CURVES_JS)), 10, "Plotly to draw every row")
+    assert done["epoch"] == done["newest"] and done["range"][0] == 0  # the range holds all
+    assert done["yRange"][0] == 0 and done["yRange"][1] >= done["loss"]
+    assert not done["inkAnywhere"], "the canvas still shows rows Plotly has drawn"
+    v.assert_clean()

@@ -5,20 +5,53 @@ import { el } from "./dom.js";
 import { paintPicture } from "./pixels.js";
 
 const MAX_CURVE_POINTS = 2000;
+// a Plotly redraw of the curves holds the page for 15-30 ms (a frame or two): while
+// training plays it runs once a second, and a canvas over the plot draws the rows since
+const PLAYING_GAP_MS = 1000;
+const GAP_MS = 200;
+const DASHES = { solid: [], dot: [3, 3], dash: [9, 9] }; // Plotly's, at line width <= 3
+
+// the smallest of 1, 1.5, 2, 3, 5, 7.5 times a power of ten that is at least v
+function niceAbove(v) {
+  const power = 10 ** Math.floor(Math.log10(v));
+  return power * [1, 1.5, 2, 3, 5, 7.5, 10].find((step) => step * power >= v);
+}
 
 // Loss and accuracy (or R²) over epochs, grown with extendTraces; past MAX_CURVE_POINTS
-// it keeps every 2nd, 4th, ... epoch (`stride`) so extending stays smooth.
+// it keeps every 2nd, 4th, ... epoch (`stride`) so extending stays smooth. The chart
+// keeps its own axis ranges (epochs up to a round number past the last, the loss from
+// 0 to a round number over its highest), so the rows since the last redraw can be drawn
+// on `tail`, a canvas over the plot, where Plotly would draw them. A range the user
+// zoomed to is left alone, and then Plotly draws every update itself.
 export class CurvesChart {
-  constructor(div) {
-    this.div = div;
+  constructor(div, tail) {
+    Object.assign(this, { div, tail });
     this.reset();
   }
 
   reset() {
     this.stride = 1;
-    this.upTo = 0;
+    this.upTo = 0; // rows handed to Plotly
+    this.lastPlotted = -1; // the last of them it drew (thinning skips some)
+    this.xMax = 0;
+    this.yMax = 0;
+    this.beyond = false; // rows outside the ranges wait for a redraw
     const n = this.div.data ? this.div.data.length : 0;
     if (n) Plotly.restyle(this.div, { x: Array(n).fill([]), y: Array(n).fill([]) });
+    this.clearTail();
+  }
+
+  // how long Plotly's redraws of the curves wait for each other
+  gap(playing) {
+    return playing && this.ownsAxes() && !this.beyond ? PLAYING_GAP_MS : GAP_MS;
+  }
+
+  // the series in trace order: train and test loss, train and test metric, and with a
+  // validation share the validation loss
+  series(history) {
+    const ys = [history.train_loss, history.test_loss, history.train_metric, history.test_metric];
+    if (this.div.data && this.div.data.length > 4 && history.val_loss) ys.push(history.val_loss);
+    return ys;
   }
 
   draw(history) {
@@ -30,13 +63,91 @@ export class CurvesChart {
     const idx = thinnedRows(history.epoch, this.upTo, this.stride);
     this.upTo = history.epoch.length;
     if (!idx.length) return;
-    const pick = (arr) => idx.map((i) => arr[i]);
-    const xs = pick(history.epoch);
-    const ys = [pick(history.train_loss), pick(history.test_loss), pick(history.train_metric),
-      pick(history.test_metric)];
-    // with a validation share, a fifth trace: the loss early stopping watches
-    if (this.div.data.length > 4 && history.val_loss) ys.push(pick(history.val_loss));
+    this.fitAxes(history);
+    const xs = idx.map((i) => history.epoch[i]);
+    const ys = this.series(history).map((values) => idx.map((i) => values[i]));
     Plotly.extendTraces(this.div, { x: ys.map(() => xs), y: ys }, ys.map((_, i) => i));
+    this.lastPlotted = idx[idx.length - 1];
+    this.beyond = false;
+    this.clearTail();
+  }
+
+  // whether the ranges are the chart's own (not the user's zoom), as fitAxes sets them
+  ownsAxes() {
+    const { xaxis, yaxis } = this.div.layout || {};
+    if (!xaxis || !yaxis) return false;
+    const ours = (axis, max) => axis.autorange !== false
+      || (axis.range && axis.range[0] === 0 && axis.range[1] === max);
+    return ours(xaxis, this.xMax) && ours(yaxis, this.yMax);
+  }
+
+  // widen the ranges to the rows that Plotly is about to get (it reads them from the
+  // layout on the redraw extendTraces makes)
+  fitAxes(history) {
+    if (!this.ownsAxes()) return;
+    const last = history.epoch[history.epoch.length - 1];
+    if (last > this.xMax) this.xMax = niceAbove(Math.max(10, last * 1.2));
+    const top = this.highestLoss(history, this.lastPlotted + 1);
+    if (top > this.yMax || !this.yMax) this.yMax = niceAbove(Math.max(top * 1.05, 1e-3));
+    const { xaxis, yaxis } = this.div.layout;
+    Object.assign(xaxis, { autorange: false, range: [0, this.xMax] });
+    Object.assign(yaxis, { autorange: false, range: [0, this.yMax] });
+  }
+
+  highestLoss(history, from) {
+    let top = 0;
+    this.series(history).forEach((values, i) => {
+      if (this.div.data[i].yaxis === "y2") return;
+      for (let r = from; r < values.length; r++) if (values[r] > top) top = values[r];
+    });
+    return top;
+  }
+
+  clearTail() {
+    if (this.tail) this.tail.getContext("2d").clearRect(0, 0, this.tail.width, this.tail.height);
+  }
+
+  // the rows since the last redraw, from its last point on, as Plotly would draw them;
+  // rows past the ranges mark the chart for an early redraw
+  drawTail(history) {
+    const full = this.div._fullLayout;
+    if (!this.tail || !full || !full.xaxis || !full.xaxis.l2p) return;
+    this.clearTail();
+    if (!this.ownsAxes()) return;
+    const size = full._size;
+    const scale = window.devicePixelRatio || 1;
+    // the plot area moves when Plotly's legend grows its top margin
+    const place = [size.l, size.t, size.w, size.h, scale].join();
+    if (this.tailPlace !== place) {
+      this.tailPlace = place;
+      this.tail.width = Math.round(size.w * scale);
+      this.tail.height = Math.round(size.h * scale);
+      Object.assign(this.tail.style, { left: `${size.l}px`, top: `${size.t}px`,
+        width: `${size.w}px`, height: `${size.h}px` });
+    }
+    const ctx = this.tail.getContext("2d");
+    ctx.setTransform(scale, 0, 0, scale, 0, 0);
+    const epochs = history.epoch;
+    if (epochs[epochs.length - 1] > this.xMax) this.beyond = true;
+    if (this.highestLoss(history, this.lastPlotted + 1) > this.yMax) this.beyond = true;
+    const x = full.xaxis;
+    this.series(history).forEach((values, i) => {
+      const trace = this.div.data[i];
+      const y = trace.yaxis === "y2" ? full.yaxis2 : full.yaxis;
+      ctx.strokeStyle = trace.line.color;
+      ctx.lineWidth = trace.line.width;
+      ctx.setLineDash(DASHES[trace.line.dash] || []);
+      ctx.beginPath();
+      let pen = false;
+      for (let r = Math.max(this.lastPlotted, 0); r < values.length; r++) {
+        const v = values[r];
+        if (v === null || v === undefined) { pen = false; continue; }
+        const px = x.l2p(epochs[r]), py = y.l2p(v);
+        if (pen) ctx.lineTo(px, py); else ctx.moveTo(px, py);
+        pen = true;
+      }
+      ctx.stroke();
+    });
   }
 }
 

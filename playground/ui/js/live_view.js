@@ -74,7 +74,7 @@ class LiveView {
       label: this.q(".pg-hover-label"), legend: this.q(".pg-legend") });
     this.drawTool = new DrawTool(this.q(".pg-draw-mode"), this.q(".pg-draw-test"),
       this.plots.boundary, (edit) => this.edit(edit));
-    this.curves = new CurvesChart(this.plots.curves);
+    this.curves = new CurvesChart(this.plots.curves, this.q(".pg-curves-tail"));
     this.norms = new NormsChart(this.plots.norms);
     this.histWeights = new HistogramChart(this.plots.hist_weights);
     this.histGrads = new HistogramChart(this.plots.hist_grads);
@@ -82,11 +82,12 @@ class LiveView {
     this.digits = new DigitsPanel(this.q(".pg-digits"));
     this.status = new StatusBar(this.q);
     // The Plotly updates, by name: at most one runs per animation frame (round robin),
-    // each no more often than its gap; fromPicture ones wait for new slow parts.
+    // each no more often than its gap (ms, or a function that says it); fromPicture ones
+    // wait for new slow parts.
     const job = (run, gap, fromPicture = false) =>
       ({ run, gap, fromPicture, dirty: false, last: 0 });
     this.jobs = {
-      curves: job(() => this.drawCurves(), 200),
+      curves: job(() => this.drawCurves(), () => this.curves.gap(this.summary && this.summary.playing)),
       norms: job(() => this.norms.draw(this.history, this.curves.stride), 250),
       hist_weights: job(() => this.histWeights.draw(this.picture.hist_weights), 300, true),
       hist_grads: job(() => this.histGrads.draw(this.picture.hist_grads), 300, true),
@@ -191,7 +192,7 @@ class LiveView {
     const home = data.network.wide_input ? this.q(".pg-output") : this.q(".pg-more");
     home.insertBefore(this.q(".pg-confusion"), data.network.wide_input ? home.firstChild : null);
     // a projector at 1024x768: the loss chart under the network, so all is on one screen
-    this.q(data.presenter ? ".pg-under-network" : ".pg-output").appendChild(this.q(".pg-curves"));
+    this.q(data.presenter ? ".pg-under-network" : ".pg-output").appendChild(this.q(".pg-curves-wrap"));
     const figs = data.figures;
     const boundary = figs.boundary;
     // the output is a <canvas> under the plot (painted on every frame); a download puts
@@ -276,7 +277,10 @@ class LiveView {
     if (msg.picture) { this.picture = { ...this.picture, ...msg.picture }; this.pictureDirty = true; }
     this.summary = msg.summary;
     this.counterDirty = true;
-    if (Object.values(msg.history).some((rows) => rows.length)) this.jobs.curves.dirty = true;
+    if (Object.values(msg.history).some((rows) => rows.length)) {
+      this.jobs.curves.dirty = true;
+      this.tailDirty = true;
+    }
     if (msg.notice !== undefined) this.notice = msg.notice;
     // room hook: the student's room changed; the page reruns to show it
     if (msg.room !== undefined && msg.room !== this.roomVersion) {
@@ -320,6 +324,11 @@ class LiveView {
     }
     const t1 = performance.now();
     this.runOneJob(t1);
+    // the curves' rows since Plotly's last redraw, on their canvas (a fraction of a ms)
+    if (this.tailDirty && this.shown("curves")) {
+      this.tailDirty = false;
+      this.curves.drawTail(this.history);
+    }
     const t2 = performance.now();
     stats.ms = stats.ms || { picture: 0, plotly: 0 };
     stats.ms.picture += t1 - t0;
@@ -336,7 +345,8 @@ class LiveView {
     for (let k = 0; k < n; k++) {
       const name = this.jobOrder[(this.nextJob + k) % n];
       const job = this.jobs[name];
-      if (job.dirty && this.shown(name) && now - job.last >= job.gap) {
+      const gap = typeof job.gap === "function" ? job.gap() : job.gap;
+      if (job.dirty && this.shown(name) && now - job.last >= gap) {
         job.dirty = false;
         job.last = now;
         job.run();

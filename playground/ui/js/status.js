@@ -32,7 +32,8 @@ export const LIVE_VIEW_HTML = `
             <div class="pg-draw-note" data-testid="pg-draw-note" role="status"></div></div>
           <div class="pg-numbers" data-testid="pg-numbers"></div>
           <div class="pg-digits" data-testid="pg-digits"></div>
-          <div class="pg-curves"></div>
+          <div class="pg-curves-wrap"><div class="pg-curves"></div>
+            <canvas class="pg-curves-tail" aria-hidden="true"></canvas></div>
         </div>
       </div>
       <div class="pg-more">

@@ -33,6 +33,7 @@ def one_run(chromium, server, errors: list[str], keep_first_page=None,
                   "epochs_per_s_mean": rate["epochs_per_s"],
                   "redraws_per_s_mean": rate["redraws_per_s"],
                   "redraws_per_s_min": rate["redraws_per_s"],
+                  "display_frames_per_s": rate["display_frames_per_s"],
                   "memory_mib": end["memory_mib"],
                   "cores_used": cpu_share(start["cpu"], end["cpu"], end["at"] - start["at"])}
         log(f"1 session: {rate}, cores used {result['cores_used']}")

@@ -124,17 +124,31 @@ def pause_all(pages) -> None:
             pass
 
 
+# Counts the browser's animation frames: no page can redraw more often than its
+# display (or headless Chromium's stand-in for one) shows a frame.
+DISPLAY_FRAMES_JS = """() => {
+  if (window.__pgDisplayFrames !== undefined) return;
+  window.__pgDisplayFrames = 0;
+  const tick = () => { window.__pgDisplayFrames += 1; requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+}"""
+
+
 def measure_playing(pages, sample=None) -> dict:
-    """Play every page; per page epochs/s and redraws/s between t=2 s and t=12 s.
+    """Play every page; per page epochs/s, redraws/s and display frames/s between
+    t=2 s and t=12 s.
 
     sample() is called at both ends of the window while everything plays (the
     concurrency run reads the server's memory and CPU there); its two results are
     returned as "sample_start" and "sample_end".
     """
     play_all(pages)
+    pages[0].evaluate(DISPLAY_FRAMES_JS)
     sleep_until(time.monotonic() + WARMUP_S)
     start = sample() if sample else None
+    display_frames = "() => window.__pgDisplayFrames"
     first = [(time.monotonic(), browser.stats(page)) for page in pages]
+    frames0 = pages[0].evaluate(display_frames)
     sleep_until(first[0][0] + WINDOW_S)
     end = sample() if sample else None
     rates = []
@@ -144,6 +158,8 @@ def measure_playing(pages, sample=None) -> dict:
                       "redraws_per_s": (s1["redraws"] - s0["redraws"]) / (t1 - t0),
                       "messages_per_s": (s1["messages"] - s0["messages"]) / (t1 - t0),
                       "draw_ms": s1.get("ms")})
+    rates[0]["display_frames_per_s"] = (pages[0].evaluate(display_frames) - frames0) / (
+        time.monotonic() - first[0][0])
     return {"per_session": rates, "sample_start": start, "sample_end": end,
             "window_s": WINDOW_S}
 

@@ -88,7 +88,7 @@ def frame_build_ms(trainer: Trainer, repeats: int = 200, rounds: int = 5) -> flo
     return best / repeats * 1000
 
 
-GROUP_SIZES = (1, 8, 30, 100)
+GROUP_SIZES = (1, 8, 15, 30, 100)  # 15: half a class of 30, one group a core
 SWEEP_EPOCHS = 5000  # longer than a window: the sweep trains throughout
 
 

@@ -12,7 +12,7 @@ def rows(f: dict) -> list[Row]:
                             dig(f, "raw", opt, "epochs_per_s"), "epochs/s", bound))
         out.append(info(f"Raw autograd reference loop, {opt}",
                         dig(f, "raw", opt, "reference_epochs_per_s"), "epochs/s"))
-    for size in (1, 8, 30, 100):
+    for size in (1, 8, 15, 30, 100):
         out.append(info(f"Group of {size} default sessions, one batched computation: "
                         "epochs/s per session", dig(f, "raw", "groups", size), "epochs/s"))
     out.append(below("A 16-point learning-rate sweep, one batched group: cost in sessions",
@@ -34,6 +34,8 @@ def rows(f: dict) -> list[Row]:
                     page_rate / raw_sgd if page_rate and raw_sgd else None, ""))
     out.append(at_least("Browser, 1 session: page redraws/s", dig(single, "redraws_per_s_mean"),
                         "/s", 60, "≥ 60, the TF Playground's rate"))
+    out.append(info("Browser, 1 session: the browser's display frames/s (no page redraws more)",
+                    dig(single, "display_frames_per_s"), "/s"))
     for kind in ("workers", "server", "browser"):
         out.append(info(f"Browser, 1 session: CPU cores used by the {kind}",
                         dig(single, "cores_used", kind), "cores"))
@@ -77,6 +79,10 @@ def rows(f: dict) -> list[Row]:
                                 "≥ 400 (was 271)"))
             out.append(info(f"{name}: epochs/s, mean", dig(run, "epochs_per_s", "mean"),
                             "epochs/s"))
+            # what the 2 cores could give with nothing else to do: two groups of 15
+            out.append(info(f"{name}: the machine's ceiling, a group of 15 a core with no "
+                            "frames, server or students: epochs/s per session",
+                            dig(f, "raw", "groups", 15), "epochs/s"))
             out.append(at_least(f"{name}: frames/s, slowest student",
                                 dig(run, "frames_per_s", "min"), "/s", 10))
         else:

@@ -214,8 +214,10 @@ class LiveView {
       div.style.display = "";
       // the loss chart fits under the network on a 768 px screen
       if (data.presenter) presenterFigure(fig, name === "curves" ? { height: 186, left: 52 } : {});
+      // a download of the curves holds every row, those on the tail canvas too
+      const before = { boundary: withOutput, curves: async () => { this.drawCurves(); } }[name];
       const plot = () => Plotly.newPlot(div, fig.data, fig.layout,
-        exportConfig(`playground-${name}`, name === "boundary" ? withOutput : null));
+        exportConfig(`playground-${name}`, before));
       if (first(name)) plot();
       else later.push([name, plot]);
     }

@@ -308,3 +308,29 @@ def test_the_loss_curves_grow_on_a_canvas_between_plotlys_redraws(visit):
     assert done["yRange"][0] == 0 and done["yRange"][1] >= done["loss"]
     assert not done["inkAnywhere"], "the canvas still shows rows Plotly has drawn"
     v.assert_clean()
+
+
+def test_a_zoomed_loss_chart_keeps_the_users_range_until_a_double_click(visit):
+    """The curves' own ranges give way to a zoom (Plotly then draws every update itself,
+    nothing on the canvas); autoscaling, as a double click does, hands them back."""
+    v = visit("/?dataset=xor")
+    page = v.page
+    transport(page, "play").click()
+    wait_until(lambda: shown_epoch(page) > 100, 10, "a hundred epochs")
+    page.evaluate("() => Plotly.relayout(document.querySelector('.pg-curves'), "
+                  "{'xaxis.range': [10, 40], 'yaxis.range': [0, 0.5]})")
+    start = shown_epoch(page)
+    wait_until(lambda: shown_epoch(page) > start + 200, 10, "two hundred epochs more")
+    zoomed = page.evaluate(CURVES_JS)
+    assert zoomed["range"] == [10, 40] and zoomed["yRange"] == [0, 0.5]
+    assert not zoomed["inkAnywhere"]  # the canvas draws nothing on a zoomed chart ...
+    # ... and Plotly keeps up on its own: its rows trail the newest by at most a few frames
+    wait_until(lambda: (lambda s: s["plotted"] > start + 200)(page.evaluate(CURVES_JS)), 5,
+               "Plotly to draw the rows since the zoom")
+    page.evaluate("() => Plotly.relayout(document.querySelector('.pg-curves'), "
+                  "{'xaxis.autorange': true, 'yaxis.autorange': true})")
+    wait_until(lambda: (lambda s: s["range"][0] == 0 and s["range"][1] >= s["newest"] * 0.8
+                        and s["range"][1] < s["newest"] * 3)(page.evaluate(CURVES_JS)),
+               5, "the chart's own range again")
+    transport(page, "play").click()
+    v.assert_clean()

@@ -28,6 +28,8 @@ const ANSWER_FIRST_MS = 150;
 
 // built at once; the rest (histograms, norms, confusion) when the browser is idle
 const FIRST_SCREEN = new Set(["boundary", "curves"]);
+// a chart job's gap in ms: a number, or a function that says it now
+const gapOf = (job) => (typeof job.gap === "function" ? job.gap() : job.gap);
 const whenIdle = (fn) => (window.requestIdleCallback
   ? requestIdleCallback(fn, { timeout: 500 }) : setTimeout(fn, 50));
 
@@ -335,10 +337,25 @@ class LiveView {
     stats.ms = stats.ms || { picture: 0, plotly: 0 };
     stats.ms.picture += t1 - t0;
     stats.ms.plotly += t2 - t1;
-    if (this.jobOrder.some((name) => this.jobs[name].dirty && this.shown(name))) {
-      if (t2 < (this.chartsWaitUntil || 0)) setTimeout(() => this.schedule(), this.chartsWaitUntil - t2);
-      else this.schedule();
+    // a chart left dirty gets a frame when it is due, not every frame until then
+    const due = this.nextJobDue();
+    if (due !== null) {
+      clearTimeout(this.jobTimer);
+      if (due <= t2) this.schedule();
+      else this.jobTimer = setTimeout(() => this.schedule(), due - t2);
     }
+  }
+
+  // when the first dirty chart on screen may be updated (null: none is dirty)
+  nextJobDue() {
+    let due = null;
+    for (const name of this.jobOrder) {
+      const job = this.jobs[name];
+      if (!job.dirty || !this.shown(name)) continue;
+      const at = Math.max(job.last + gapOf(job), this.chartsWaitUntil || 0);
+      due = due === null ? at : Math.min(due, at);
+    }
+    return due;
   }
 
   runOneJob(now) {
@@ -347,8 +364,7 @@ class LiveView {
     for (let k = 0; k < n; k++) {
       const name = this.jobOrder[(this.nextJob + k) % n];
       const job = this.jobs[name];
-      const gap = typeof job.gap === "function" ? job.gap() : job.gap;
-      if (job.dirty && this.shown(name) && now - job.last >= gap) {
+      if (job.dirty && this.shown(name) && now - job.last >= gapOf(job)) {
         job.dirty = false;
         job.last = now;
         job.run();

@@ -296,9 +296,10 @@ class LiveView {
   }
 
   // -- drawing ---------------------------------------------------------------------------
-  // Cheap parts (counter, boundary image, network) redraw on every frame; each Plotly
-  // update costs 10-40 ms, so at most one runs per frame, round-robin, each no more
-  // often than its gap. Whatever is left dirty gets another animation frame.
+  // Cheap parts (counter, boundary image, network, the curves' tail) redraw on every
+  // frame; each Plotly update costs 10-40 ms, so at most one runs per frame, round-robin,
+  // each no more often than its gap. Whatever is left dirty gets an animation frame when
+  // it is due.
   draw() {
     const s = this.summary;
     if (!s || !this.built) return;

@@ -299,7 +299,9 @@ def test_the_loss_curves_grow_on_a_canvas_between_plotlys_redraws(visit):
     wait_label(page, "Play")
     held = page.evaluate(CURVES_JS)
     assert held["plotted"] < held["epoch"] - 50, held  # Plotly is behind ...
-    assert held["misses"] == [], held  # ... and the canvas shows the rows since
+    # ... and the canvas shows the rows since (it is redrawn ten times a second)
+    wait_until(lambda: page.evaluate(CURVES_JS)["misses"] == [], 2,
+               "the canvas to show the rows since Plotly's last")
     page.evaluate("""() => { const view = Object.values(window.__pgViews).find((v) => v.network);
       view.curves.gap = window.__pgGap; view.jobs.curves.dirty = true; view.schedule(); }""")
     done = wait_until(lambda: (lambda s: s if s["plotted"] == s["epoch"] else None)(

@@ -25,6 +25,7 @@ import { LiveStream, mountView, stats } from "./stream.js";
 // after a play, pause or step, the charts wait this long (a Plotly update holds the page
 // for 10-30 ms): the counter and the picture show the answer first
 const ANSWER_FIRST_MS = 150;
+const TAIL_GAP_MS = 100;
 
 // built at once; the rest (histograms, norms, confusion) when the browser is idle
 const FIRST_SCREEN = new Set(["boundary", "curves"]);
@@ -42,6 +43,7 @@ class LiveView {
     this.network = new NetworkDrawing(this.q(".pg-network"), (name, value) =>
       (name === "edit" ? this.edit(value) : this.trigger(name, value)));
     this.edits = []; // edits not yet applied by the page, the first one sent
+    this.tailDrawnAt = 0;
     // weights and biases can be typed in while paused; they go down the stream
     this.network.canEdit = () => Boolean(this.summary && !this.summary.playing);
     this.network.onEdit = (target) => this.send("set_param", target);
@@ -329,9 +331,11 @@ class LiveView {
     }
     const t1 = performance.now();
     this.runOneJob(t1);
-    // the curves' rows since Plotly's last redraw, on their canvas (a fraction of a ms)
-    if (this.tailDirty && this.shown("curves")) {
+    // the curves' rows since Plotly's last redraw, on their canvas: a fraction of a ms,
+    // but each repaints the canvas, so ten times a second at most
+    if (this.tailDirty && this.shown("curves") && t1 - this.tailDrawnAt >= TAIL_GAP_MS) {
       this.tailDirty = false;
+      this.tailDrawnAt = t1;
       this.curves.drawTail(this.history);
     }
     const t2 = performance.now();
@@ -349,7 +353,7 @@ class LiveView {
 
   // when the first dirty chart on screen may be updated (null: none is dirty)
   nextJobDue() {
-    let due = null;
+    let due = this.tailDirty && this.shown("curves") ? this.tailDrawnAt + TAIL_GAP_MS : null;
     for (const name of this.jobOrder) {
       const job = this.jobs[name];
       if (!job.dirty || !this.shown(name)) continue;
